@@ -1,0 +1,25 @@
+# The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
+.PHONY: demo test test-django52 lint format bench clean
+
+demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
+	@scripts/demo.sh
+
+test:  ## the whole test suite (pass ARGS="-k something" to narrow it)
+	@scripts/test.sh $(ARGS)
+
+test-django52:  ## the suite on Django 5.2 LTS and Python 3.11, in .venv-django52
+	@VENV=.venv-django52 MIN_PYTHON=3.11 EXACT_PYTHON=1 DJANGO="django>=5.2,<6.0" scripts/test.sh -m "not browser" $(ARGS)
+
+lint:  ## ruff, mypy and the migrations check, as CI runs them
+	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff check . && $$py -m ruff format --check . \
+	  && $$py -m mypy flinks_sessions \
+	  && DJANGO_SETTINGS_MODULE=tests.settings $$py -m django makemigrations --check --dry-run
+
+format:
+	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff format . && $$py -m ruff check --fix .
+
+bench:  ## every benchmark; each prints its figures
+	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done
+
+clean:
+	rm -rf .venv .venv-django52 var .pytest_cache .mypy_cache .ruff_cache dist build

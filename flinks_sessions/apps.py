@@ -1,0 +1,26 @@
+"""App configuration: registers the system checks and owns the shared Flinks clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+from django.utils.translation import gettext_lazy as _
+
+
+class FlinksSessionsConfig(AppConfig):
+    name = "flinks_sessions"
+    verbose_name = _("Flinks payment sessions")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from flinks_sessions import checks  # noqa: F401 - registers the checks
+        from flinks_sessions.client import ClientRegistry
+
+        self.clients = ClientRegistry()
+        setting_changed.connect(self._forget_clients, dispatch_uid="flinks_sessions.clients")
+
+    def _forget_clients(self, *, setting: str, **kwargs: Any) -> None:
+        if setting == "FLINKS_SESSIONS":
+            self.clients.clear()

@@ -1,0 +1,87 @@
+"""System checks: a wrong ``FLINKS_SESSIONS`` fails ``manage.py check`` with an id, a message and a hint.
+
+Ids are stable; the README lists them. E = error (the app cannot work), W = warning (it works, unsafely).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+
+from flinks_sessions.conf import SETTING_NAME, parse_settings
+from flinks_sessions.exceptions import FlinksConfigurationError
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_HINT_DOC = "See the settings table in the flinks-sessions README."
+
+
+@checks.register(checks.Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Settings that are missing, malformed, unsafe or inconsistent."""
+    raw = getattr(settings, SETTING_NAME, None)
+    if raw is None:
+        return [
+            checks.Error(
+                f"{SETTING_NAME} is not set.",
+                hint=f"Add {SETTING_NAME} = {{'ACCOUNTS': {{'default': {{'BASE_URL': ..., 'CLIENT_ID': ..., "
+                f"'CLIENT_SECRET': ...}}}}}} to your settings. {_HINT_DOC}",
+                id="flinks_sessions.E001",
+            )
+        ]
+    try:
+        parsed = parse_settings(raw)
+    except FlinksConfigurationError as exc:
+        return [checks.Error(str(exc), hint=_HINT_DOC, id="flinks_sessions.E002")]
+
+    messages: list[checks.CheckMessage] = []
+    if not parsed.accounts:
+        messages.append(
+            checks.Error(
+                f"{SETTING_NAME}['ACCOUNTS'] holds no Flinks credentials.",
+                hint="Add at least a 'default' account with BASE_URL, CLIENT_ID and CLIENT_SECRET.",
+                id="flinks_sessions.E003",
+            )
+        )
+    referenced = {"DEFAULT_ACCOUNT": parsed.default_account} if parsed.accounts else {}
+    referenced.update({f"PRODUCT_ACCOUNTS['{p}']": name for p, name in parsed.product_accounts.items()})
+    for key, name in referenced.items():
+        if name not in parsed.accounts:
+            messages.append(
+                checks.Error(
+                    f"{SETTING_NAME}['{key}'] names the account {name!r}, which is not in ACCOUNTS.",
+                    hint=f"Use one of: {', '.join(sorted(parsed.accounts))}.",
+                    id="flinks_sessions.E004",
+                )
+            )
+    if not settings.DEBUG:
+        for account in parsed.accounts.values():
+            parts = urlsplit(account.base_url)
+            if parts.scheme != "https" and parts.hostname not in _LOOPBACK_HOSTS:
+                messages.append(
+                    checks.Warning(
+                        f"The Flinks account {account.name!r} uses a non-HTTPS BASE_URL outside DEBUG: "
+                        "credentials and tokens would travel in clear text.",
+                        hint="Use the https:// address Flinks gave you.",
+                        id="flinks_sessions.W001",
+                    )
+                )
+    if not parsed.webhook_secrets and not any(a.webhook_secrets for a in parsed.accounts.values()):
+        messages.append(
+            checks.Warning(
+                "No webhook secret is configured: every Flinks webhook will be rejected with 401.",
+                hint=f"Set {SETTING_NAME}['WEBHOOK_SECRETS'] = ['<secret from Flinks>'] (a list, for rotation).",
+                id="flinks_sessions.W002",
+            )
+        )
+    if "rest_framework" not in settings.INSTALLED_APPS:
+        messages.append(
+            checks.Error(
+                "flinks_sessions needs Django REST framework for its beacon endpoint.",
+                hint="Add 'rest_framework' to INSTALLED_APPS.",
+                id="flinks_sessions.E005",
+            )
+        )
+    return messages

@@ -1,0 +1,194 @@
+"""The app's three tables: the session (owns its status), its audit trail, and the raw webhook log.
+
+Only :mod:`flinks_sessions.services` changes a session's status; the model answers questions about itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from flinks_sessions.status import TERMINAL_STATUSES, Product, Status
+
+
+class PaymentSession(models.Model):
+    """A Flinks Pay session as this site knows it."""
+
+    Status: ClassVar[type[Status]] = Status
+    Product: ClassVar[type[Product]] = Product
+
+    # Null only while a creation's outcome is unknown (timeout after sending); reconciled by reference_id.
+    session_id = models.UUIDField(_("Flinks session id"), unique=True, null=True, blank=True, editable=False)
+    reference_id = models.CharField(_("reference"), max_length=100, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.INITIATED)
+    remote_status = models.CharField(
+        _("status as Flinks spelled it"), max_length=40, blank=True, editable=False
+    )
+    status_details = models.CharField(_("status details"), max_length=20, blank=True, editable=False)
+    amount = models.DecimalField(_("amount"), max_digits=9, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="CAD")
+    product = models.CharField(_("product"), max_length=12, choices=Product.choices, default=Product.EFT)
+    account = models.CharField(_("Flinks account"), max_length=64, default="default")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="flinks_payment_sessions",
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True, editable=False)
+    cancel_source = models.CharField(_("cancel requested by"), max_length=16, blank=True, editable=False)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=255, blank=True, editable=False)
+    # Who is calling Flinks' /cancel right now: set under the row lock, cleared when the call's outcome is stored.
+    cancel_claim = models.UUIDField(_("cancel claim"), null=True, blank=True, editable=False)
+    cancel_claimed_at = models.DateTimeField(_("cancel claimed at"), null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
+    not_found_at = models.DateTimeField(_("not found at Flinks at"), null=True, blank=True, editable=False)
+    last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True, editable=False)
+    attempt_count = models.PositiveIntegerField(_("failed attempts"), default=0, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment session")
+        verbose_name_plural = _("payment sessions")
+        ordering = ("-created_at",)
+        indexes = (
+            models.Index(fields=("status", "created_at"), name="flinks_sess_status_created"),
+            models.Index(fields=("account", "status"), name="flinks_sess_account_status"),
+            models.Index(fields=("cancel_requested_at",), name="flinks_sess_cancel_req"),
+        )
+        permissions = (
+            ("cancel_paymentsession", _("Can cancel payment sessions at Flinks")),
+            ("sync_paymentsession", _("Can sync payment sessions from Flinks")),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.reference_id} ({self.session_id or _('not created')})"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed, Failed, Cancelled and Expired are sinks."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Flinks only cancels a session it knows that has not ended."""
+        return self.session_id is not None and not self.is_terminal
+
+    @property
+    def has_pending_cancel(self) -> bool:
+        """A cancel was asked for and has not reached a terminal state yet (the sweep retries these)."""
+        return self.cancel_requested_at is not None and not self.is_terminal
+
+    def hosted_url(self) -> str:
+        """The hosted payment page for this session, for an iframe or a redirect."""
+        from flinks_sessions.conf import get_settings
+
+        base = get_settings().account(self.account).hosted_page_base
+        return f"{base}/app/?sessionId={self.session_id}"
+
+
+class SessionEvent(models.Model):
+    """One line of a session's audit trail. Rows are written once and never changed."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        TRANSITION = "transition", _("Status changed")
+        CANCEL_ATTEMPT = "cancel_attempt", _("Cancel attempted")
+        CANCEL_WITHDRAWN = "cancel_withdrawn", _("Cancel withdrawn")
+        CANCEL_FAILED = "cancel_failed", _("Cancel failed")
+        NOT_FOUND = "not_found", _("Not found at Flinks")
+        SYNC_FAILED = "sync_failed", _("Sync failed")
+
+    session = models.ForeignKey(
+        PaymentSession, verbose_name=_("session"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    status_details = models.CharField(_("status details"), max_length=20, blank=True)
+    source = models.CharField(_("source"), max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    payload = models.JSONField(_("upstream payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("session event")
+        verbose_name_plural = _("session events")
+        ordering = ("created_at", "pk")
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.TRANSITION:
+            return f"{self.from_status} → {self.to_status} ({self.source})"
+        return f"{self.get_kind_display()} ({self.source})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("SessionEvent rows are append-only")
+        super().save(*args, **kwargs)
+
+
+class WebhookDelivery(models.Model):
+    """Every webhook request, stored before anything else happens to it (Flinks never sends one twice)."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        APPLIED = "applied", _("Applied")
+        DUPLICATE = "duplicate", _("Duplicate")
+        STALE = "stale", _("Stale")
+        UNKNOWN_SESSION = "unknown_session", _("Unknown session")
+        IGNORED = "ignored", _("Ignored event type")
+        INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
+        MALFORMED = "malformed", _("Malformed")
+        ERROR = "error", _("Error")
+
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    body = models.BinaryField(_("raw body"))
+    signature_form = models.CharField(_("signature header"), max_length=40, blank=True)
+    signature_valid = models.BooleanField(_("signature valid"), null=True)
+    event_type = models.CharField(_("event type"), max_length=64, blank=True)
+    flinks_session_id = models.UUIDField(_("Flinks session id"), null=True, blank=True, db_index=True)
+    session = models.ForeignKey(
+        PaymentSession,
+        verbose_name=_("session"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+    )
+    remote_status = models.CharField(_("status"), max_length=40, blank=True)
+    status_details = models.CharField(_("status details"), max_length=20, blank=True)
+    event_when = models.DateTimeField(_("event time"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED, db_index=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ("-received_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.event_type or _('webhook')} {self.flinks_session_id or ''} ({self.outcome})"

@@ -1,0 +1,286 @@
+"""Cancelling a session: exactly one upstream call and one stored transition, however many triggers race.
+
+The protocol (DESIGN.md, "The one rule"):
+
+1. *Claim*: in a short durable transaction, lock the row, re-check it, record the intent and a claim token.
+   A second caller sees the live claim and backs off; a claim older than :func:`claim_ttl` (its worker died)
+   may be taken over.
+2. *Call*: ``POST /cancel`` with no lock held and no transaction open.
+3. *Finish*: in a new locked transaction, store what Flinks answered and release the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from flinks_sessions.client import RemoteStatus, get_client
+from flinks_sessions.conf import get_settings
+from flinks_sessions.exceptions import FlinksAlreadyTerminal, FlinksError, FlinksNotFound
+from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.transitions import apply_locked, check_source, lock
+from flinks_sessions.status import TERMINAL_STATUSES, Status
+
+logger = logging.getLogger("flinks_sessions.services")
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"  # this call ended the session at Flinks
+    ALREADY_TERMINAL = "already_terminal"  # it had ended already (here or at Flinks); the truth is stored
+    NOT_FOUND = "not_found"  # Flinks does not know it; marked, nothing else changed
+    FAILED = "failed"  # a failure outlived the retries; recorded for flinks_cancel_sessions --retry-failed
+    PENDING = "pending"  # another worker holds the claim and is cancelling it right now
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    outcome: CancelOutcome
+    session: PaymentSession
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the session is (or is being) dealt with: only FAILED asks for another try."""
+        return self.outcome is not CancelOutcome.FAILED
+
+
+def claim_ttl() -> timedelta:
+    """How long a claim protects a cancel in flight: the worst case of one call with all its retries."""
+    settings = get_settings()
+    per_try = settings.connect_timeout + settings.read_timeout
+    retry = settings.retry
+    backoff = sum(min(retry.backoff_max, retry.backoff * 2**n) for n in range(retry.attempts))
+    return timedelta(seconds=max(60.0, 2 * (per_try * (retry.attempts + 1) + backoff)))
+
+
+def cancel_session(
+    session: PaymentSession, *, source: str, reason: str = "", actor: Any = None
+) -> CancelResult:
+    """Cancel at Flinks now and store the outcome. Must not run inside ``atomic()`` (it makes an HTTP call)."""
+    check_source(source)
+    claim, early = _claim(session, source=source, reason=reason, actor=actor)
+    if early is not None:
+        return early
+    session_id = str(session.session_id)
+    client = get_client(session.account)
+    try:
+        remote = client.cancel_session(session_id)
+    except FlinksAlreadyTerminal:
+        # Flinks says 400: it ended on its own. Store the truth rather than an error (REFERENCE.md).
+        try:
+            remote = client.get_status(session_id)
+        except FlinksError as exc:
+            return _finish_failed(session, claim, source=source, actor=actor, error=exc)
+        return _finish(session, claim, remote, source=source, actor=actor, reason=reason, ours=False)
+    except FlinksNotFound as exc:
+        return _finish_not_found(session, claim, source=source, actor=actor, error=exc)
+    except FlinksError as exc:
+        return _finish_failed(session, claim, source=source, actor=actor, error=exc)
+    return _finish(session, claim, remote, source=source, actor=actor, reason=reason, ours=True)
+
+
+def _record_attempt(locked: PaymentSession, *, source: str, reason: str, actor: Any, now: Any) -> list[str]:
+    """Audit the claimed attempt, and record the intent if nobody asked before (the first asker is kept)."""
+    fields = []
+    if locked.cancel_requested_at is None:
+        locked.cancel_requested_at = now
+        locked.cancel_source = source
+        locked.cancel_reason = reason[:255]
+        fields = ["cancel_requested_at", "cancel_source", "cancel_reason"]
+    SessionEvent.objects.create(
+        session=locked,
+        kind=SessionEvent.Kind.CANCEL_ATTEMPT,
+        from_status=locked.status,
+        source=source,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:255],
+        payload={
+            "requested_at": locked.cancel_requested_at.isoformat(),
+            "requested_by": locked.cancel_source,
+            "requested_reason": locked.cancel_reason,
+        },
+    )
+    return fields
+
+
+def _claim(
+    session: PaymentSession, *, source: str, reason: str, actor: Any
+) -> tuple[uuid.UUID, CancelResult | None]:
+    now = timezone.now()
+    claim = uuid.uuid4()
+    with transaction.atomic(durable=True):
+        locked = lock(session.pk)
+        early: CancelResult | None = None
+        if locked.is_terminal:
+            early = CancelResult(CancelOutcome.ALREADY_TERMINAL, locked)
+        elif locked.session_id is None:
+            early = CancelResult(CancelOutcome.FAILED, locked, "the session was never confirmed by Flinks")
+        elif locked.not_found_at is not None:
+            early = CancelResult(CancelOutcome.NOT_FOUND, locked)
+        elif locked.cancel_claimed_at is not None and now - locked.cancel_claimed_at < claim_ttl():
+            early = CancelResult(CancelOutcome.PENDING, locked)
+        else:
+            fields = _record_attempt(locked, source=source, reason=reason, actor=actor, now=now)
+            locked.cancel_claim = claim
+            locked.cancel_claimed_at = now
+            locked.save(update_fields=[*fields, "cancel_claim", "cancel_claimed_at", "updated_at"])
+    _refresh(session, locked)
+    if early is not None:
+        return claim, CancelResult(early.outcome, session, early.error)
+    return claim, None
+
+
+def _finish(
+    session: PaymentSession,
+    claim: uuid.UUID,
+    remote: RemoteStatus,
+    *,
+    source: str,
+    actor: Any,
+    reason: str,
+    ours: bool,
+) -> CancelResult:
+    with transaction.atomic(durable=True):
+        locked = lock(session.pk)
+        apply_locked(locked, remote, source=source, actor=actor, reason=reason)
+        _release(locked, claim, now=timezone.now(), synced=True)
+    _refresh(session, locked)
+    if ours and locked.status == Status.CANCELLED:
+        return CancelResult(CancelOutcome.CANCELLED, session)
+    if locked.status in TERMINAL_STATUSES:
+        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+    # Flinks answered but the session is still open (an unknown status): let the sweep look again.
+    return CancelResult(CancelOutcome.FAILED, session, f"Flinks reported status {remote.raw_status!r}")
+
+
+def _finish_not_found(
+    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: FlinksError
+) -> CancelResult:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = lock(session.pk)
+        if locked.not_found_at is None and not locked.is_terminal:
+            locked.not_found_at = now
+            locked.save(update_fields=["not_found_at", "updated_at"])
+            SessionEvent.objects.create(
+                session=locked,
+                kind=SessionEvent.Kind.NOT_FOUND,
+                from_status=locked.status,
+                source=source,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=str(error)[:255],
+            )
+        _release(locked, claim, now=now)
+    _refresh(session, locked)
+    logger.warning("Flinks does not know session %s: %s", session.session_id, error)
+    return CancelResult(CancelOutcome.NOT_FOUND, session, str(error))
+
+
+def _finish_failed(
+    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: FlinksError
+) -> CancelResult:
+    now = timezone.now()
+    message = str(error)[:1000]
+    with transaction.atomic(durable=True):
+        locked = lock(session.pk)
+        if not locked.is_terminal:
+            locked.attempt_count += 1
+            locked.last_error = message
+            locked.last_error_at = now
+            locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
+            SessionEvent.objects.create(
+                session=locked,
+                kind=SessionEvent.Kind.CANCEL_FAILED,
+                from_status=locked.status,
+                source=source,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=message[:255],
+            )
+        _release(locked, claim, now=now)
+    _refresh(session, locked)
+    logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, message)
+    if locked.is_terminal:
+        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+    return CancelResult(CancelOutcome.FAILED, session, message)
+
+
+def _release(locked: PaymentSession, claim: uuid.UUID, *, now: Any, synced: bool = False) -> None:
+    """Drop our claim (only ours: a stale claim may have been taken over by another worker)."""
+    fields = []
+    if locked.cancel_claim == claim:
+        locked.cancel_claim = None
+        locked.cancel_claimed_at = None
+        fields += ["cancel_claim", "cancel_claimed_at"]
+    if synced:
+        locked.last_synced_at = now
+        fields.append("last_synced_at")
+    if fields:
+        locked.save(update_fields=[*fields, "updated_at"])
+
+
+def _refresh(target: PaymentSession, source: PaymentSession) -> None:
+    if target is source:
+        return
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+
+
+def request_cancel(
+    session: PaymentSession | uuid.UUID | str,
+    *,
+    source: str,
+    reason: str = "",
+    delay: float | None = None,
+) -> bool:
+    """Record the wish to cancel and hand the call to the task backend after commit; never waits for Flinks.
+
+    ``session`` may be the instance or its Flinks session id (the beacon passes the id, so an accepted beacon
+    costs one UPDATE and the task backend's INSERT). Returns ``True`` when this call recorded a new intent and
+    enqueued the task, ``False`` when the session is unknown, already terminal, or already asked to cancel (a
+    repeated beacon changes nothing). ``delay`` defers the task where the backend supports it (the
+    back/forward-cache grace period); :func:`withdraw_cancel` can take the intent back until a worker claims it.
+    """
+    check_source(source)
+    now = timezone.now()
+    session_id = str(session.session_id if isinstance(session, PaymentSession) else session)
+    if session_id == "None":
+        return False
+    with transaction.atomic():
+        updated = (
+            PaymentSession.objects.filter(session_id=session_id, cancel_requested_at__isnull=True)
+            .exclude(status__in=TERMINAL_STATUSES)
+            .update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255], updated_at=now)
+        )
+        if not updated:
+            return False
+        from flinks_sessions.tasks import enqueue_cancel
+
+        transaction.on_commit(lambda: enqueue_cancel(session_id, source=source, reason=reason, delay=delay))
+    if isinstance(session, PaymentSession):
+        session.cancel_requested_at, session.cancel_source, session.cancel_reason = now, source, reason[:255]
+    return True
+
+
+def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:
+    """Take back a cancel intent no worker has claimed yet (the shopper came back from the back/forward cache)."""
+    check_source(source)
+    now = timezone.now()
+    with transaction.atomic():
+        withdrawn = (
+            PaymentSession.objects.filter(pk=session.pk, cancel_requested_at__isnull=False, cancel_claim__isnull=True)
+            .exclude(status__in=TERMINAL_STATUSES)
+            .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)
+        )
+        if withdrawn:
+            SessionEvent.objects.create(
+                session_id=session.pk, kind=SessionEvent.Kind.CANCEL_WITHDRAWN, from_status=session.status, source=source
+            )
+            session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
+    return bool(withdrawn)

@@ -1,0 +1,131 @@
+"""Starting a session: validate locally, create it at Flinks, store it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from flinks_sessions.client import get_client
+from flinks_sessions.conf import get_settings
+from flinks_sessions.exceptions import FlinksUnavailable
+from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.status import Product, Status
+
+logger = logging.getLogger("flinks_sessions.services")
+
+_EFT_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,36}")
+MIN_AMOUNT = Decimal("0.01")
+MAX_AMOUNT = Decimal("99999.99")
+
+
+def _clean_amount(amount: Decimal | int | str) -> Decimal:
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise ValidationError(f"amount {amount!r} is not a number", code="amount") from None
+    if value != value.quantize(Decimal("0.01")) or not MIN_AMOUNT <= value <= MAX_AMOUNT:
+        raise ValidationError(
+            f"amount must be between {MIN_AMOUNT} and {MAX_AMOUNT} CAD with at most 2 decimals", code="amount"
+        )
+    return value.quantize(Decimal("0.01"))
+
+
+def _clean_reference(reference_id: str, product: str) -> str:
+    if product == Product.EFT and not _EFT_REFERENCE.fullmatch(reference_id):
+        raise ValidationError("an EFT referenceId is 1 to 36 letters, digits or hyphens", code="reference_id")
+    if not reference_id or len(reference_id) > 100:
+        raise ValidationError("referenceId must be 1 to 100 characters", code="reference_id")
+    return reference_id
+
+
+def build_session_body(
+    *,
+    product: str,
+    amount: Decimal,
+    reference_id: str,
+    payor: Mapping[str, Any],
+    payee: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /api/v2/sessions`` for a product (REFERENCE.md, Products)."""
+    if product == Product.EFT and payee:
+        raise ValidationError("EFT v2 sessions do not take a payee", code="payee")
+    body: dict[str, Any] = {
+        "type": "e-Transfer" if product == Product.ETRANSFER else "EFT",
+        "referenceId": reference_id,
+        "amount": float(amount),
+        "currency": "CAD",
+        "payor": dict(payor),
+    }
+    merged_options = dict(options or {})
+    if product != Product.ETRANSFER:
+        body["direction"] = "DEBIT"
+        guarantee = dict(merged_options.get("guarantee") or {})
+        guarantee["enable"] = product == Product.GEFT
+        merged_options["guarantee"] = guarantee
+    if merged_options:
+        body["options"] = merged_options
+    if payee:
+        body["payee"] = dict(payee)
+    return body
+
+
+def start_session(
+    *,
+    amount: Decimal | int | str,
+    reference_id: str,
+    payor: Mapping[str, Any],
+    product: str = Product.EFT,
+    owner: Any = None,
+    account: str | None = None,
+    payee: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> PaymentSession:
+    """Create the session at Flinks and store it. Raises ``ValidationError`` for bad input (nothing sent).
+
+    If the creation's outcome is unknown (a timeout or a 5xx after the request went out), a row without a
+    session id is stored with the error, so the site can reconcile it by ``reference_id``, and
+    :class:`~flinks_sessions.exceptions.FlinksUnavailable` is raised with ``ambiguous=True``.
+    """
+    if product not in Product.values:
+        raise ValidationError(f"unknown product {product!r}; use one of {', '.join(Product.values)}", code="product")
+    for key in ("firstName", "lastName", "email"):
+        if not payor.get(key):
+            raise ValidationError(f"payor.{key} is required", code="payor")
+    clean_amount = _clean_amount(amount)
+    clean_reference = _clean_reference(reference_id, product)
+    account_name = account or get_settings().account_name_for(product)
+    body = build_session_body(
+        product=product, amount=clean_amount, reference_id=clean_reference, payor=payor, payee=payee, options=options
+    )
+    fields = {
+        "reference_id": clean_reference,
+        "amount": clean_amount,
+        "product": product,
+        "account": account_name,
+        "owner": owner if getattr(owner, "pk", None) else None,
+        "metadata": dict(metadata or {}),
+    }
+    try:
+        created = get_client(account_name).create_session(body)
+    except FlinksUnavailable as exc:
+        if exc.ambiguous:
+            PaymentSession.objects.create(**fields, last_error=f"creation outcome unknown: {exc}"[:1000])
+            logger.error("Creating Flinks session %s may or may not have succeeded: %s", clean_reference, exc)
+        raise
+    with transaction.atomic():
+        session = PaymentSession.objects.create(
+            **fields, session_id=created.session_id, status=Status.INITIATED, remote_status="Initiated"
+        )
+        SessionEvent.objects.create(
+            session=session, kind=SessionEvent.Kind.CREATED, to_status=Status.INITIATED, source="api",
+            payload={"sessionId": created.session_id, "referenceId": created.reference_id},
+        )
+    return session

@@ -1,0 +1,35 @@
+"""Signals a site listens to. All are sent after the transaction that caused them commits, once per change.
+
+``session_cancelled``      sender=PaymentSession, session, source, reason
+``session_status_changed`` sender=PaymentSession, session, previous_status, status, source
+``webhook_received``       sender=WebhookDelivery, delivery
+
+``source`` is one of :data:`SOURCES`. A receiver that raises is logged and never breaks the request, admin
+action or worker that triggered it (``send_robust``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal
+
+logger = logging.getLogger("flinks_sessions.signals")
+
+SOURCES = ("beacon", "admin", "command", "api", "webhook", "sync")
+
+session_cancelled = Signal()
+session_status_changed = Signal()
+webhook_received = Signal()
+
+
+def send_safely(signal: Signal, sender: type, **kwargs: Any) -> None:
+    """Send to every receiver; log (with traceback) instead of raising when one fails."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "Receiver %s of a flinks_sessions signal raised; the change it reports is already stored",
+                getattr(receiver, "__qualname__", repr(receiver)),
+                exc_info=(type(result), result, result.__traceback__),
+            )

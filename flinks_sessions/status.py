@@ -1,0 +1,99 @@
+"""Session statuses: the one enum, how Flinks' spellings map onto it, and which moves are allowed.
+
+Flinks spells the cancelled state ``Cancelled`` (EFT v2, e-Transfer) or ``Canceled`` (GEFT), in mixed case, and
+may grow new values; everything that reads a status from Flinks goes through :func:`normalise_status` so the
+rest of the app only ever sees :class:`Status` (REFERENCE.md, Statuses).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger("flinks_sessions.status")
+
+
+class Status(models.TextChoices):
+    """The normalised state of a payment session, as stored."""
+
+    INITIATED = "initiated", _("Initiated")
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+class Product(models.TextChoices):
+    """The Flinks Pay product a session was created for; fixed at creation."""
+
+    EFT = "eft", _("EFT")
+    GEFT = "geft", _("Guaranteed EFT")
+    ETRANSFER = "etransfer", _("Interac e-Transfer")
+
+
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.EXPIRED}
+)
+
+# Flinks' detail codes that matter to the state machine (REFERENCE.md, Statuses).
+DETAIL_PAYMENT_SCHEDULED = "EFT0301"
+DETAIL_PAD_PENDING = "EFT0302"
+DETAIL_CANCELLED_BY_API = "EFT0501"
+DETAIL_EXPIRED = "EFT0601"
+
+_SPELLINGS: dict[str, Status] = {
+    "initiated": Status.INITIATED,
+    "inprogress": Status.IN_PROGRESS,
+    "completed": Status.COMPLETED,
+    "failed": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+    "canceled": Status.CANCELLED,
+    "expired": Status.EXPIRED,
+}
+
+
+def normalise_status(raw: object) -> Status | None:
+    """Map any documented spelling (``Canceled``, `` CANCELLED ``, ``InProgress``, ``in_progress``) to a Status.
+
+    An unknown or missing value returns ``None`` and is logged: the caller keeps the raw string and changes
+    nothing, so a new upstream value can never crash a webhook or a sweep.
+    """
+    if not isinstance(raw, str):
+        if raw is not None:
+            logger.warning("Ignoring a Flinks status that is not a string: %r", raw)
+        return None
+    key = raw.strip().lower().replace("_", "").replace("-", "")
+    status = _SPELLINGS.get(key)
+    if status is None:
+        logger.warning("Unknown Flinks status %r kept raw and not applied", raw)
+    return status
+
+
+def is_terminal(status: str) -> bool:
+    """Terminal states are sinks: nothing but the one correction below moves a session out of them."""
+    return status in TERMINAL_STATUSES
+
+
+def is_allowed_transition(
+    current: str, current_details: str, new: str, new_details: str | None
+) -> bool:
+    """Whether moving from ``(current, current_details)`` to ``(new, new_details)`` is a real, allowed change.
+
+    - A move to the state already held is a no-op (``False``): nothing is stored, nothing is sent.
+    - Terminal states are sinks. The one exception: Completed ``EFT0302`` (account validated, PAD signature
+      pending) may become Completed ``EFT0301`` (payment scheduled), which is the same outcome made final.
+    - Non-terminal states only move forward: a late ``Initiated`` never undoes ``InProgress``.
+    """
+    if is_terminal(current):
+        return (
+            current == Status.COMPLETED
+            and new == Status.COMPLETED
+            and current_details == DETAIL_PAD_PENDING
+            and new_details == DETAIL_PAYMENT_SCHEDULED
+        )
+    if new == current:
+        return False
+    return not (current == Status.IN_PROGRESS and new == Status.INITIATED)

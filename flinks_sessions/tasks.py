@@ -1,0 +1,83 @@
+"""Background entry points on the Django Tasks API; the site picks the engine.
+
+``django.tasks`` on Django 6.x, the ``django-tasks`` backport on 5.2. Each task is declared with plain defaults
+and routed when enqueued (backend alias, queue, priority from ``FLINKS_SESSIONS``), so one setting moves all of
+the app's work to another queue. A failed enqueue loses nothing: the intent is stored on the session and the
+``flinks_cancel_sessions --retry-failed`` sweep picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+try:  # Django ≥ 6.0
+    from django.tasks import task, task_backends
+except ImportError:  # pragma: no cover - Django 5.2 with the backport
+    from django_tasks import task, task_backends  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+from flinks_sessions.conf import get_settings
+
+logger = logging.getLogger("flinks_sessions.tasks")
+
+
+@task()
+def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
+    """Cancel a session whose cancel intent is still standing (a withdrawn or finished one is skipped)."""
+    from flinks_sessions.models import PaymentSession
+    from flinks_sessions.services import cancel_session
+
+    session = PaymentSession.objects.filter(session_id=session_id).first()
+    if session is None:
+        logger.warning("cancel task: no session %s", session_id)
+        return "missing"
+    if not session.has_pending_cancel:
+        return "skipped"
+    return cancel_session(session, source=source, reason=reason).outcome.value
+
+
+@task()
+def sync_session_task(session_id: str) -> str:
+    """Poll one session's status from Flinks."""
+    from flinks_sessions.models import PaymentSession
+    from flinks_sessions.services import sync_session
+
+    session = PaymentSession.objects.filter(session_id=session_id).first()
+    if session is None:
+        return "missing"
+    return sync_session(session).outcome.value
+
+
+def _route(task_obj: Any, delay: float | None = None) -> Any:
+    settings = get_settings()
+    options: dict[str, Any] = {
+        "backend": settings.task_backend,
+        "queue_name": settings.task_queue,
+        "priority": settings.task_priority,
+    }
+    if delay:
+        options["run_after"] = timezone.now() + timedelta(seconds=delay)
+    return task_obj.using(**options)
+
+
+def backend_supports_defer() -> bool:
+    return bool(task_backends[get_settings().task_backend].supports_defer)
+
+
+def enqueue_cancel(session_id: str, *, source: str, reason: str = "", delay: float | None = None) -> None:
+    """Hand a cancel to the task backend. Never raises: the stored intent is the fallback."""
+    try:
+        if delay and not backend_supports_defer():
+            logger.info("Backend cannot defer; the sweep will cancel session %s after the grace period", session_id)
+            return
+        _route(cancel_session_task, delay).enqueue(session_id, source, reason)
+    except Exception:
+        logger.exception("Could not enqueue the cancel of session %s; the sweep will pick it up", session_id)
+
+
+def enqueue_sync(session_id: str) -> None:
+    """Hand a status poll to the task backend."""
+    _route(sync_session_task).enqueue(session_id)

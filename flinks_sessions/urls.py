@@ -1,0 +1,9 @@
+"""Include with ``path("flinks/", include("flinks_sessions.urls"))``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+app_name = "flinks_sessions"
+
+urlpatterns: list = []

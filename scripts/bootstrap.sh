@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Build (or refresh) a virtualenv with the project installed in editable mode and its extras.
+#   VENV     where (default .venv)
+#   EXTRAS   which extras (default dev)
+#   DJANGO   a pip requirement for Django (default: the newest the interpreter allows)
+#   MIN_PYTHON / EXACT_PYTHON / PYTHON  see scripts/find-python.sh
+# Re-installs only when pyproject.toml or these settings change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${VENV:-.venv}"
+extras="${EXTRAS:-dev}"
+django="${DJANGO:-}"
+python="$(scripts/find-python.sh)"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating $venv with $python ($("$python" --version))"
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.flinks-sessions-installed"
+want="$(cat pyproject.toml; echo "extras=$extras django=$django")"
+want_hash="$(printf '%s' "$want" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_hash" ]; then
+  echo "==> installing flinks-sessions[$extras] ${django:+with $django} into $venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  reqs=(-e ".[$extras]")
+  [ -n "$django" ] && reqs+=("$django")
+  "$venv/bin/python" -m pip install --quiet "${reqs[@]}"
+  # Django 5.2 needs the Django Tasks backport, whatever the interpreter.
+  if "$venv/bin/python" -c "import django, sys; sys.exit(0 if django.VERSION < (6, 0) else 1)"; then
+    "$venv/bin/python" -m pip install --quiet -e ".[$extras,django52]" ${django:+"$django"}
+  fi
+  echo "$want_hash" > "$stamp"
+fi
+echo "$venv/bin/python"

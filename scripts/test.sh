@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, from nothing: builds the virtualenv if needed, then runs pytest.
+# PostgreSQL tests run when DATABASE_URL is set; browser tests when Debian's chromium is installed.
+# FLINKS_REQUIRE=postgres,browser (what CI sets) turns a missing extra into a failure instead of a skip.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="$(scripts/bootstrap.sh | tail -n 1)"
+if [[ "${FLINKS_REQUIRE:-}" == *postgres* && -z "${DATABASE_URL:-}" ]]; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+mkdir -p var
+echo "==> pytest on $("$python" -c 'import django, sys; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")'), database: ${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite}"
+exec "$python" -m pytest "$@"

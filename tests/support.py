@@ -1,0 +1,98 @@
+"""Real processes for tests: a ``db_worker`` (or several) sharing the test database, and task-backend switching.
+
+A test that uses these must see committed data from other processes: mark it ``django_db(transaction=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reset_task_backends() -> None:
+    """Forget the configured task backends so a changed ``TASKS`` setting takes effect."""
+    try:
+        from django.tasks import task_backends
+    except ImportError:  # Django 5.2
+        from django_tasks import task_backends
+    task_backends.__dict__.pop("settings", None)
+    task_backends._settings = None
+    task_backends._connections = type(task_backends._connections)(task_backends.thread_critical)
+
+
+def database_tasks_settings() -> dict[str, Any]:
+    return {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+
+
+def subprocess_env(sandbox_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a child process that must share this test run's database and sandbox."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+        FLINKS_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
+        FLINKS_TEST_TASKS="database",
+        PYTHONUNBUFFERED="1",
+    )
+    if sandbox_url:
+        env["FLINKS_TEST_SANDBOX_URL"] = sandbox_url
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def db_workers(
+    count: int = 1, *, sandbox_url: str | None = None, interval: float = 0.05, log_dir: Path | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start ``count`` real ``db_worker`` processes; stop them (SIGTERM, then SIGKILL) on exit."""
+    env = subprocess_env(sandbox_url)
+    processes: list[subprocess.Popen[bytes]] = []
+    log_dir = log_dir or ROOT / "var"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for index in range(count):
+            log = (log_dir / f"db_worker-{os.getpid()}-{index}.log").open("wb")
+            processes.append(
+                subprocess.Popen(  # noqa: S603 - our own interpreter and manage command
+                    [
+                        sys.executable, "-m", "django", "db_worker",
+                        "--interval", str(interval), "--no-startup-delay", "--worker-id", f"test-worker-{index}",
+                    ],
+                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05, message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
