@@ -90,7 +90,9 @@ def parse_error(response: requests.Response) -> tuple[str, str]:
         return (text[:_MAX_MESSAGE] or response.reason or "no message"), ""
     if isinstance(body, dict):
         if "error" in body or "error_description" in body:
-            return str(body.get("error_description") or body.get("error"))[:_MAX_MESSAGE], str(body.get("error") or "")
+            return str(body.get("error_description") or body.get("error"))[:_MAX_MESSAGE], str(
+                body.get("error") or ""
+            )
         message = body.get("detail") or body.get("title") or body.get("message")
         if message:
             return str(message)[:_MAX_MESSAGE], str(body.get("type") or body.get("title") or "")
@@ -148,7 +150,9 @@ class FlinksClient:
         data = self._json(response)
         session_id = data.get("sessionId")
         if not session_id:
-            raise FlinksAPIError("Flinks created a session but sent no sessionId", status_code=response.status_code)
+            raise FlinksAPIError(
+                "Flinks created a session but sent no sessionId", status_code=response.status_code
+            )
         return CreatedSession(session_id=str(session_id), reference_id=data.get("referenceId"))
 
     def get_status(self, session_id: str) -> RemoteStatus:
@@ -161,7 +165,9 @@ class FlinksClient:
 
     def cancel_session(self, session_id: str) -> RemoteStatus:
         """POST /cancel. A 400 means the session already ended upstream: :class:`FlinksAlreadyTerminal`."""
-        return RemoteStatus.from_payload(self._call("POST", f"/api/v2/sessions/{session_id}/cancel", cancel=True))
+        return RemoteStatus.from_payload(
+            self._call("POST", f"/api/v2/sessions/{session_id}/cancel", cancel=True)
+        )
 
     def confirm_guarantee(self, session_id: str, *, accepted: bool) -> dict[str, Any]:
         """POST /guarantees/confirm (GEFT)."""
@@ -283,7 +289,12 @@ class FlinksClient:
             delay = self._backoff(attempt, retry_after)
             logger.info(
                 "Flinks %s %s failed (%s); retry %d/%d in %.2fs",
-                method, path, failure.message, attempt, policy.attempts - 1, delay,
+                method,
+                path,
+                failure.message,
+                attempt,
+                policy.attempts - 1,
+                delay,
             )
             time.sleep(delay)
 
@@ -317,7 +328,9 @@ class FlinksClient:
                 "Flinks answered with a body that is not JSON", status_code=response.status_code
             ) from None
         if not isinstance(body, dict):
-            raise FlinksAPIError("Flinks answered with JSON that is not an object", status_code=response.status_code)
+            raise FlinksAPIError(
+                "Flinks answered with JSON that is not an object", status_code=response.status_code
+            )
         return body
 
 

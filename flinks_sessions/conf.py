@@ -139,14 +139,18 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
 def _number(raw: Mapping[str, Any], key: str, default: float, *, minimum: float = 0) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be a number ≥ {minimum}, not {value!r}.")
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['{key}'] must be a number ≥ {minimum}, not {value!r}."
+        )
     return float(value)
 
 
 def _integer(raw: Mapping[str, Any], key: str, default: int, *, minimum: int = 0) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be an integer ≥ {minimum}, not {value!r}.")
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['{key}'] must be an integer ≥ {minimum}, not {value!r}."
+        )
     return value
 
 
@@ -176,7 +180,9 @@ def _parse_retry(raw: object) -> RetryPolicy:
     defaults = RetryPolicy()
     statuses = values.get("STATUSES", defaults.statuses)
     if not isinstance(statuses, list | tuple) or not all(isinstance(code, int) for code in statuses):
-        raise FlinksConfigurationError(f"{SETTING_NAME}['RETRY']['STATUSES'] must be a list of HTTP status codes.")
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['RETRY']['STATUSES'] must be a list of HTTP status codes."
+        )
     return RetryPolicy(
         attempts=_integer(values, "ATTEMPTS", defaults.attempts, minimum=1),
         backoff=_number(values, "BACKOFF", defaults.backoff),
@@ -206,7 +212,9 @@ def parse_settings(raw: object) -> FlinksSettings:
     values = _require_mapping(raw if raw is not None else {}, SETTING_NAME)
     accounts_raw = _require_mapping(values.get("ACCOUNTS", {}), f"{SETTING_NAME}['ACCOUNTS']")
     accounts = {str(name): _parse_account(str(name), account) for name, account in accounts_raw.items()}
-    product_accounts = dict(_require_mapping(values.get("PRODUCT_ACCOUNTS", {}), f"{SETTING_NAME}['PRODUCT_ACCOUNTS']"))
+    product_accounts = dict(
+        _require_mapping(values.get("PRODUCT_ACCOUNTS", {}), f"{SETTING_NAME}['PRODUCT_ACCOUNTS']")
+    )
     unknown_products = set(product_accounts) - set(Product.values)
     if unknown_products:
         raise FlinksConfigurationError(
@@ -216,7 +224,9 @@ def parse_settings(raw: object) -> FlinksSettings:
     max_age = values.get("WEBHOOK_MAX_AGE")
     throttle = values.get("BEACON_THROTTLE_RATE", "60/min")
     if throttle is not None and not isinstance(throttle, str):
-        raise FlinksConfigurationError(f"{SETTING_NAME}['BEACON_THROTTLE_RATE'] must be like '60/min' or None.")
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['BEACON_THROTTLE_RATE'] must be like '60/min' or None."
+        )
     for key in ("DEFAULT_ACCOUNT", "TASK_BACKEND", "TASK_QUEUE"):
         if key in values and not isinstance(values[key], str):
             raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be a string.")

@@ -42,7 +42,9 @@ class PaymentSession(models.Model):
     )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
-    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True, editable=False)
+    cancel_requested_at = models.DateTimeField(
+        _("cancel requested at"), null=True, blank=True, editable=False
+    )
     cancel_source = models.CharField(_("cancel requested by"), max_length=16, blank=True, editable=False)
     cancel_reason = models.CharField(_("cancel reason"), max_length=255, blank=True, editable=False)
     # Who is calling Flinks' /cancel right now: set under the row lock, cleared when the call's outcome is stored.

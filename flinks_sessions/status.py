@@ -77,9 +77,7 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
 
-def is_allowed_transition(
-    current: str, current_details: str, new: str, new_details: str | None
-) -> bool:
+def is_allowed_transition(current: str, current_details: str, new: str, new_details: str | None) -> bool:
     """Whether moving from ``(current, current_details)`` to ``(new, new_details)`` is a real, allowed change.
 
     - A move to the state already held is a no-op (``False``): nothing is stored, nothing is sent.

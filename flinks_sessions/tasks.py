@@ -71,7 +71,9 @@ def enqueue_cancel(session_id: str, *, source: str, reason: str = "", delay: flo
     """Hand a cancel to the task backend. Never raises: the stored intent is the fallback."""
     try:
         if delay and not backend_supports_defer():
-            logger.info("Backend cannot defer; the sweep will cancel session %s after the grace period", session_id)
+            logger.info(
+                "Backend cannot defer; the sweep will cancel session %s after the grace period", session_id
+            )
             return
         _route(cancel_session_task, delay).enqueue(session_id, source, reason)
     except Exception:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.urls import path
-
 app_name = "flinks_sessions"
 
 urlpatterns: list = []

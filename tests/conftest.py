@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-import importlib.util
-
-pytest_plugins = ["flinks_sessions.testing"] if importlib.util.find_spec("flinks_sessions.testing") else []
+pytest_plugins = ["flinks_sessions.testing"]
 
 REQUIRED = {item.strip() for item in os.environ.get("FLINKS_REQUIRE", "").split(",") if item.strip()}
 
@@ -45,10 +43,10 @@ def flinks_settings_for(url: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(flinks_sandbox: Any, settings: Any) -> Iterator[Any]:
+def sandbox(flinks_sandbox: Any, settings: Any) -> Any:
     """A running sandbox with ``FLINKS_SESSIONS`` pointed at it."""
     settings.FLINKS_SESSIONS = flinks_settings_for(flinks_sandbox.url)
-    yield flinks_sandbox
+    return flinks_sandbox
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
@@ -93,7 +93,9 @@ if os.environ.get("FLINKS_TEST_TASKS") == "database":
 FLINKS_SESSIONS = {
     "ACCOUNTS": {
         "default": {
-            "BASE_URL": os.environ.get("FLINKS_TEST_SANDBOX_URL", "http://127.0.0.1:9"),  # the sandbox fixture sets it
+            "BASE_URL": os.environ.get(
+                "FLINKS_TEST_SANDBOX_URL", "http://127.0.0.1:9"
+            ),  # the sandbox fixture sets it
             "CLIENT_ID": "sandbox-client",
             "CLIENT_SECRET": "sandbox-secret",
         }

@@ -86,7 +86,9 @@ def db_workers(
                 process.wait()
 
 
-def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05, message: str = "condition") -> Any:
+def wait_for(
+    predicate: Any, *, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

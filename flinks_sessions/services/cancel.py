@@ -274,13 +274,18 @@ def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:
     now = timezone.now()
     with transaction.atomic():
         withdrawn = (
-            PaymentSession.objects.filter(pk=session.pk, cancel_requested_at__isnull=False, cancel_claim__isnull=True)
+            PaymentSession.objects.filter(
+                pk=session.pk, cancel_requested_at__isnull=False, cancel_claim__isnull=True
+            )
             .exclude(status__in=TERMINAL_STATUSES)
             .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)
         )
         if withdrawn:
             SessionEvent.objects.create(
-                session_id=session.pk, kind=SessionEvent.Kind.CANCEL_WITHDRAWN, from_status=session.status, source=source
+                session_id=session.pk,
+                kind=SessionEvent.Kind.CANCEL_WITHDRAWN,
+                from_status=session.status,
+                source=source,
             )
             session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
     return bool(withdrawn)

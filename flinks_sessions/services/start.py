@@ -95,7 +95,9 @@ def start_session(
     :class:`~flinks_sessions.exceptions.FlinksUnavailable` is raised with ``ambiguous=True``.
     """
     if product not in Product.values:
-        raise ValidationError(f"unknown product {product!r}; use one of {', '.join(Product.values)}", code="product")
+        raise ValidationError(
+            f"unknown product {product!r}; use one of {', '.join(Product.values)}", code="product"
+        )
     for key in ("firstName", "lastName", "email"):
         if not payor.get(key):
             raise ValidationError(f"payor.{key} is required", code="payor")
@@ -103,7 +105,12 @@ def start_session(
     clean_reference = _clean_reference(reference_id, product)
     account_name = account or get_settings().account_name_for(product)
     body = build_session_body(
-        product=product, amount=clean_amount, reference_id=clean_reference, payor=payor, payee=payee, options=options
+        product=product,
+        amount=clean_amount,
+        reference_id=clean_reference,
+        payor=payor,
+        payee=payee,
+        options=options,
     )
     fields = {
         "reference_id": clean_reference,
@@ -125,7 +132,10 @@ def start_session(
             **fields, session_id=created.session_id, status=Status.INITIATED, remote_status="Initiated"
         )
         SessionEvent.objects.create(
-            session=session, kind=SessionEvent.Kind.CREATED, to_status=Status.INITIATED, source="api",
+            session=session,
+            kind=SessionEvent.Kind.CREATED,
+            to_status=Status.INITIATED,
+            source="api",
             payload={"sessionId": created.session_id, "referenceId": created.reference_id},
         )
     return session

@@ -54,8 +54,11 @@ def sync_session(session: PaymentSession) -> SyncResult:
                 locked.not_found_at = now
                 locked.save(update_fields=["not_found_at", "updated_at"])
                 SessionEvent.objects.create(
-                    session=locked, kind=SessionEvent.Kind.NOT_FOUND, from_status=locked.status,
-                    source="sync", reason=str(exc)[:255],
+                    session=locked,
+                    kind=SessionEvent.Kind.NOT_FOUND,
+                    from_status=locked.status,
+                    source="sync",
+                    reason=str(exc)[:255],
                 )
         _copy(locked, session)
         return SyncResult(SyncOutcome.NOT_FOUND, session, str(exc))

@@ -122,7 +122,12 @@ def transition(
         payload=dict(remote.payload),
     )
     logger.info(
-        "Flinks session %s: %s -> %s (%s) via %s", locked.session_id, previous, new_status, locked.status_details, source
+        "Flinks session %s: %s -> %s (%s) via %s",
+        locked.session_id,
+        previous,
+        new_status,
+        locked.status_details,
+        source,
     )
     # Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed
     # by Flinks' webhook is still the shopper leaving.
@@ -140,7 +145,13 @@ def transition(
             source=source,
         )
         if new_status == Status.CANCELLED:
-            send_safely(session_cancelled, PaymentSession, session=snapshot, source=cancel_source, reason=cancel_reason)
+            send_safely(
+                session_cancelled,
+                PaymentSession,
+                session=snapshot,
+                source=cancel_source,
+                reason=cancel_reason,
+            )
 
     transaction.on_commit(announce)
 

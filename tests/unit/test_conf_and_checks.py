@@ -39,7 +39,9 @@ def test_defaults_and_several_accounts() -> None:
 
 
 def test_secrets_never_in_reprs() -> None:
-    parsed = parse_settings({"ACCOUNTS": {"default": {**ACCOUNT, "API_KEY": "key-123"}}, "WEBHOOK_SECRETS": ["wh-9"]})
+    parsed = parse_settings(
+        {"ACCOUNTS": {"default": {**ACCOUNT, "API_KEY": "key-123"}}, "WEBHOOK_SECRETS": ["wh-9"]}
+    )
     text = repr(parsed)
     assert "s3cret" not in text
     assert "key-123" not in text
@@ -87,9 +89,15 @@ def test_checks_pass_on_the_test_settings() -> None:
         (None, "flinks_sessions.E001"),
         ({"ACCOUNTS": {"default": {"BASE_URL": "https://x"}}}, "flinks_sessions.E002"),
         ({"ACCOUNTS": {}, "WEBHOOK_SECRETS": ["s"]}, "flinks_sessions.E003"),
-        ({"ACCOUNTS": {"default": ACCOUNT}, "DEFAULT_ACCOUNT": "eft", "WEBHOOK_SECRETS": ["s"]}, "flinks_sessions.E004"),
+        (
+            {"ACCOUNTS": {"default": ACCOUNT}, "DEFAULT_ACCOUNT": "eft", "WEBHOOK_SECRETS": ["s"]},
+            "flinks_sessions.E004",
+        ),
         ({"ACCOUNTS": {"default": ACCOUNT}, "PRODUCT_ACCOUNTS": {"geft": "geft"}}, "flinks_sessions.E004"),
-        ({"ACCOUNTS": {"default": {**ACCOUNT, "BASE_URL": "http://api.example.test"}}}, "flinks_sessions.W001"),
+        (
+            {"ACCOUNTS": {"default": {**ACCOUNT, "BASE_URL": "http://api.example.test"}}},
+            "flinks_sessions.W001",
+        ),
         ({"ACCOUNTS": {"default": ACCOUNT}}, "flinks_sessions.W002"),
     ],
 )
