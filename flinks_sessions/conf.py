@@ -79,6 +79,7 @@ class FlinksSettings:
     task_backend: str = "default"
     task_queue: str = "default"
     task_priority: int = 0
+    cancel_claim_ttl: float | None = None
 
     def account(self, name: str | None = None) -> AccountSettings:
         """The named account (the default when ``name`` is empty); a clear error when it is not configured."""
@@ -251,4 +252,7 @@ def parse_settings(raw: object) -> FlinksSettings:
         task_backend=values.get("TASK_BACKEND", "default"),
         task_queue=values.get("TASK_QUEUE", "default"),
         task_priority=_integer(values, "TASK_PRIORITY", 0, minimum=-100),
+        cancel_claim_ttl=(
+            None if values.get("CANCEL_CLAIM_TTL") is None else _number(values, "CANCEL_CLAIM_TTL", 0, minimum=1)
+        ),
     )

@@ -52,8 +52,14 @@ class CancelResult:
 
 
 def claim_ttl() -> timedelta:
-    """How long a claim protects a cancel in flight: the worst case of one call with all its retries."""
+    """How long a claim protects a cancel in flight: the worst case of one call with all its retries.
+
+    After that, the worker holding it is presumed dead (killed mid-call) and another may take the claim over.
+    ``CANCEL_CLAIM_TTL`` overrides the computed value; set it above your worst-case call time.
+    """
     settings = get_settings()
+    if settings.cancel_claim_ttl is not None:
+        return timedelta(seconds=settings.cancel_claim_ttl)
     per_try = settings.connect_timeout + settings.read_timeout
     retry = settings.retry
     backoff = sum(min(retry.backoff_max, retry.backoff * 2**n) for n in range(retry.attempts))
