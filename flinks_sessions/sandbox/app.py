@@ -1,0 +1,126 @@
+"""One sandbox's parts wired together, and the dispatch of a request to the API, the page or the controls.
+
+This is also where faults are applied and API calls are logged, in one place, so that no endpoint can forget
+either and so that the control routes and the hosted page are provably never faulted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+
+from .api import FlinksApi
+from .config import SandboxConfig
+from .control_api import ControlApi
+from .faults import FaultDecision, Faults, FaultSettings
+from .hosted_page import HostedPage
+from .requestlog import RequestLog, authorization_kind
+from .state import SandboxState
+from .webhooks import WebhookSender
+from .wire import DROP, Request, Response, _Drop, json_response, problem
+
+MAX_BODY = 1024 * 1024  # 1 MiB; larger bodies are answered 413 without being read
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def is_control_path(path: str) -> bool:
+    return path == "/_sandbox" or path.startswith("/_sandbox/")
+
+
+def is_page_path(path: str) -> bool:
+    return path == "/app" or path.startswith("/app/")
+
+
+class SandboxApp:
+    """Everything one sandbox owns, independent of the HTTP server that feeds it requests."""
+
+    def __init__(self, config: SandboxConfig | None = None, faults: FaultSettings | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._initial_config = self.config.copy()
+        self._initial_faults = dataclasses.replace(faults) if faults else FaultSettings()
+        self.stopping = threading.Event()
+        self.state = SandboxState(self.config)
+        self.faults = Faults(self._initial_faults)
+        self.log = RequestLog()
+        self.webhooks = WebhookSender(self.config, self.stopping)
+        self.state.add_listener(self.webhooks)
+        self.api = FlinksApi(self.config, self.state)
+        self.page = HostedPage(self.state)
+        self.control = ControlApi(
+            config=self.config,
+            state=self.state,
+            faults=self.faults,
+            log=self.log,
+            webhooks=self.webhooks,
+            reset=self.reset,
+        )
+
+    def reset(self) -> None:
+        """Back to the start: no sessions, tokens, log or deliveries; the initial config and faults."""
+        self.state.reset()
+        self.log.clear()
+        self.webhooks.clear()
+        self.faults.replace(self._initial_faults)
+        for item in dataclasses.fields(self._initial_config):
+            setattr(self.config, item.name, getattr(self._initial_config.copy(), item.name))
+
+    def handle(self, request: Request) -> Response | _Drop:
+        path = request.path
+        if is_api_path(path):
+            return self._api(request)
+        if request.body_too_large:
+            return json_response(413, {"error": f"request body larger than {MAX_BODY} bytes"})
+        if is_control_path(path):
+            return self.control.handle(request)
+        if is_page_path(path):
+            return self.page.handle(request)
+        if path == "/" and request.method == "GET":
+            return json_response(
+                200,
+                {
+                    "service": "Flinks Pay sandbox",
+                    "api": ["/api/v1/authorize", "/api/v2/sessions"],
+                    "hosted_page": "/app/?sessionId={sessionId}",
+                    "control": "/_sandbox",
+                },
+            )
+        return problem(404, f"No route for {request.method} {path}", path)
+
+    def _api(self, request: Request) -> Response | _Drop:
+        authorization = authorization_kind(request.header("authorization"))
+        if request.body_too_large:
+            response = problem(413, f"Request body larger than {MAX_BODY} bytes", request.path)
+            self.log.record(request.method, request.path, 413, authorization)
+            return response
+        decision = self.faults.decide(request.path)
+        if decision.delay and self.stopping.wait(decision.delay):
+            return DROP  # the sandbox is stopping: do not keep the client waiting for an answer
+        if decision.drop:
+            self.log.record(request.method, request.path, None, authorization, decision.kind)
+            return DROP
+        faulted = decision.status is not None
+        if decision.status == 401:
+            # A revoked token stays revoked: only a client that fetches a new one recovers.
+            scheme, _, value = (request.header("authorization") or "").strip().partition(" ")
+            if scheme.lower() == "bearer" and value.strip():
+                self.state.revoke_token(value.strip())
+        response = injected_error(decision, request.path) if faulted else self.api.handle(request)
+        self.log.record(request.method, request.path, response.status, authorization, decision.kind)
+        return response
+
+
+def injected_error(decision: FaultDecision, path: str) -> Response:
+    """The answer to a call chosen to fail: ProblemDetails, plus ``Retry-After`` when one is configured."""
+    status = decision.status or 500
+    headers: dict[str, str] = {}
+    if decision.retry_after is not None:
+        # delay-seconds is an integer on the wire; round up so a client never retries early.
+        headers["Retry-After"] = str(max(0, math.ceil(decision.retry_after)))
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="flinks"'
+        return problem(401, "Valid access token required (the token was revoked)", path, headers)
+    return problem(status, f"Injected fault: the sandbox answers {status} to this call", path, headers)
