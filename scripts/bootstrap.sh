@@ -7,6 +7,8 @@
 # Re-installs only when pyproject.toml or these settings change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# This machine's pip configuration names index folders that may not exist; pip's warning for each is noise.
+quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 venv="${VENV:-.venv}"
 extras="${EXTRAS:-dev}"
 django="${DJANGO:-}"
@@ -21,13 +23,13 @@ want="$(cat pyproject.toml; echo "extras=$extras django=$django")"
 want_hash="$(printf '%s' "$want" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_hash" ]; then
   echo "==> installing flinks-sessions[$extras] ${django:+with $django} into $venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  quiet_pip "$venv/bin/python" -m pip install --quiet --upgrade pip
   reqs=(-e ".[$extras]")
   [ -n "$django" ] && reqs+=("$django")
-  "$venv/bin/python" -m pip install --quiet "${reqs[@]}"
+  quiet_pip "$venv/bin/python" -m pip install --quiet "${reqs[@]}"
   # Django 5.2 needs the Django Tasks backport, whatever the interpreter.
   if "$venv/bin/python" -c "import django, sys; sys.exit(0 if django.VERSION < (6, 0) else 1)"; then
-    "$venv/bin/python" -m pip install --quiet -e ".[$extras,django52]" ${django:+"$django"}
+    quiet_pip "$venv/bin/python" -m pip install --quiet -e ".[$extras,django52]" ${django:+"$django"}
   fi
   echo "$want_hash" > "$stamp"
 fi
