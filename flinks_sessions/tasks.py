@@ -83,3 +83,43 @@ def enqueue_cancel(session_id: str, *, source: str, reason: str = "", delay: flo
 def enqueue_sync(session_id: str) -> None:
     """Hand a status poll to the task backend."""
     _route(sync_session_task).enqueue(session_id)
+
+
+@task()
+def sync_sessions_task(
+    older_than: str | None = None, limit: int | None = None, concurrency: int = 4
+) -> dict[str, int]:
+    """The ``flinks_sync_sessions`` sweep as a task, so a site can schedule it instead of running cron.
+
+    ``older_than`` is a duration like ``"30m"``; returns the outcome counts (changed, unchanged, failed...).
+    """
+    from flinks_sessions import bulk
+    from flinks_sessions.selection import SessionFilters, parse_duration, select_open
+
+    filters = SessionFilters(older_than=parse_duration(older_than) if older_than else None, limit=limit)
+    summary = bulk.run_many(select_open(filters), bulk.sync_one, concurrency=concurrency)
+    logger.info("sync sweep: %s", bulk.describe_sync(summary))
+    return {**summary.counts, "total": summary.total}
+
+
+@task()
+def process_webhook_task(delivery_id: int) -> str:
+    """Process a stored webhook delivery (``WEBHOOK_ASYNC``); a delivery already processed is skipped."""
+    from flinks_sessions.models import WebhookDelivery
+    from flinks_sessions.webhooks.processing import process_delivery
+
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None:
+        logger.warning("webhook task: no delivery %s", delivery_id)
+        return "missing"
+    if delivery.outcome != WebhookDelivery.Outcome.RECEIVED or not delivery.signature_valid:
+        return "skipped"
+    return process_delivery(delivery)
+
+
+def enqueue_webhook(delivery_id: int) -> None:
+    """Hand a stored delivery to the task backend. Never raises: it stays ``received`` for the admin's Reprocess."""
+    try:
+        _route(process_webhook_task).enqueue(delivery_id)
+    except Exception:
+        logger.exception("Could not enqueue webhook delivery %s; reprocess it from the admin", delivery_id)

@@ -1,0 +1,368 @@
+"""The PaymentSession admin: what operators see, and a Cancel they can trust.
+
+Every cancel goes through :func:`flinks_sessions.services.cancel_session` with ``source="admin"`` and the
+operator as actor, so a click races safely with the beacon, the cron sweep and Flinks' own webhook. The views
+that cancel stay out of ``ATOMIC_REQUESTS``: the service commits its claim before calling Flinks and must not
+run inside a transaction.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from flinks_sessions import bulk, services
+from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.runner import RunSummary
+from flinks_sessions.status import Status
+
+TEMPLATES = "admin/flinks_sessions/paymentsession/"
+# Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
+# that one operator's click cannot exhaust the connection pool the site's other requests use.
+ACTION_CONCURRENCY = 8
+
+# (background, text) per status: readable on the light and the dark admin theme.
+BADGE_COLOURS: dict[str, tuple[str, str]] = {
+    Status.INITIATED: ("#e2e8f0", "#1e293b"),
+    Status.IN_PROGRESS: ("#2563eb", "#ffffff"),
+    Status.COMPLETED: ("#15803d", "#ffffff"),
+    Status.FAILED: ("#b91c1c", "#ffffff"),
+    Status.CANCELLED: ("#7c2d12", "#ffffff"),
+    Status.EXPIRED: ("#6b7280", "#ffffff"),
+}
+_BADGE_STYLE = "display:inline-block;padding:1px 8px;border-radius:9px;font-size:0.85em;white-space:nowrap;"
+
+READ_ONLY_FIELDS = (
+    "session_id",
+    "reference_id",
+    "status_badge",
+    "remote_status",
+    "status_details",
+    "amount",
+    "currency",
+    "product",
+    "account",
+    "owner",
+    "cancel_requested_at",
+    "cancel_source",
+    "cancel_reason",
+    "cancel_claimed_at",
+    "cancelled_at",
+    "not_found_at",
+    "last_synced_at",
+    "attempt_count",
+    "last_error",
+    "last_error_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def status_badge_html(session: PaymentSession) -> str:
+    background, colour = BADGE_COLOURS.get(session.status, ("#e5e7eb", "#111827"))
+    return format_html(
+        '<span class="flinks-status flinks-status-{}" style="{}background:{};color:{}">{}</span>',
+        session.status,
+        _BADGE_STYLE,
+        background,
+        colour,
+        session.get_status_display(),
+    )
+
+
+class SessionEventInline(admin.TabularInline):
+    """The audit trail, oldest first. Append-only: nobody adds, edits or deletes a line from here."""
+
+    model = SessionEvent
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    fields = (
+        "created_at",
+        "kind",
+        "from_status",
+        "to_status",
+        "status_details",
+        "source",
+        "actor",
+        "reason",
+        "payload",
+    )
+    readonly_fields = fields
+    verbose_name = _("audit event")
+    verbose_name_plural = _("audit trail")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SessionEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Whoever may see a session may see its audit trail (no separate SessionEvent permission needed)."""
+        opts = PaymentSession._meta
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
+            f"{opts.app_label}.change_{opts.model_name}"
+        )
+
+
+@admin.register(PaymentSession)
+class PaymentSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference_id",
+        "session_id",
+        "status_badge",
+        "product",
+        "account",
+        "amount",
+        "owner",
+        "created_at",
+    )
+    list_display_links = ("reference_id", "session_id")
+    list_filter = ("status", "product", "account", "created_at")
+    list_select_related = ("owner",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    readonly_fields = READ_ONLY_FIELDS
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "reference_id",
+                    "session_id",
+                    "status_badge",
+                    "status_details",
+                    "remote_status",
+                    ("amount", "currency"),
+                    ("product", "account"),
+                    "owner",
+                )
+            },
+        ),
+        (
+            _("Cancellation"),
+            {
+                "fields": (
+                    "cancel_requested_at",
+                    "cancel_source",
+                    "cancel_reason",
+                    "cancel_claimed_at",
+                    "cancelled_at",
+                )
+            },
+        ),
+        (
+            _("Reconciliation with Flinks"),
+            {"fields": ("last_synced_at", "not_found_at", "attempt_count", "last_error", "last_error_at")},
+        ),
+        (_("Site data"), {"fields": ("metadata",)}),
+        (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
+    )
+    inlines = (SessionEventInline,)
+    actions = ("cancel_selected_sessions", "sync_selected_sessions")
+
+    # --- display ----------------------------------------------------------------------------------------
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: PaymentSession) -> str:
+        return status_badge_html(obj)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        """Session id, reference, and the owner's login name and email, whatever the user model calls them."""
+        user_model = get_user_model()
+        names = {field.name for field in user_model._meta.get_fields()}
+        fields = ["session_id", "reference_id"]
+        for name in (user_model.USERNAME_FIELD, user_model.get_email_field_name()):
+            if name in names and f"owner__{name}" not in fields:
+                fields.append(f"owner__{name}")
+        return fields
+
+    # --- permissions ------------------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Sessions are created at Flinks by ``services.start_session``, never typed in."""
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.cancel_paymentsession")
+
+    def has_sync_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.sync_paymentsession")
+
+    # --- the changelist (actions run here, outside ATOMIC_REQUESTS) ------------------------------------
+
+    @transaction.non_atomic_requests
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Cancel selected sessions"), permissions=["cancel"])
+    def cancel_selected_sessions(
+        self, request: HttpRequest, queryset: QuerySet[PaymentSession]
+    ) -> TemplateResponse | None:
+        """Ask first (like Django's delete), then cancel each selected session at Flinks."""
+        sessions = list(queryset.select_related("owner"))
+        if request.POST.get("post") != "yes":
+            return self._confirm_selected(request, sessions)
+        reason = request.POST.get("reason", "").strip()[:255]
+        work = partial(bulk.cancel_one, source="admin", reason=reason, actor=request.user)
+        summary = bulk.run_many(sessions, work, concurrency=ACTION_CONCURRENCY)
+        self._report(request, summary, bulk.describe_cancel_counts(summary))
+        return None
+
+    @admin.action(description=_("Sync status from Flinks"), permissions=["sync"])
+    def sync_selected_sessions(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> None:
+        """Poll ``/status`` for each selected session and store what changed (a read: no confirmation)."""
+        summary = bulk.run_many(list(queryset), bulk.sync_one, concurrency=ACTION_CONCURRENCY)
+        self._report(request, summary, bulk.describe_sync_counts(summary))
+
+    def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
+        cancellable = [session for session in sessions if self._cancellable(session)]
+        chosen = {session.pk for session in cancellable}
+        skipped = [session for session in sessions if session.pk not in chosen]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel payment sessions at Flinks?"),
+            "opts": self.opts,
+            "sessions": sessions,
+            "cancellable": cancellable,
+            "skipped": skipped,
+            "action_name": "cancel_selected_sessions",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, f"{TEMPLATES}cancel_selected_confirmation.html", context)
+
+    def _report(self, request: HttpRequest, summary: RunSummary, counts: str) -> None:
+        if summary.failed:
+            counts = gettext("%(counts)s. First error: %(error)s") % {
+                "counts": counts,
+                "error": summary.first_error,
+            }
+        level = messages.SUCCESS
+        if summary.failed:
+            level = messages.ERROR if summary.failed == summary.total else messages.WARNING
+        self.message_user(request, counts, level)
+
+    # --- the change page's Cancel button ----------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="{}_{}_cancel".format(*info),
+            )
+        ]
+        return custom + super().get_urls()
+
+    def render_change_form(  # noqa: PLR0917 - Django's signature
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: PaymentSession | None = None,
+    ) -> HttpResponse:
+        context["flinks_can_cancel"] = bool(
+            obj is not None and self._cancellable(obj) and self.has_cancel_permission(request, obj)
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _cancellable(session: PaymentSession) -> bool:
+        return session.is_cancellable and session.not_found_at is None
+
+    def _change_url(self, session: PaymentSession) -> str:
+        info = self.opts.app_label, self.opts.model_name
+        return reverse(
+            "admin:{}_{}_change".format(*info), args=[session.pk], current_app=self.admin_site.name
+        )
+
+    @transaction.non_atomic_requests
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """GET: ask. POST: cancel at Flinks, then back to the change page with what happened."""
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        session = self.get_object(request, unquote(object_id))
+        if session is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, session):
+            raise PermissionDenied
+        if request.method == "POST":
+            reason = request.POST.get("reason", "").strip()[:255]
+            result = services.cancel_session(session, source="admin", reason=reason, actor=request.user)
+            self._report_one(request, result)
+            return HttpResponseRedirect(self._change_url(session))
+        if not self._cancellable(session):
+            self.message_user(
+                request,
+                gettext("This session cannot be cancelled: it is %s.") % session.get_status_display()
+                if session.is_terminal
+                else gettext("This session cannot be cancelled: Flinks does not know it."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(self._change_url(session))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel this payment session at Flinks?"),
+            "opts": self.opts,
+            "session": session,
+            "change_url": self._change_url(session),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, f"{TEMPLATES}cancel_confirmation.html", context)
+
+    def _report_one(self, request: HttpRequest, result: services.CancelResult) -> None:
+        session = result.session
+        outcome = result.outcome
+        if outcome is services.CancelOutcome.CANCELLED:
+            self.message_user(request, gettext("The session was cancelled at Flinks."), messages.SUCCESS)
+        elif outcome is services.CancelOutcome.ALREADY_TERMINAL:
+            self.message_user(
+                request,
+                gettext("The session had already ended: %s.") % session.get_status_display(),
+                messages.WARNING,
+            )
+        elif outcome is services.CancelOutcome.NOT_FOUND:
+            self.message_user(request, gettext("Flinks does not know this session."), messages.WARNING)
+        elif outcome is services.CancelOutcome.PENDING:
+            self.message_user(
+                request,
+                gettext("Another cancel of this session is in progress; reload in a moment."),
+                messages.INFO,
+            )
+        else:
+            self.message_user(
+                request,
+                gettext("The cancel failed: %(error)s. It is recorded and will be retried.")
+                % {"error": result.error},
+                messages.ERROR,
+            )

@@ -1,0 +1,173 @@
+"""What ``flinks_cancel_sessions`` and ``flinks_sync_sessions`` share: the selection options, the progress
+and summary output, and the exit status cron relies on (1 when anything failed, 130 after Ctrl-C).
+
+The leading underscore keeps Django from listing this module as a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext
+
+from flinks_sessions import bulk
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.runner import BoundedRunner, ItemResult, Progress, RunSummary
+from flinks_sessions.selection import OPEN_STATUSES, SessionFilters, find_by_session_ids, parse_duration
+from flinks_sessions.status import Product
+
+DEFAULT_CONCURRENCY = 8
+INTERRUPTED_EXIT = 130
+
+
+def _duration(value: str) -> Any:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+class SweepCommand(BaseCommand):
+    """A command over sessions named by id or selected by filters, run in a bounded pool."""
+
+    progress_description = ""
+
+    def add_selection_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "session_ids",
+            nargs="*",
+            metavar="SESSION_ID",
+            help=gettext("Flinks session ids (UUIDs); or use filters."),
+        )
+        group = parser.add_argument_group(gettext("filters (open sessions only; combine freely)"))
+        group.add_argument(
+            "--older-than",
+            type=_duration,
+            metavar="DURATION",
+            help=gettext("created before now minus 30m, 2h, 1d..."),
+        )
+        group.add_argument(
+            "--status", action="append", choices=OPEN_STATUSES, default=[], help=gettext("repeatable")
+        )
+        group.add_argument(
+            "--reference", action="append", default=[], help=gettext("reference id (repeatable)")
+        )
+        group.add_argument(
+            "--account", action="append", default=[], help=gettext("Flinks account name (repeatable)")
+        )
+        group.add_argument(
+            "--product", action="append", choices=Product.values, default=[], help=gettext("repeatable")
+        )
+        group.add_argument(
+            "--limit", type=_positive, help=gettext("at most this many sessions, oldest first")
+        )
+
+    def add_run_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--concurrency",
+            type=_positive,
+            default=DEFAULT_CONCURRENCY,
+            help=gettext("calls to Flinks at once (default: %(default)s)"),
+        )
+        parser.add_argument(
+            "--enqueue", action="store_true", help=gettext("hand each session to the task backend")
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help=gettext("list the sessions; change and call nothing")
+        )
+        parser.add_argument(
+            "--no-fail-on-error",
+            action="store_false",
+            dest="fail_on_error",
+            help=gettext("exit 0 even when some sessions failed"),
+        )
+
+    # --- selection ------------------------------------------------------------------------------------------
+
+    def filters(self, options: dict[str, Any]) -> SessionFilters:
+        return SessionFilters(
+            older_than=options["older_than"],
+            statuses=options["status"],
+            references=options["reference"],
+            accounts=options["account"],
+            products=options["product"],
+            limit=options["limit"],
+        )
+
+    def has_filters(self, options: dict[str, Any]) -> bool:
+        names = ("older_than", "status", "reference", "account", "product", "limit")
+        return any(options.get(name) not in (None, [], ()) for name in names)  # "--older-than 0s" counts
+
+    def by_ids(self, options: dict[str, Any]) -> tuple[list[PaymentSession], list[str]]:
+        """Sessions named on the command line; unknown ids are reported on stderr and counted, never fatal."""
+        if self.has_filters(options):
+            raise CommandError(gettext("Give session ids or filters, not both."))
+        lookup = find_by_session_ids(options["session_ids"])
+        for raw in lookup.unknown:
+            self.stderr.write(gettext("Unknown session id: %s") % raw)
+        return lookup.sessions, lookup.unknown
+
+    # --- running --------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        sessions: Sequence[PaymentSession],
+        work: Callable[[PaymentSession], ItemResult],
+        options: dict[str, Any],
+    ) -> RunSummary:
+        progress = Progress(
+            len(sessions),
+            stdout=self.stdout,
+            verbosity=options["verbosity"],
+            description=self.progress_description,
+        )
+        runner = BoundedRunner(
+            work, concurrency=options["concurrency"], on_result=progress.update, label=bulk.session_label
+        )
+        try:
+            return runner.run(sessions)
+        finally:
+            progress.close()
+
+    def dry_run(self, sessions: Sequence[PaymentSession], verb: str, options: dict[str, Any]) -> None:
+        """List what would be done; no row is written and Flinks is not called."""
+        chosen = 0
+        for session in sessions:
+            if session.is_cancellable and session.not_found_at is None:
+                chosen += 1
+                state = session.get_status_display()
+            elif session.not_found_at is not None and not session.is_terminal:
+                state = gettext("skipped: %s") % gettext("not found at Flinks")
+            else:
+                state = gettext("skipped: %s") % session.get_status_display()
+            if options["verbosity"] >= 1:
+                self.stdout.write(f"{bulk.session_label(session)} {state}")
+        self.stdout.write(
+            gettext("Dry run: would %(verb)s %(count)d of %(total)d sessions; nothing was changed.")
+            % {"verb": verb, "count": chosen, "total": len(sessions)}
+        )
+
+    def finish(self, summary: RunSummary, line: str, options: dict[str, Any]) -> None:
+        """Print the summary (even at -v 0) and exit the way cron expects."""
+        style = self.style.SUCCESS if not summary.failed and not summary.interrupted else self.style.WARNING
+        self.stdout.write(style(line))
+        if summary.interrupted:
+            raise CommandError(gettext("Interrupted: no new call was started."), returncode=INTERRUPTED_EXIT)
+        if summary.failed and options["fail_on_error"]:
+            raise CommandError(
+                gettext("%(count)d failed; first error: %(error)s")
+                % {"count": summary.failed, "error": summary.first_error}
+            )

@@ -1,0 +1,100 @@
+"""``manage.py flinks_cancel_sessions``: cancel sessions at Flinks by id, by filter, or the ones that failed.
+
+Examples::
+
+    manage.py flinks_cancel_sessions 9f0c...e1 4b2a...07 --reason "duplicate order"
+    manage.py flinks_cancel_sessions --older-than 2h --status initiated --dry-run
+    manage.py flinks_cancel_sessions --retry-failed --concurrency 16      # cron: recover failed cancels
+    manage.py flinks_cancel_sessions --older-than 1d --enqueue            # let the task workers do it
+
+Exit status: 0 when every session ended up dealt with, 1 when a cancel failed (unless ``--no-fail-on-error``),
+130 after Ctrl-C (the cancels in flight finish and are recorded; no new one starts).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
+
+from flinks_sessions import bulk
+from flinks_sessions.management.commands._sweep import SweepCommand
+from flinks_sessions.selection import parse_duration, select_open, select_retry_failed
+
+
+class Command(SweepCommand):
+    help = (
+        "Cancel Flinks payment sessions: those named by id, those matching the filters, or (--retry-failed) "
+        "those whose earlier cancel failed or was interrupted."
+    )
+    progress_description = "Cancelling"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        self.add_selection_arguments(parser)
+        parser.add_argument(
+            "--reason", default="", help=gettext("stored with the cancel and in the audit trail")
+        )
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help=gettext(
+                "sessions with a standing cancel request that is not being worked on: a recorded failure, "
+                "or a request older than --grace"
+            ),
+        )
+        parser.add_argument(
+            "--grace",
+            metavar="DURATION",
+            help=gettext(
+                "with --retry-failed: how old a request without an error must be (default: EXIT_GRACE_PERIOD)"
+            ),
+        )
+        self.add_run_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        unknown: list[str] = []
+        if options["session_ids"]:
+            if options["retry_failed"]:
+                raise CommandError(gettext("--retry-failed selects sessions itself; do not give ids."))
+            sessions, unknown = self.by_ids(options)
+        elif options["retry_failed"]:
+            sessions = list(select_retry_failed(self.filters(options), grace=self._grace(options)))
+        elif self.has_filters(options):
+            sessions = list(select_open(self.filters(options)))
+        else:
+            raise CommandError(
+                gettext(
+                    "Name sessions by id, or select them with filters (e.g. --older-than 2h) or --retry-failed."
+                )
+            )
+
+        if options["dry_run"]:
+            self.dry_run(sessions, gettext("cancel"), options)
+            return
+
+        if options["enqueue"]:
+            work = partial(
+                bulk.enqueue_cancel_one,
+                source="command",
+                reason=options["reason"],
+                requeue=options["retry_failed"],
+            )
+            summary = self.run(sessions, work, options)
+            bulk.add_unknown(summary, unknown)
+            self.finish(summary, bulk.describe_enqueue(summary), options)
+            return
+
+        work = partial(bulk.cancel_one, source="command", reason=options["reason"])
+        summary = self.run(sessions, work, options)
+        bulk.add_unknown(summary, unknown)
+        self.finish(summary, bulk.describe_cancel(summary), options)
+
+    def _grace(self, options: dict[str, Any]) -> Any:
+        if not options["grace"]:
+            return None
+        try:
+            return parse_duration(options["grace"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None

@@ -1,0 +1,55 @@
+"""``manage.py flinks_sync_sessions``: poll Flinks' ``/status`` for sessions that have not ended.
+
+Flinks sends a webhook once, never retries it, and never sends one for Expired (REFERENCE.md, Webhooks): this
+sweep is how a missed outcome is learnt. Run it from cron, or schedule ``tasks.sync_sessions_task``::
+
+    manage.py flinks_sync_sessions                       # every open session
+    manage.py flinks_sync_sessions --older-than 30m --concurrency 16
+    manage.py flinks_sync_sessions --enqueue             # one task per session for the workers
+
+Exit status: 0, or 1 when a poll failed (unless ``--no-fail-on-error``), 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+from django.utils.translation import gettext
+
+from flinks_sessions import bulk
+from flinks_sessions.management.commands._sweep import SweepCommand
+from flinks_sessions.selection import select_open
+
+
+class Command(SweepCommand):
+    help = (
+        "Poll Flinks for the status of open payment sessions (all of them, those named by id, or those "
+        "matching the filters) and store what changed."
+    )
+    progress_description = "Syncing"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        self.add_selection_arguments(parser)
+        self.add_run_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        unknown: list[str] = []
+        if options["session_ids"]:
+            sessions, unknown = self.by_ids(options)
+        else:
+            sessions = list(select_open(self.filters(options)))
+
+        if options["dry_run"]:
+            self.dry_run(sessions, gettext("sync"), options)
+            return
+
+        if options["enqueue"]:
+            summary = self.run(sessions, bulk.enqueue_sync_one, options)
+            bulk.add_unknown(summary, unknown)
+            self.finish(summary, bulk.describe_sync_enqueue(summary), options)
+            return
+
+        summary = self.run(sessions, bulk.sync_one, options)
+        bulk.add_unknown(summary, unknown)
+        self.finish(summary, bulk.describe_sync(summary), options)

@@ -1,0 +1,132 @@
+"""Which sessions a sweep touches: the filters shared by ``flinks_cancel_sessions`` and ``flinks_sync_sessions``.
+
+Commands and scheduled tasks describe *what* to select with :class:`SessionFilters`; this module turns that
+into one queryset, so the cron job, the task and the admin agree on what "open" and "stuck" mean.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from flinks_sessions.conf import get_settings
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.status import TERMINAL_STATUSES, Status
+
+_DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+OPEN_STATUSES: tuple[str, ...] = tuple(status for status in Status.values if status not in TERMINAL_STATUSES)
+
+
+def parse_duration(value: str) -> timedelta:
+    """``30m``, ``2h``, ``1d`` (also ``45s``, ``2w``, ``1.5h``) as a timedelta; ``ValueError`` otherwise."""
+    match = _DURATION.match(value or "")
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration like 30m, 2h or 1d")
+    seconds = float(match["amount"]) * _UNIT_SECONDS[match["unit"].lower()]
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    """What a sweep selects; empty fields select everything. ``limit`` keeps the oldest sessions."""
+
+    older_than: timedelta | None = None
+    statuses: Sequence[str] = ()
+    references: Sequence[str] = ()
+    accounts: Sequence[str] = ()
+    products: Sequence[str] = ()
+    limit: int | None = None
+    now: datetime | None = field(default=None, compare=False)
+
+    def apply(self, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
+        now = self.now or timezone.now()
+        if self.older_than is not None:
+            queryset = queryset.filter(created_at__lt=now - self.older_than)
+        if self.statuses:
+            queryset = queryset.filter(status__in=list(self.statuses))
+        if self.references:
+            queryset = queryset.filter(reference_id__in=list(self.references))
+        if self.accounts:
+            queryset = queryset.filter(account__in=list(self.accounts))
+        if self.products:
+            queryset = queryset.filter(product__in=list(self.products))
+        queryset = queryset.order_by("created_at", "pk")
+        if self.limit is not None:
+            queryset = queryset[: self.limit]
+        return queryset
+
+
+def open_sessions() -> QuerySet[PaymentSession]:
+    """Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks."""
+    return PaymentSession.objects.filter(
+        session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES
+    )
+
+
+def select_open(filters: SessionFilters) -> QuerySet[PaymentSession]:
+    """The sessions a cancel or sync sweep with these filters works on."""
+    return filters.apply(open_sessions())
+
+
+def select_retry_failed(
+    filters: SessionFilters, *, grace: timedelta | None = None
+) -> QuerySet[PaymentSession]:
+    """Open sessions whose cancel was asked for and never finished, and that nobody is cancelling right now.
+
+    That is a standing cancel intent with no live claim (none, or one older than
+    :func:`~flinks_sessions.services.claim_ttl`, whose worker died) and either a recorded failure
+    (``last_error``) or an intent older than ``grace`` (the task was lost, never ran, or was deferred for the
+    back/forward-cache grace period that has now passed). ``grace`` defaults to ``EXIT_GRACE_PERIOD``.
+    """
+    from flinks_sessions.services import claim_ttl
+
+    now = filters.now or timezone.now()
+    if grace is None:
+        grace = timedelta(seconds=get_settings().exit_grace_period)
+    queryset = open_sessions().filter(
+        Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=now - claim_ttl()),
+        Q(cancel_requested_at__isnull=False),
+        ~Q(last_error="") | Q(cancel_requested_at__lt=now - grace),
+    )
+    return filters.apply(queryset)
+
+
+@dataclass(frozen=True)
+class IdLookup:
+    """Sessions found for ids given on a command line, in the order given, and the ids that matched nothing."""
+
+    sessions: list[PaymentSession]
+    unknown: list[str]
+
+
+def find_by_session_ids(raw_ids: Iterable[str]) -> IdLookup:
+    """Look up Flinks session ids (UUIDs) in one query; malformed and unknown ids are returned, not raised."""
+    parsed: dict[str, uuid.UUID] = {}
+    unknown: list[str] = []
+    for raw in raw_ids:
+        try:
+            parsed.setdefault(raw, uuid.UUID(raw.strip()))
+        except ValueError:
+            unknown.append(raw)
+    found = {
+        session.session_id: session
+        for session in PaymentSession.objects.filter(session_id__in=set(parsed.values()))
+    }
+    sessions: list[PaymentSession] = []
+    seen: set[uuid.UUID] = set()
+    for raw, value in parsed.items():
+        session = found.get(value)
+        if session is None:
+            unknown.append(raw)
+        elif value not in seen:
+            seen.add(value)
+            sessions.append(session)
+    return IdLookup(sessions=sessions, unknown=unknown)
