@@ -8,6 +8,7 @@ exceptions. It holds no database code: services decide what a response means for
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -123,6 +124,13 @@ class FlinksClient:
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)
         self.http.headers["User-Agent"] = USER_AGENT
+        # requests re-reads proxy variables and ~/.netrc on every call (a measurable cost at high rates);
+        # read them once here instead. HTTP(S)_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are still honoured.
+        self.http.trust_env = False
+        self.http.proxies.update(requests.utils.get_environ_proxies(account.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self.http.verify = ca_bundle
         if account.api_key:
             self.http.headers["x-api-key"] = account.api_key
         if account.x_client_id:

@@ -19,16 +19,28 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksAlreadyTerminal, FlinksError, FlinksNotFound
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services.transitions import apply_locked, check_source, lock
+from flinks_sessions.services.transitions import (
+    ApplyOutcome,
+    apply_locked,
+    check_source,
+    copy_state,
+    decide,
+    lock,
+    transition_changes,
+    write_transition,
+)
 from flinks_sessions.status import TERMINAL_STATUSES, Status
 
 logger = logging.getLogger("flinks_sessions.services")
+
+OPEN_STATUSES = tuple(status for status in Status if status not in TERMINAL_STATUSES)
 
 
 class CancelOutcome(StrEnum):
@@ -92,55 +104,54 @@ def cancel_session(
     return _finish(session, claim, remote, source=source, actor=actor, reason=reason, ours=True)
 
 
-def _record_attempt(locked: PaymentSession, *, source: str, reason: str, actor: Any, now: Any) -> list[str]:
-    """Audit the claimed attempt, and record the intent if nobody asked before (the first asker is kept)."""
-    fields = []
-    if locked.cancel_requested_at is None:
-        locked.cancel_requested_at = now
-        locked.cancel_source = source
-        locked.cancel_reason = reason[:255]
-        fields = ["cancel_requested_at", "cancel_source", "cancel_reason"]
-    SessionEvent.objects.create(
-        session=locked,
-        kind=SessionEvent.Kind.CANCEL_ATTEMPT,
-        from_status=locked.status,
-        source=source,
-        actor=actor if getattr(actor, "pk", None) else None,
-        reason=reason[:255],
-        payload={
-            "requested_at": locked.cancel_requested_at.isoformat(),
-            "requested_by": locked.cancel_source,
-            "requested_reason": locked.cancel_reason,
-        },
-    )
-    return fields
-
-
 def _claim(
     session: PaymentSession, *, source: str, reason: str, actor: Any
 ) -> tuple[uuid.UUID, CancelResult | None]:
+    """Take the claim with one conditional UPDATE; only when it fails is the row read to say why.
+
+    The first asker's intent is kept (a beacon's intent picked up by the sweep still says "beacon"): the intent
+    columns are written only on a row that has none, which the WHERE clause checks.
+    """
     now = timezone.now()
     claim = uuid.uuid4()
-    with transaction.atomic(durable=True):
-        locked = lock(session.pk)
-        early: CancelResult | None = None
-        if locked.is_terminal:
-            early = CancelResult(CancelOutcome.ALREADY_TERMINAL, locked)
-        elif locked.session_id is None:
-            early = CancelResult(CancelOutcome.FAILED, locked, "the session was never confirmed by Flinks")
-        elif locked.not_found_at is not None:
-            early = CancelResult(CancelOutcome.NOT_FOUND, locked)
-        elif locked.cancel_claimed_at is not None and now - locked.cancel_claimed_at < claim_ttl():
-            early = CancelResult(CancelOutcome.PENDING, locked)
-        else:
-            fields = _record_attempt(locked, source=source, reason=reason, actor=actor, now=now)
-            locked.cancel_claim = claim
-            locked.cancel_claimed_at = now
-            locked.save(update_fields=[*fields, "cancel_claim", "cancel_claimed_at", "updated_at"])
-    _refresh(session, locked)
-    if early is not None:
-        return claim, CancelResult(early.outcome, session, early.error)
-    return claim, None
+    claimable = Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=now - claim_ttl())
+    claimed = 0
+    for fresh in (False, True):
+        if fresh:  # the caller's copy was out of date (someone asked meanwhile): read it and try once more
+            session.refresh_from_db()
+        changes: dict[str, Any] = {"cancel_claim": claim, "cancel_claimed_at": now, "updated_at": now}
+        intent = session.cancel_requested_at is None
+        if intent:
+            changes.update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255])
+        with transaction.atomic(durable=True):
+            claimed = PaymentSession.objects.filter(
+                claimable,
+                pk=session.pk,
+                session_id__isnull=False,
+                not_found_at__isnull=True,
+                status__in=OPEN_STATUSES,
+                cancel_requested_at__isnull=intent,
+            ).update(**changes)
+            if claimed:
+                SessionEvent.objects.create(
+                    session_id=session.pk,
+                    kind=SessionEvent.Kind.CANCEL_ATTEMPT,
+                    from_status=session.status,
+                    source=source,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                    reason=reason[:255],
+                )
+        if claimed:
+            for name, value in changes.items():
+                setattr(session, name, value)
+            return claim, None
+    if session.is_terminal:
+        return claim, CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+    if session.session_id is None:
+        return claim, CancelResult(CancelOutcome.FAILED, session, "the session was never confirmed by Flinks")
+    if session.not_found_at is not None:
+        return claim, CancelResult(CancelOutcome.NOT_FOUND, session)
+    return claim, CancelResult(CancelOutcome.PENDING, session)
 
 
 def _finish(
@@ -153,17 +164,53 @@ def _finish(
     reason: str,
     ours: bool,
 ) -> CancelResult:
+    now = timezone.now()
     with transaction.atomic(durable=True):
-        locked = lock(session.pk)
-        apply_locked(locked, remote, source=source, actor=actor, reason=reason)
-        _release(locked, claim, now=timezone.now(), synced=True)
-    _refresh(session, locked)
-    if ours and locked.status == Status.CANCELLED:
+        if not _store_expected_transition(
+            session, claim, remote, source=source, actor=actor, reason=reason, now=now
+        ):
+            locked = lock(session.pk)
+            apply_locked(locked, remote, source=source, actor=actor, reason=reason)
+            _release(locked, claim, now=now, synced=True)
+            copy_state(locked, session)
+    if ours and session.status == Status.CANCELLED:
         return CancelResult(CancelOutcome.CANCELLED, session)
-    if locked.status in TERMINAL_STATUSES:
+    if session.status in TERMINAL_STATUSES:
         return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
     # Flinks answered but the session is still open (an unknown status): let the sweep look again.
     return CancelResult(CancelOutcome.FAILED, session, f"Flinks reported status {remote.raw_status!r}")
+
+
+def _store_expected_transition(
+    session: PaymentSession,
+    claim: uuid.UUID,
+    remote: RemoteStatus,
+    *,
+    source: str,
+    actor: Any,
+    reason: str,
+    now: Any,
+) -> bool:
+    """The common case in one UPDATE: the row still holds our claim and the state we claimed it in.
+
+    The WHERE clause proves nothing moved since the claim, so the transition decided from the caller's copy
+    is the one the locked row would give. Returns ``False`` when anything moved (the caller then locks).
+    """
+    if (
+        remote.status is None
+        or decide(session.status, session.status_details, remote) is not ApplyOutcome.APPLIED
+    ):
+        return False
+    changes = {**transition_changes(remote.status, remote, now=now), "last_synced_at": now}
+    updated = PaymentSession.objects.filter(
+        pk=session.pk, cancel_claim=claim, status=session.status, status_details=session.status_details
+    ).update(**changes)
+    if not updated:
+        return False
+    write_transition(
+        session, remote.status, remote, source=source, actor=actor, reason=reason, extra=changes, stored=True
+    )
+    return True
 
 
 def _finish_not_found(
@@ -184,7 +231,7 @@ def _finish_not_found(
                 reason=str(error)[:255],
             )
         _release(locked, claim, now=now)
-    _refresh(session, locked)
+    copy_state(locked, session)
     logger.warning("Flinks does not know session %s: %s", session.session_id, error)
     return CancelResult(CancelOutcome.NOT_FOUND, session, str(error))
 
@@ -210,7 +257,7 @@ def _finish_failed(
                 reason=message[:255],
             )
         _release(locked, claim, now=now)
-    _refresh(session, locked)
+    copy_state(locked, session)
     logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, message)
     if locked.is_terminal:
         return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
@@ -229,13 +276,6 @@ def _release(locked: PaymentSession, claim: uuid.UUID, *, now: Any, synced: bool
         fields.append("last_synced_at")
     if fields:
         locked.save(update_fields=[*fields, "updated_at"])
-
-
-def _refresh(target: PaymentSession, source: PaymentSession) -> None:
-    if target is source:
-        return
-    for field in source._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
 
 
 def request_cancel(

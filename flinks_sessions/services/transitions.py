@@ -46,6 +46,19 @@ def lock(session_pk: int) -> PaymentSession:
     return PaymentSession.objects.select_for_update().get(pk=session_pk)
 
 
+def decide(current: str, current_details: str, remote: RemoteStatus) -> ApplyOutcome:
+    """What a report from Flinks means for a session in ``(current, current_details)``; no side effects."""
+    if remote.status is None:
+        return ApplyOutcome.UNKNOWN_STATUS
+    if is_allowed_transition(current, current_details, remote.status, remote.status_details):
+        return ApplyOutcome.APPLIED
+    # The same state again (dedupe key: status + statusDetails), or new details on an open state.
+    same_state = remote.status == current and (
+        (remote.status_details or "") in ("", current_details) or not is_terminal(current)
+    )
+    return ApplyOutcome.DUPLICATE if same_state else ApplyOutcome.STALE
+
+
 def apply_remote_status(
     session: PaymentSession,
     remote: RemoteStatus,
@@ -62,7 +75,7 @@ def apply_remote_status(
     with transaction.atomic():
         locked = lock(session.pk)
         result = apply_locked(locked, remote, source=source, actor=actor, reason=reason)
-    _copy_state(locked, session)
+    copy_state(locked, session)
     return ApplyResult(result.outcome, session, result.previous_status)
 
 
@@ -71,51 +84,66 @@ def apply_locked(
 ) -> ApplyResult:
     """The body of :func:`apply_remote_status` for callers that already hold the row lock."""
     previous = locked.status
-    if remote.status is None:
-        if remote.raw_status and remote.raw_status != locked.remote_status and not is_terminal(previous):
+    outcome = decide(previous, locked.status_details, remote)
+    if outcome is ApplyOutcome.UNKNOWN_STATUS:
+        if remote.raw_status and remote.raw_status[:40] != locked.remote_status and not is_terminal(previous):
             locked.remote_status = remote.raw_status[:40]
-            locked.save(update_fields=["remote_status", "updated_at"])
-        return ApplyResult(ApplyOutcome.UNKNOWN_STATUS, locked, previous)
-    if not is_allowed_transition(previous, locked.status_details, remote.status, remote.status_details):
-        if remote.status == previous and (remote.status_details or "") in ("", locked.status_details):
-            return ApplyResult(ApplyOutcome.DUPLICATE, locked, previous)
-        if remote.status == previous and not is_terminal(previous):
-            return ApplyResult(ApplyOutcome.DUPLICATE, locked, previous)
-        return ApplyResult(ApplyOutcome.STALE, locked, previous)
-    transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
-    return ApplyResult(ApplyOutcome.APPLIED, locked, previous)
+            PaymentSession.objects.filter(pk=locked.pk).update(
+                remote_status=locked.remote_status, updated_at=timezone.now()
+            )
+    elif outcome is ApplyOutcome.APPLIED:
+        assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
+        write_transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
+    return ApplyResult(outcome, locked, previous)
 
 
-def transition(
-    locked: PaymentSession,
+def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) -> dict[str, Any]:
+    """The columns a transition to ``new_status`` writes."""
+    changes: dict[str, Any] = {
+        "status": new_status,
+        "remote_status": remote.raw_status[:40],
+        "status_details": (remote.status_details or "")[:20],
+        "updated_at": now,
+    }
+    if is_terminal(new_status):
+        # A terminal state ends any cancel in flight: its claim has nothing left to protect.
+        changes["cancel_claim"] = None
+        changes["cancel_claimed_at"] = None
+    if new_status == Status.CANCELLED:
+        changes["cancelled_at"] = now
+    return changes
+
+
+def write_transition(
+    session: PaymentSession,
     new_status: Status,
     remote: RemoteStatus,
     *,
     source: str,
     actor: Any = None,
     reason: str = "",
+    extra: dict[str, Any] | None = None,
+    stored: bool = False,
 ) -> None:
-    """Write the change, its audit row, and queue its signals for after commit. The row must be locked."""
+    """Write the change and its audit row, and queue its signals for after commit.
+
+    The caller holds the row lock, or (``stored=True``) has already written the columns with a conditional
+    UPDATE that proves the row was in ``session.status``. ``session`` is updated in place and is what the
+    signals carry.
+    """
     now = timezone.now()
-    previous = locked.status
-    locked.status = new_status
-    locked.remote_status = remote.raw_status[:40]
-    locked.status_details = (remote.status_details or "")[:20]
-    fields = ["status", "remote_status", "status_details", "updated_at"]
-    if is_terminal(new_status):
-        locked.cancel_claim = None
-        locked.cancel_claimed_at = None
-        fields += ["cancel_claim", "cancel_claimed_at"]
-    if new_status == Status.CANCELLED:
-        locked.cancelled_at = now
-        fields.append("cancelled_at")
-    locked.save(update_fields=fields)
+    previous = session.status
+    changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
+    if not stored:
+        PaymentSession.objects.filter(pk=session.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(session, name, value)
     SessionEvent.objects.create(
-        session=locked,
+        session_id=session.pk,
         kind=SessionEvent.Kind.TRANSITION,
         from_status=previous,
         to_status=new_status,
-        status_details=locked.status_details,
+        status_details=session.status_details,
         source=source,
         actor=actor if getattr(actor, "pk", None) else None,
         reason=reason[:255],
@@ -123,40 +151,31 @@ def transition(
     )
     logger.info(
         "Flinks session %s: %s -> %s (%s) via %s",
-        locked.session_id,
-        previous,
-        new_status,
-        locked.status_details,
-        source,
-    )
+        session.session_id, previous, new_status, session.status_details, source,
+    )  # fmt: skip
     # Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed
     # by Flinks' webhook is still the shopper leaving.
-    cancel_source = locked.cancel_source or source
-    cancel_reason = locked.cancel_reason or reason
-    snapshot = locked
+    cancel_source = session.cancel_source or source
+    cancel_reason = session.cancel_reason or reason
 
     def announce() -> None:
         send_safely(
             session_status_changed,
             PaymentSession,
-            session=snapshot,
+            session=session,
             previous_status=previous,
             status=new_status,
             source=source,
         )
         if new_status == Status.CANCELLED:
             send_safely(
-                session_cancelled,
-                PaymentSession,
-                session=snapshot,
-                source=cancel_source,
-                reason=cancel_reason,
+                session_cancelled, PaymentSession, session=session, source=cancel_source, reason=cancel_reason
             )
 
     transaction.on_commit(announce)
 
 
-def _copy_state(source: PaymentSession, target: PaymentSession) -> None:
+def copy_state(source: PaymentSession, target: PaymentSession) -> None:
     """Give the caller's instance the stored state without another query."""
     if source is target:
         return
