@@ -104,17 +104,23 @@ def sync_sessions_task(
 
 @task()
 def process_webhook_task(delivery_id: int) -> str:
-    """Process a stored webhook delivery (``WEBHOOK_ASYNC``); a delivery already processed is skipped."""
+    """Process a stored webhook delivery (``WEBHOOK_ASYNC``); a delivery already taken or processed is skipped."""
     from flinks_sessions.models import WebhookDelivery
     from flinks_sessions.webhooks.processing import process_delivery
 
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
-    if delivery is None:
-        logger.warning("webhook task: no delivery %s", delivery_id)
-        return "missing"
-    if delivery.outcome != WebhookDelivery.Outcome.RECEIVED or not delivery.signature_valid:
-        return "skipped"
-    return process_delivery(delivery)
+    # Claim it with one conditional UPDATE, so a task delivered twice is processed once.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id,
+        outcome=WebhookDelivery.Outcome.RECEIVED,
+        signature_valid=True,
+        processed_at__isnull=True,
+    ).update(processed_at=timezone.now())
+    if not claimed:
+        exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
+        if not exists:
+            logger.warning("webhook task: no delivery %s", delivery_id)
+        return "skipped" if exists else "missing"
+    return process_delivery(WebhookDelivery.objects.get(pk=delivery_id))
 
 
 def enqueue_webhook(delivery_id: int) -> None:

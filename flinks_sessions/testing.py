@@ -25,7 +25,7 @@ then point the app at the sandbox and drive outcomes the way Flinks would::
         ...
 
     def test_webhooks_reach_the_site(flinks_sandbox_factory, live_server):
-        sandbox = flinks_sandbox_factory(webhook_url=live_server.url + "/flinks/webhook/")
+        sandbox = flinks_sandbox_factory(webhook_url=live_server.url + "/flinks/webhooks/")
         ...
 
 The fixtures need pytest; the rest of this module does not, so ``running_sandbox()`` also works in a

@@ -6,7 +6,7 @@ handling are exercised for real. The server is pure standard library (``SandboxC
 
     from flinks_sessions.sandbox import SandboxConfig, SandboxServer
 
-    with SandboxServer(config=SandboxConfig(webhook_url="http://127.0.0.1:8000/flinks/webhook/")) as sandbox:
+    with SandboxServer(config=SandboxConfig(webhook_url="http://127.0.0.1:8000/flinks/webhooks/")) as sandbox:
         sandbox.faults.fail_next = [503, 503]     # the next two API calls fail, then normal service
         ...
         assert sandbox.count(method="POST", path_suffix="/cancel") == 1

@@ -13,9 +13,9 @@ from flinks_sessions.services.cancel import (
     request_cancel,
     withdraw_cancel,
 )
-from flinks_sessions.services.start import build_session_body, start_session
+from flinks_sessions.services.start import build_session_body, confirm_creation, start_session
 from flinks_sessions.services.sync import SyncOutcome, SyncResult, sync_session
-from flinks_sessions.services.transitions import ApplyOutcome, ApplyResult, apply_remote_status
+from flinks_sessions.services.transitions import ApplyOutcome, ApplyResult, apply_locked, apply_remote_status
 
 __all__ = [
     "ApplyOutcome",
@@ -24,10 +24,12 @@ __all__ = [
     "CancelResult",
     "SyncOutcome",
     "SyncResult",
+    "apply_locked",
     "apply_remote_status",
     "build_session_body",
     "cancel_session",
     "claim_ttl",
+    "confirm_creation",
     "request_cancel",
     "start_session",
     "sync_session",

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from flinks_sessions.client import get_client
+from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
 from flinks_sessions.models import PaymentSession, SessionEvent
@@ -138,4 +138,39 @@ def start_session(
             source="api",
             payload={"sessionId": created.session_id, "referenceId": created.reference_id},
         )
+    return session
+
+
+def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | None:
+    """Attach a Flinks session id to the session whose creation timed out, matched by its referenceId.
+
+    :func:`start_session` stores such a creation without an id (REFERENCE.md: no idempotency key, referenceId is
+    the app's reconciliation key); the first report Flinks sends for it (a webhook) names both. The amount must
+    match too when the report carries one; of several timed-out attempts the oldest is taken. Call it inside a
+    transaction: the candidate row is locked and returned locked, ready for the status to be applied.
+    """
+    if not remote.reference_id or not remote.session_id:
+        return None
+    candidates = PaymentSession.objects.select_for_update().filter(
+        session_id__isnull=True, reference_id=remote.reference_id
+    )
+    if remote.amount is not None:
+        candidates = candidates.filter(amount=remote.amount)
+    session = candidates.order_by("created_at", "pk").first()
+    if session is None:
+        return None
+    session.session_id = remote.session_id
+    session.save(update_fields=["session_id", "updated_at"])
+    SessionEvent.objects.create(
+        session=session,
+        kind=SessionEvent.Kind.CREATED,
+        to_status=session.status,
+        source=source,
+        reason="creation confirmed by Flinks (matched by referenceId)",
+        payload={"sessionId": remote.session_id, "referenceId": remote.reference_id},
+    )
+    logger.warning(
+        "Attached Flinks session %s to the ambiguous creation of reference %s (row %s)",
+        remote.session_id, remote.reference_id, session.pk,
+    )  # fmt: skip
     return session

@@ -1,0 +1,367 @@
+"""How much does the webhook receiver cost next to the cheapest possible endpoint?
+
+Run: ``.venv/bin/python bench/webhooks.py`` (SQLite, then PostgreSQL from ``DATABASE_URL``, default
+postgres://postgres@127.0.0.1:5432/test; PostgreSQL runs use their own database ``flinks_bench_webhooks``).
+``--deliveries N`` (default 2000), ``--only sqlite|postgres``.
+
+Each backend runs in its own process with the full middleware stack (security, sessions, common, CSRF, auth,
+messages) and Django's test client, and measures in the same run:
+
+- the receiver: signed ``SessionSetupStatusChanged`` deliveries, one per stored session (the normal case:
+  store, verify, lock, transition, audit, outcome), then the same deliveries again (all duplicates);
+- the receiver with ``WEBHOOK_ASYNC`` (store, verify, enqueue into django-tasks-db; no worker runs);
+- the floor: a bare view, behind the same middleware, that reads the body and inserts it as one row, once
+  with one raw SQL statement and once with ``Model.objects.create`` on a tiny model of the bench's own;
+- SQL statements per delivery (``CaptureQueriesContext``), with transaction control (BEGIN/COMMIT, which
+  Django 6 logs) counted apart from the data queries.
+
+The variants are interleaved in ``--rounds`` batches so a busy machine slows them all alike.
+
+Targets: receiver ≥ 0.5 times the bare view's deliveries/s; ≤ 5 queries per delivery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "flinks_bench_webhooks"
+SECRET = "bench-webhook-secret"  # noqa: S105 - a benchmark's own secret
+SQLITE_PATH = ROOT / "var" / "bench-webhooks.sqlite3"
+TARGET_RATIO = 0.5
+TARGET_QUERIES = 5
+CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
+
+
+# --- the child: one backend -------------------------------------------------------------------------------------
+
+
+def database_settings(backend: str) -> dict[str, Any]:
+    if backend == "sqlite":
+        SQLITE_PATH.parent.mkdir(exist_ok=True)
+        SQLITE_PATH.unlink(missing_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(SQLITE_PATH),
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    import psycopg
+
+    admin = urlunsplit(url._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": BENCH_DB,
+        "USER": url.username or "postgres",
+        "PASSWORD": url.password or "",
+        "HOST": url.hostname or "127.0.0.1",
+        "PORT": str(url.port or 5432),
+    }
+
+
+def configure(backend: str) -> None:
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench-only",  # noqa: S106
+        ALLOWED_HOSTS=["*"],
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "rest_framework",
+            "flinks_sessions",
+            "django_tasks_db",
+        ],
+        MIDDLEWARE=[
+            "django.middleware.security.SecurityMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ],
+        ROOT_URLCONF=__name__,
+        DATABASES={"default": database_settings(backend)},
+        # Only WEBHOOK_ASYNC enqueues anything: into django-tasks-db's table, as the example project does.
+        TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
+        FLINKS_SESSIONS={
+            "ACCOUNTS": {
+                "default": {"BASE_URL": "http://127.0.0.1:9", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
+            },
+            "WEBHOOK_SECRETS": [SECRET],
+        },
+    )
+    import django
+
+    django.setup()
+
+
+def bare_view(request: Any) -> Any:
+    """The floor: read the body, insert it as one row with one SQL statement, answer 200."""
+    from django.db import connection
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_bare (received_at, body) VALUES (%s, %s)", [timezone.now(), request.body]
+        )
+    return HttpResponse(status=200)
+
+
+_BARE_MODEL: Any = None
+
+
+def bare_model() -> Any:
+    """A tiny model of the bench's own (created with the schema editor, never migrated)."""
+    global _BARE_MODEL  # noqa: PLW0603 - built once, after django.setup()
+    if _BARE_MODEL is None:
+        from django.db import models
+
+        class BareRow(models.Model):
+            received_at = models.DateTimeField(auto_now_add=True)
+            body = models.BinaryField()
+
+            class Meta:
+                app_label = "bench"
+                db_table = "bench_bare_orm"
+
+            def __str__(self) -> str:
+                return str(self.pk)
+
+        _BARE_MODEL = BareRow
+    return _BARE_MODEL
+
+
+def bare_orm_view(request: Any) -> Any:
+    """The floor as most Django views would write it: ``Model.objects.create``."""
+    from django.http import HttpResponse
+
+    bare_model().objects.create(body=request.body)
+    return HttpResponse(status=200)
+
+
+def _urlpatterns() -> list[Any]:
+    from django.urls import include, path
+    from django.views.decorators.csrf import csrf_exempt
+
+    return [
+        path("flinks/", include("flinks_sessions.urls")),
+        path("bare/", csrf_exempt(bare_view)),
+        path("bare-orm/", csrf_exempt(bare_orm_view)),
+    ]
+
+
+def __getattr__(name: str) -> Any:  # the URLconf is this module; patterns are built once Django is set up
+    if name == "urlpatterns":
+        return _urlpatterns()
+    raise AttributeError(name)
+
+
+def create_bare_tables() -> None:
+    from django.db import connection
+
+    ddl = {
+        "sqlite": "CREATE TABLE bench_bare (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT, body BLOB)",
+        "postgresql": "CREATE TABLE bench_bare (id BIGSERIAL PRIMARY KEY, received_at TIMESTAMPTZ, body BYTEA)",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(ddl)
+    with connection.schema_editor() as editor:
+        editor.create_model(bare_model())
+
+
+def make_deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` stored sessions and, for each, the Completed webhook Flinks would send."""
+    from flinks_sessions.models import PaymentSession
+    from flinks_sessions.signatures import sign
+
+    ids = [uuid.uuid4() for _ in range(count)]
+    PaymentSession.objects.bulk_create(
+        PaymentSession(session_id=sid, reference_id=f"bench-{sid.hex[:12]}", amount=Decimal("65.00"))
+        for sid in ids
+    )
+    deliveries = []
+    for sid in ids:
+        payload = {"sessionId": str(sid), "amount": 65, "referenceId": None, "status": "Completed"}
+        body = json.dumps(
+            {"when": "2025-11-18T14:36:48.6078123Z", "payload": {**payload, "statusDetails": "EFT0301"},
+             "type": "SessionSetupStatusChanged"}
+        ).encode()  # fmt: skip
+        deliveries.append((body, {"X-Webhook-Signature": sign(body, SECRET)}))
+    return deliveries
+
+
+def run(client: Any, url: str, deliveries: list[tuple[bytes, dict[str, str]]], expect: int = 200) -> float:
+    """Seconds spent POSTing ``deliveries`` to ``url``; every answer must be ``expect``."""
+    started = time.perf_counter()
+    for body, headers in deliveries:
+        response = client.post(url, data=body, content_type="application/json", headers=headers)
+        if response.status_code != expect:
+            raise SystemExit(f"{url} answered {response.status_code}: {response.content[:200]!r}")
+    return time.perf_counter() - started
+
+
+def count_queries(
+    client: Any, url: str, deliveries: list[tuple[bytes, dict[str, str]]], expect: int = 200
+) -> tuple[float, float]:
+    """(all statements, data statements) per delivery."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        run(client, url, deliveries, expect)
+    statements = [query["sql"].lstrip().upper() for query in captured.captured_queries]
+    data = [sql for sql in statements if not sql.startswith(CONTROL)]
+    return len(statements) / len(deliveries), len(data) / len(deliveries)
+
+
+def child(backend: str, count: int, rounds: int) -> dict[str, Any]:
+    """Interleave the variants in ``rounds`` small batches, so a busy machine slows them all alike."""
+    configure(backend)
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from flinks_sessions.models import WebhookDelivery
+
+    call_command("migrate", verbosity=0)
+    create_bare_tables()
+    client = Client()
+    webhook = "/flinks/webhooks/"
+    async_settings = {**settings.FLINKS_SESSIONS, "WEBHOOK_ASYNC": True}
+    per_round = max(1, count // rounds)
+    warmup = make_deliveries(100)
+    for url in ("/bare/", "/bare-orm/", webhook):
+        run(client, url, warmup)
+    seconds = dict.fromkeys(("bare", "bare_orm", "applied", "duplicate", "async"), 0.0)
+    for _ in range(rounds):
+        fresh, queued = make_deliveries(per_round), make_deliveries(per_round)
+        seconds["bare"] += run(client, "/bare/", fresh)
+        seconds["bare_orm"] += run(client, "/bare-orm/", fresh)
+        seconds["applied"] += run(client, webhook, fresh)
+        seconds["duplicate"] += run(client, webhook, fresh)
+        with override_settings(FLINKS_SESSIONS=async_settings):
+            seconds["async"] += run(client, webhook, queued, expect=202)
+    measured = per_round * rounds
+
+    counted, queued = make_deliveries(100), make_deliveries(100)
+    queries = {
+        "bare": count_queries(client, "/bare/", counted),
+        "bare_orm": count_queries(client, "/bare-orm/", counted),
+        "applied": count_queries(client, webhook, counted),
+        "duplicate": count_queries(client, webhook, counted),
+    }
+    with override_settings(FLINKS_SESSIONS=async_settings):
+        queries["async"] = count_queries(client, webhook, queued, expect=202)
+    expected_applied = measured + 100 + 100  # warm-up, measured, counted
+    if WebhookDelivery.objects.filter(outcome="applied").count() != expected_applied:
+        raise SystemExit("not every delivery was applied")
+    return {
+        "backend": f"{connection.vendor} ({connection.settings_dict['NAME']})",
+        "deliveries": measured,
+        "rounds": rounds,
+        "rates": {name: measured / spent for name, spent in seconds.items()},
+        "queries": queries,
+    }
+
+
+# --- the parent: one child per backend, one report ---------------------------------------------------------------
+
+
+def report(result: dict[str, Any]) -> bool:
+    rates, queries = result["rates"], result["queries"]
+    ratio = rates["applied"] / rates["bare"]
+    applied_data = queries["applied"][1]
+    print(
+        f"\n{result['backend']}: {result['deliveries']} deliveries per variant, {result['rounds']} interleaved rounds"
+    )
+    rows = [
+        ("bare view, 1 raw INSERT", "bare"),
+        ("bare view, Model.objects.create", "bare_orm"),
+        ("webhook, applied", "applied"),
+        ("webhook, duplicate", "duplicate"),
+        ("webhook, WEBHOOK_ASYNC (202)", "async"),
+    ]
+    print(
+        f"  {'variant':34} {'deliveries/s':>12} {'vs raw':>7} {'vs ORM':>7} {'SQL/delivery':>13} {'data SQL':>9}"
+    )
+    for label, key in rows:
+        total, data = queries[key]
+        print(
+            f"  {label:34} {rates[key]:12.0f} {rates[key] / rates['bare']:7.2f} {rates[key] / rates['bare_orm']:7.2f}"
+            f" {total:13.1f} {data:9.1f}"
+        )
+    print(
+        f"  target ratio applied / bare (raw) >= {TARGET_RATIO}: {ratio:.2f} "
+        f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}; "
+        f"target data queries <= {TARGET_QUERIES}: {applied_data:.1f} "
+        f"{'met' if applied_data <= TARGET_QUERIES else 'MISSED'} "
+        "(BEGIN/COMMIT are listed in SQL/delivery, not in data SQL)"
+    )
+    return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved batches per variant")
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--child", choices=("sqlite", "postgres"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.deliveries, args.rounds)))
+        return 0
+    backends = [args.only] if args.only else ["sqlite", "postgres"]
+    print(
+        f"webhook receiver vs bare insert view, Django test client, full middleware, Python {sys.version.split()[0]}"
+    )
+    all_ok = True
+    for backend in backends:
+        output = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                backend,
+                "--deliveries",
+                str(args.deliveries),
+                "--rounds",
+                str(args.rounds),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if output.returncode != 0:
+            print(f"\n{backend}: failed\n{output.stderr[-2000:]}")
+            all_ok = False
+            continue
+        all_ok &= report(json.loads(output.stdout.strip().splitlines()[-1]))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

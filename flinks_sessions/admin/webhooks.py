@@ -1,0 +1,117 @@
+"""The webhook log in the admin: read-only, searchable, with a "Reprocess" action.
+
+Rows are evidence of what Flinks sent, so nobody edits them; only superusers delete them (pruning is the
+``flinks_prune_webhooks`` command's job). Reprocessing needs the change permission on deliveries and only
+touches deliveries whose signature was valid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.webhooks.processing import process_delivery
+
+Outcome = WebhookDelivery.Outcome
+
+
+def _pretty(raw: bytes) -> str:
+    """The body as text: indented JSON when it is JSON, the decoded bytes otherwise."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at",
+        "event_type",
+        "flinks_session_id",
+        "remote_status",
+        "outcome",
+        "signature_valid",
+    )
+    list_filter = ("outcome", "event_type", "signature_valid")
+    search_fields = ("=flinks_session_id", "session__reference_id")
+    date_hierarchy = "received_at"
+    list_select_related = ("session",)
+    ordering = ("-received_at", "-pk")
+    actions = ("reprocess",)
+    fields = (
+        "received_at",
+        "outcome",
+        "error",
+        "processed_at",
+        "session",
+        "flinks_session_id",
+        "event_type",
+        "remote_status",
+        "status_details",
+        "event_when",
+        "signature_form",
+        "signature_valid",
+        "remote_addr",
+        "headers_display",
+        "body_display",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("raw body"))
+    def body_display(self, obj: WebhookDelivery) -> str:
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", _pretty(bytes(obj.body or b"")))
+
+    @admin.display(description=_("headers"))
+    def headers_display(self, obj: WebhookDelivery) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("flinks_sessions.change_webhookdelivery")
+
+    @admin.action(description=_("Reprocess selected deliveries"), permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        """Run processing again, e.g. after an ``error`` was fixed or an ``unknown_session`` was created.
+
+        Deliveries without a valid signature are never processed; ``applied`` ones are left alone so their
+        outcome keeps saying what they did (running them again could only give ``duplicate``).
+        """
+        selected = queryset.count()
+        eligible = (
+            queryset.filter(signature_valid=True)
+            .exclude(outcome=Outcome.APPLIED)
+            .order_by("received_at", "pk")
+        )
+        outcomes: Counter[str] = Counter()
+        for delivery in list(eligible):
+            outcomes[process_delivery(delivery, announce=False)] += 1
+        done = sum(outcomes.values())
+        summary = ", ".join(f"{Outcome(key).label}: {count}" for key, count in sorted(outcomes.items()))
+        self.message_user(
+            request,
+            ngettext(
+                "Reprocessed %(done)d of %(selected)d delivery. %(summary)s",
+                "Reprocessed %(done)d of %(selected)d deliveries. %(summary)s",
+                selected,
+            )
+            % {"done": done, "selected": selected, "summary": summary},
+        )

@@ -1,0 +1,111 @@
+"""Acting on a stored delivery: find the session, apply the status through the services, record the outcome.
+
+Runs in the request (the default) or in a worker (``WEBHOOK_ASYNC``), and again from the admin's "Reprocess"
+action; a delivery processed twice changes nothing the second time, because terminal states are sinks and a
+repeated status is a duplicate. All writes happen in one transaction (the row lock, the transition, its audit
+row, the outcome), so a failure leaves the session untouched and the delivery marked ``error`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.models import PaymentSession, WebhookDelivery
+from flinks_sessions.services import ApplyOutcome, apply_locked, confirm_creation
+from flinks_sessions.signals import send_safely, webhook_received
+from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
+
+logger = logging.getLogger("flinks_sessions.webhooks")
+
+Outcome = WebhookDelivery.Outcome
+
+_OUTCOMES: dict[ApplyOutcome, str] = {
+    ApplyOutcome.APPLIED: Outcome.APPLIED,
+    ApplyOutcome.DUPLICATE: Outcome.DUPLICATE,
+    ApplyOutcome.STALE: Outcome.STALE,
+    ApplyOutcome.UNKNOWN_STATUS: Outcome.IGNORED,
+}
+
+
+def process_delivery(
+    delivery: WebhookDelivery, envelope: Envelope | None = None, *, announce: bool = True
+) -> str:
+    """Apply ``delivery`` and store its outcome; returns the outcome. Never raises for a bad delivery.
+
+    ``envelope`` saves re-parsing the body when the caller has just parsed it. ``announce`` sends
+    ``webhook_received`` after commit (the admin's reprocessing does not: nothing was received).
+
+    An unexpected exception rolls the processing back, is logged at ERROR with its traceback, and is stored
+    as outcome ``error`` with its message; the view still answers 200. Flinks sends a webhook once and never
+    retries, so a 5xx would change nothing on its side and only hide that the delivery is safely kept here,
+    where the admin's "Reprocess" action picks it up once the cause is fixed.
+    """
+    outcome: str
+    error: str
+    try:
+        parsed = envelope if envelope is not None else parse_envelope(bytes(delivery.body))
+    except WebhookPayloadError as exc:
+        outcome, error = Outcome.MALFORMED, str(exc)
+        _save_outcome(delivery, outcome, error)
+    else:
+        previous_session = delivery.session_id
+        try:
+            with transaction.atomic():
+                outcome, error = _apply(delivery, parsed)
+                _save_outcome(delivery, outcome, error)
+        except Exception as exc:
+            logger.exception(
+                "Processing webhook delivery %s failed; it is stored with outcome 'error'", delivery.pk
+            )
+            delivery.session_id = previous_session
+            outcome, error = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:2000]
+            _save_outcome(delivery, outcome, error)
+    if announce:
+        announce_delivery(delivery)
+    return outcome
+
+
+def announce_delivery(delivery: WebhookDelivery) -> None:
+    """Send ``webhook_received`` after commit, for authenticated deliveries only."""
+    if delivery.signature_valid:
+        transaction.on_commit(lambda: send_safely(webhook_received, WebhookDelivery, delivery=delivery))
+
+
+def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
+    remote = envelope.remote
+    if remote is None:
+        return Outcome.IGNORED, f"event type {envelope.event_type!r} is not handled"
+    session = _locked_session(envelope)
+    if session is None:
+        logger.info("Webhook delivery %s names unknown Flinks session %s", delivery.pk, envelope.session_id)
+        return Outcome.UNKNOWN_SESSION, ""
+    delivery.session = session
+    result = apply_locked(session, remote, source="webhook")
+    outcome = _OUTCOMES[result.outcome]
+    logger.info("Webhook delivery %s for session %s: %s", delivery.pk, envelope.session_id, outcome)
+    if result.outcome is ApplyOutcome.UNKNOWN_STATUS:
+        return outcome, f"unknown status {remote.raw_status!r} kept raw, nothing changed"
+    return outcome, ""
+
+
+def _locked_session(envelope: Envelope) -> PaymentSession | None:
+    """The session the webhook is about, row-locked; an ambiguous creation is attached by its referenceId."""
+    try:
+        return PaymentSession.objects.select_for_update().get(session_id=envelope.session_id)
+    except PaymentSession.DoesNotExist:
+        remote = envelope.remote
+        return confirm_creation(remote, source="webhook") if remote is not None else None
+
+
+def _save_outcome(delivery: WebhookDelivery, outcome: str, error: str) -> None:
+    delivery.outcome = outcome
+    delivery.error = error
+    delivery.processed_at = timezone.now()
+    # A queryset update: one UPDATE without the save() machinery (signals, field walk) on the hot path.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        outcome=outcome, error=error, processed_at=delivery.processed_at, session_id=delivery.session_id
+    )

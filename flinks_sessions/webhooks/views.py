@@ -1,0 +1,136 @@
+"""The endpoint Flinks posts ``SessionSetupStatusChanged`` to: ``flinks_sessions:webhook``.
+
+What each request gets (DESIGN.md, "What bad input gets"):
+
+========================================  ======  =================================================
+request                                   status  stored
+========================================  ======  =================================================
+body over ``WEBHOOK_MAX_BODY``            413     nothing
+no accepted signature header              400     nothing (anyone can send it: no log flooding)
+signature that matches no secret          401     yes, ``invalid_signature``
+signed ``when`` outside WEBHOOK_MAX_AGE   401     yes, ``invalid_signature`` (a replay)
+not JSON / not the envelope               400     yes, ``malformed``
+unknown event type                        200     yes, ``ignored``
+unknown session                           200     yes, ``unknown_session``
+duplicate / after a terminal state        200     yes, ``duplicate`` / ``stale``; nothing changes
+applied                                   200     yes, ``applied``
+processing error                          200     yes, ``error`` with the reason, logged at ERROR
+``WEBHOOK_ASYNC``                         202     yes, ``received``; a task processes it
+========================================  ======  =================================================
+
+The view is exempt from CSRF (Flinks has no token), from ``LoginRequiredMiddleware`` (Flinks has no account)
+and from ``ATOMIC_REQUESTS`` (the delivery row must be committed on its own, before processing, so nothing can
+roll it back). HEAD answers 200 so an uptime check or Flinks' onboarding probe can see the URL is live.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required  # Django ≥ 5.1; the app needs 5.2
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from flinks_sessions.conf import get_settings
+from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.webhooks import processing
+from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
+from flinks_sessions.webhooks.storage import read_body, store_delivery
+from flinks_sessions.webhooks.verification import age_problem, signature_headers, verify
+
+logger = logging.getLogger("flinks_sessions.webhooks")
+
+Outcome = WebhookDelivery.Outcome
+
+
+def _answer(status: int, **body: str) -> JsonResponse:
+    return JsonResponse(body, status=status)
+
+
+@method_decorator([csrf_exempt, login_not_required, transaction.non_atomic_requests], name="dispatch")
+class WebhookView(View):
+    """Receive, verify, store, then process one Flinks webhook."""
+
+    http_method_names = ["post", "head"]
+
+    def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponse(status=200)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        settings = get_settings()
+        body = read_body(request, settings.webhook_max_body)
+        if body is None:
+            logger.warning(
+                "Webhook refused: body over WEBHOOK_MAX_BODY (%d bytes)", settings.webhook_max_body
+            )
+            return _answer(413, error="body too large")
+        candidates = signature_headers(request.headers, settings)
+        if not candidates:
+            logger.warning(
+                "Webhook refused: no accepted signature header (from %s)", request.META.get("REMOTE_ADDR")
+            )
+            return _answer(400, error="missing signature")
+        form, valid = verify(body, candidates, settings)
+        envelope: Envelope | None = None
+        problem = ""
+        try:
+            envelope = parse_envelope(body)
+        except WebhookPayloadError as exc:
+            problem = str(exc)
+        replay = age_problem(envelope.when, settings) if valid and envelope is not None else ""
+        if not valid or replay:
+            outcome, status, error = (
+                Outcome.INVALID_SIGNATURE,
+                401,
+                replay or "the signature matches no secret",
+            )
+        elif envelope is None:
+            outcome, status, error = Outcome.MALFORMED, 400, problem
+        else:
+            outcome, status, error = Outcome.RECEIVED, 200, ""
+        delivery = store_delivery(
+            request,
+            body,
+            settings,
+            signature_form=form.value,
+            signature_valid=valid and not replay,
+            outcome=outcome,
+            error=error,
+            **_envelope_fields(envelope),
+        )
+        if status == 401:
+            logger.warning("Webhook delivery %s refused: %s", delivery.pk, error)
+            return _answer(401, error="invalid signature")
+        if envelope is None:
+            logger.warning("Webhook delivery %s is malformed: %s", delivery.pk, error)
+            processing.announce_delivery(delivery)
+            return _answer(400, error="malformed", detail=error)
+        if settings.webhook_async:
+            from flinks_sessions.tasks import enqueue_webhook
+
+            pk = delivery.pk
+            transaction.on_commit(lambda: enqueue_webhook(pk))
+            return _answer(202, outcome=Outcome.RECEIVED)
+        return _answer(200, outcome=processing.process_delivery(delivery, envelope))
+
+
+def _envelope_fields(envelope: Envelope | None) -> dict[str, Any]:
+    """The searchable columns of a delivery; empty for a body that could not be parsed."""
+    if envelope is None:
+        return {}
+    remote = envelope.remote
+    return {
+        "event_type": envelope.event_type[:64],
+        "flinks_session_id": envelope.session_id,
+        "event_when": envelope.when,
+        "remote_status": remote.raw_status[:40] if remote else "",
+        "status_details": (remote.status_details or "")[:20] if remote else "",
+    }
+
+
+webhook_view = WebhookView.as_view()
