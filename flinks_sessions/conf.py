@@ -253,6 +253,8 @@ def parse_settings(raw: object) -> FlinksSettings:
         task_queue=values.get("TASK_QUEUE", "default"),
         task_priority=_integer(values, "TASK_PRIORITY", 0, minimum=-100),
         cancel_claim_ttl=(
-            None if values.get("CANCEL_CLAIM_TTL") is None else _number(values, "CANCEL_CLAIM_TTL", 0, minimum=1)
+            None
+            if values.get("CANCEL_CLAIM_TTL") is None
+            else _number(values, "CANCEL_CLAIM_TTL", 0, minimum=1)
         ),
     )
