@@ -15,6 +15,7 @@ class FlinksSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import flinks_sessions.task_checks  # noqa: F401 - registers the task setup checks
         from flinks_sessions import checks  # noqa: F401 - registers the checks
         from flinks_sessions.client import ClientRegistry
 

@@ -8,6 +8,7 @@ the app's work to another queue. A failed enqueue loses nothing: the intent is s
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -52,15 +53,18 @@ def sync_session_task(session_id: str) -> str:
 
 
 def _route(task_obj: Any, delay: float | None = None) -> Any:
+    """The task as ``FLINKS_SESSIONS`` routes it (backend, queue, priority), deferred by ``delay`` seconds."""
     settings = get_settings()
-    options: dict[str, Any] = {
-        "backend": settings.task_backend,
-        "queue_name": settings.task_queue,
-        "priority": settings.task_priority,
-    }
+    routed = _routed(task_obj, settings.task_backend, settings.task_queue, settings.task_priority)
     if delay:
-        options["run_after"] = timezone.now() + timedelta(seconds=delay)
-    return task_obj.using(**options)
+        return routed.using(run_after=timezone.now() + timedelta(seconds=delay))
+    return routed
+
+
+@functools.lru_cache(maxsize=64)
+def _routed(task_obj: Any, backend: str, queue_name: str, priority: int) -> Any:
+    # ``using()`` copies and re-validates the task; on the beacon's path that is worth doing once per route.
+    return task_obj.using(backend=backend, queue_name=queue_name, priority=priority)
 
 
 def backend_supports_defer() -> bool:

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from django.urls import URLPattern, path
+
+from flinks_sessions.api import views as api_views
+from flinks_sessions.webhooks.views import webhook_view
+
 app_name = "flinks_sessions"
 
-urlpatterns: list = []
+urlpatterns: list[URLPattern] = [
+    # The browser endpoints (flinks_sessions.api): exit beacon, back/forward-cache resume, status poll.
+    path("sessions/<uuid:session_id>/", api_views.SessionStatusView.as_view(), name="session-status"),
+    path("sessions/<uuid:session_id>/exit/", api_views.SessionExitView.as_view(), name="session-exit"),
+    path("sessions/<uuid:session_id>/resume/", api_views.SessionResumeView.as_view(), name="session-resume"),
+    # The webhook receiver (flinks_sessions.webhooks): Flinks posts SessionSetupStatusChanged here.
+    path("webhooks/", webhook_view, name="webhook"),
+]

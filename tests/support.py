@@ -28,7 +28,9 @@ def reset_task_backends() -> None:
         from django_tasks import task_backends
     task_backends.__dict__.pop("settings", None)
     task_backends._settings = None
-    task_backends._connections = type(task_backends._connections)(task_backends.thread_critical)
+    from asgiref.local import Local  # Local itself: asgiref forbids instantiating its subclasses
+
+    task_backends._connections = Local(task_backends.thread_critical)
 
 
 def database_tasks_settings() -> dict[str, Any]:
@@ -53,10 +55,19 @@ def subprocess_env(sandbox_url: str | None = None, **extra: str) -> dict[str, st
 
 @contextmanager
 def db_workers(
-    count: int = 1, *, sandbox_url: str | None = None, interval: float = 0.05, log_dir: Path | None = None
+    count: int = 1,
+    *,
+    sandbox_url: str | None = None,
+    interval: float = 0.05,
+    log_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start ``count`` real ``db_worker`` processes; stop them (SIGTERM, then SIGKILL) on exit."""
-    env = subprocess_env(sandbox_url)
+    """Start ``count`` real ``db_worker`` processes; stop them (SIGTERM, then SIGKILL) on exit.
+
+    Worker ``index`` runs with ``--worker-id test-worker-{index}`` (see :func:`worker_id`), which django-tasks-db
+    records on every task it runs. ``env`` adds to the child environment (e.g. another ``DJANGO_SETTINGS_MODULE``).
+    """
+    child_env = subprocess_env(sandbox_url, **(env or {}))
     processes: list[subprocess.Popen[bytes]] = []
     log_dir = log_dir or ROOT / "var"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -67,9 +78,9 @@ def db_workers(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and manage command
                     [
                         sys.executable, "-m", "django", "db_worker",
-                        "--interval", str(interval), "--no-startup-delay", "--worker-id", f"test-worker-{index}",
+                        "--interval", str(interval), "--no-startup-delay", "--worker-id", worker_id(index),
                     ],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
         yield processes
@@ -84,6 +95,11 @@ def db_workers(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def worker_id(index: int) -> str:
+    """The ``--worker-id`` of the ``index``-th worker started by :func:`db_workers`."""
+    return f"test-worker-{index}"
 
 
 def wait_for(

@@ -298,17 +298,16 @@ def request_cancel(
     session_id = str(session.session_id if isinstance(session, PaymentSession) else session)
     if session_id == "None":
         return False
-    with transaction.atomic():
-        updated = (
-            PaymentSession.objects.filter(session_id=session_id, cancel_requested_at__isnull=True)
-            .exclude(status__in=TERMINAL_STATUSES)
-            .update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255], updated_at=now)
-        )
-        if not updated:
-            return False
-        from flinks_sessions.tasks import enqueue_cancel
+    # One conditional UPDATE is atomic on its own: no explicit transaction, so an accepted beacon costs this
+    # statement and the enqueue. Inside a caller's transaction, the enqueue still waits for its commit.
+    updated = PaymentSession.objects.filter(
+        session_id=session_id, cancel_requested_at__isnull=True, status__in=OPEN_STATUSES
+    ).update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255], updated_at=now)
+    if not updated:
+        return False
+    from flinks_sessions.tasks import enqueue_cancel
 
-        transaction.on_commit(lambda: enqueue_cancel(session_id, source=source, reason=reason, delay=delay))
+    transaction.on_commit(lambda: enqueue_cancel(session_id, source=source, reason=reason, delay=delay))
     if isinstance(session, PaymentSession):
         session.cancel_requested_at, session.cancel_source, session.cancel_reason = now, source, reason[:255]
     return True

@@ -1,0 +1,1 @@
+"""A small shop that uses flinks-sessions exactly as a site would (``make demo`` runs it)."""

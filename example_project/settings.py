@@ -1,0 +1,119 @@
+"""Settings for the example shop, read from the environment (and ``.env`` at the repository root).
+
+Every variable is listed, with its default, in ``.env.example``. Out of the box: SQLite, the local Flinks
+sandbox on port 8765, django-tasks-db with its ``db_worker``. ``DATABASE_URL`` switches to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="example-shop-insecure-key-change-me-for-anything-real")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+USE_TZ = True
+TIME_ZONE = "America/Toronto"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+USE_I18N = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "flinks_sessions",
+    "example_project.shop",
+]
+try:
+    import django.tasks  # noqa: F401 - Django 6.x ships the Tasks API
+except ImportError:  # Django 5.2: the backport is an app
+    INSTALLED_APPS.append("django_tasks")
+INSTALLED_APPS.append("django_tasks_db")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="example_project.urls")
+WSGI_APPLICATION = "example_project.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'example.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The dev server and the db_worker write to one file: wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+# The beacon throttle counts in this cache; use a shared one (Redis, Memcached) with several processes.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background work: django-tasks-db, drained by `python manage.py db_worker` (scripts/demo.sh starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+
+FLINKS_SESSIONS = {
+    "ACCOUNTS": {
+        "default": {
+            "BASE_URL": env.str("FLINKS_BASE_URL", default="http://127.0.0.1:8765"),
+            "HOSTED_URL": env.str("FLINKS_HOSTED_URL", default=""),
+            "CLIENT_ID": env.str("FLINKS_CLIENT_ID", default="sandbox-client"),
+            "CLIENT_SECRET": env.str("FLINKS_CLIENT_SECRET", default="sandbox-secret"),
+            "API_KEY": env.str("FLINKS_API_KEY", default="") or None,
+        }
+    },
+    "WEBHOOK_SECRETS": env.list("FLINKS_WEBHOOK_SECRETS", default=["sandbox-webhook-secret"]),
+    "EXIT_GRACE_PERIOD": env.float("FLINKS_EXIT_GRACE_PERIOD", default=10.0),
+    "BEACON_THROTTLE_RATE": env.str("FLINKS_BEACON_THROTTLE_RATE", default="60/min") or None,
+    "TASK_QUEUE": env.str("FLINKS_TASK_QUEUE", default="default"),
+    "TRUST_X_FORWARDED_FOR": env.bool("FLINKS_TRUST_X_FORWARDED_FOR", default=False),
+}
+
+# The shop itself.
+SHOP_PRODUCT = env.str("SHOP_PRODUCT", default="eft")  # eft, geft or etransfer
+# Offer the sandbox personas (Happy1, Unhappy1...) as the order reference; switch off against real Flinks.
+SHOP_SANDBOX_SCENARIOS = env.bool("SHOP_SANDBOX_SCENARIOS", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "flinks_sessions": {"handlers": ["console"], "level": env.str("FLINKS_LOG_LEVEL", default="INFO")},
+    },
+}

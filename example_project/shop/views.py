@@ -1,0 +1,120 @@
+"""The shop's pages. The payment part is three calls: ``start_session``, the checkout tag, ``sync_session``.
+
+A browser may only see the payment sessions it started (their ids are kept in its Django session), which is
+how a real shop would tie a session to an order and a customer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from example_project.shop.catalog import PRODUCTS, Product
+from example_project.shop.forms import CheckoutForm
+from flinks_sessions import services
+from flinks_sessions.conf import get_settings
+from flinks_sessions.exceptions import FlinksError
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.templatetags.flinks_sessions import origin_of
+
+SESSION_KEY = "shop_payment_sessions"
+
+
+def strict_csp(response: HttpResponse) -> HttpResponse:
+    """A strict Content-Security-Policy: the checkout tag needs no inline script, only the hosted page's frame."""
+    frames = origin_of(get_settings().account().hosted_page_base)
+    response["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src {frames}; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self' " + frames
+    )
+    return response
+
+
+def _product(slug: str) -> Product:
+    try:
+        return PRODUCTS[slug]
+    except KeyError:
+        raise Http404(_("No such product.")) from None
+
+
+def _own_session(request: HttpRequest, session_id: uuid.UUID) -> PaymentSession:
+    if str(session_id) not in request.session.get(SESSION_KEY, []):
+        raise Http404(_("No such payment."))
+    try:
+        return PaymentSession.objects.get(session_id=session_id)
+    except PaymentSession.DoesNotExist:
+        raise Http404(_("No such payment.")) from None
+
+
+@require_GET
+def product_list(request: HttpRequest) -> HttpResponse:
+    return strict_csp(render(request, "shop/products.html", {"products": PRODUCTS.values()}))
+
+
+@require_GET
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return strict_csp(
+        render(request, "shop/product.html", {"product": _product(slug), "form": CheckoutForm()})
+    )
+
+
+@require_POST
+def checkout(request: HttpRequest, slug: str) -> HttpResponse:
+    """Start a Flinks Pay session for the product, then show it (POST, redirect, GET: reloads start nothing)."""
+    product = _product(slug)
+    form = CheckoutForm(request.POST)
+    if not form.is_valid():
+        return strict_csp(
+            render(request, "shop/product.html", {"product": product, "form": form}, status=400)
+        )
+    reference = form.cleaned_data.get("scenario") or f"order-{uuid.uuid4().hex[:12]}"
+    try:
+        session = services.start_session(
+            amount=product.price,
+            reference_id=reference,
+            payor=form.payor(),
+            product=getattr(settings, "SHOP_PRODUCT", "eft"),
+            owner=request.user if request.user.is_authenticated else None,
+            metadata={"product": product.slug},
+        )
+    except (ValidationError, FlinksError) as error:
+        messages.error(request, _("The payment could not be started: %(error)s") % {"error": error})
+        return redirect("shop:product", slug=slug)
+    request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-19:], str(session.session_id)]
+    return redirect("shop:pay", session_id=session.session_id)
+
+
+@require_GET
+def pay(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """The checkout page: the hosted flow in an iframe; leaving the page cancels the session."""
+    session = _own_session(request, session_id)
+    if session.is_terminal:
+        return redirect("shop:thanks", session_id=session_id)
+    product = PRODUCTS.get(session.metadata.get("product", ""))
+    context = {
+        "session": session,
+        "product": product,
+        "thanks_url": reverse("shop:thanks", kwargs={"session_id": session_id}),
+    }
+    return strict_csp(render(request, "shop/pay.html", context))
+
+
+@require_GET
+def thanks(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """The outcome. A browser event is only a hint (REFERENCE.md): ask Flinks when we do not know yet."""
+    session = _own_session(request, session_id)
+    if not session.is_terminal:
+        with contextlib.suppress(FlinksError):  # show what is stored; the webhook or the sync sweep catch up
+            services.sync_session(session)
+        session.refresh_from_db()
+    product = PRODUCTS.get(session.metadata.get("product", ""))
+    return strict_csp(render(request, "shop/thanks.html", {"session": session, "product": product}))

@@ -1,0 +1,70 @@
+"""Rate limits for the browser endpoints, owned by the app rather than by the site's DRF settings.
+
+A site's ``DEFAULT_THROTTLE_CLASSES`` are tuned for its own API; a page-exit beacon needs its own rule. The rate
+is ``FLINKS_SESSIONS['BEACON_THROTTLE_RATE']`` (``"60/min"`` by default, ``None`` to switch it off), counted per
+session and client address in Django's default cache. Use a shared cache (Redis, Memcached, the database) when
+the site runs several processes, or each process counts on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from flinks_sessions.conf import get_settings
+
+logger = logging.getLogger("flinks_sessions.api")
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from.
+
+    ``REMOTE_ADDR`` unless ``TRUST_X_FORWARDED_FOR`` is on; then the last ``X-Forwarded-For`` entry, the one
+    the site's own proxy appended (earlier entries are whatever the client chose to send).
+    """
+    if get_settings().trust_forwarded_for:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+class BeaconThrottle(SimpleRateThrottle):
+    """Counts requests per (session, client address) for the exit and resume endpoints."""
+
+    scope = "flinks_sessions_beacon"
+
+    def get_rate(self) -> str | None:
+        return get_settings().beacon_throttle_rate
+
+    def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
+        """DRF's parsing, except that a malformed rate is logged and not applied (never a 500 on every beacon)."""
+        try:
+            return super().parse_rate(rate)
+        except (ValueError, KeyError, IndexError, AttributeError):
+            logger.error(
+                "Ignoring FLINKS_SESSIONS['BEACON_THROTTLE_RATE'] = %r: use a rate like '60/min'", rate
+            )
+            return None, None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None or getattr(self, "num_requests", None) is None:
+            return True
+        return bool(super().allow_request(request, view))
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        session_id = view.kwargs.get("session_id")
+        if session_id is None:
+            return None
+        ident = f"{session_id}:{client_address(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class StatusThrottle(BeaconThrottle):
+    """The same rate for the status poll, counted apart so polling never eats the beacon's allowance."""
+
+    scope = "flinks_sessions_status"

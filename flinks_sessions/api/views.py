@@ -1,0 +1,136 @@
+"""The browser endpoints: the page-exit beacon, its back/forward-cache resume, and the status poll.
+
+They hold no business rules: the token proves ownership (:mod:`.permissions`), :mod:`flinks_sessions.services`
+records the intent, and the task backend calls Flinks later. A beacon never waits for Flinks: an accepted one
+costs one conditional UPDATE and the task backend's INSERT; only a refused intent costs a SELECT, to tell an
+unknown session (404) from a repeat or an ended one (202, nothing new).
+
+Answers (DESIGN.md, "What bad input gets"): bad, expired or another session's token → 403; unknown session →
+404; wrong method → 405; body over ``BEACON_MAX_BODY`` → 413; throttled → 429; accepted or repeated → 202.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import MethodNotAllowed, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
+from flinks_sessions.api.permissions import HasExitToken
+from flinks_sessions.api.serializers import BFCACHE_REASON, ExitRequest, SessionStatusSerializer
+from flinks_sessions.api.throttles import BeaconThrottle, StatusThrottle
+from flinks_sessions.conf import get_settings
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.services import request_cancel, withdraw_cancel
+
+SOURCE = "beacon"
+
+
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """Always answer JSON: a beacon's ``Accept`` is whatever the browser sends, never a reason for 406."""
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: str | None = None) -> Any:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+class BrowserEndpoint(APIView):
+    """Shared rules: no authentication (so no CSRF), the exit token, the app's throttle, JSON answers.
+
+    Subclasses set ``http_method_names`` and implement the handler. The checks run in the order the status
+    codes promise: method (405), body size (413, before anything is parsed), token (403), rate (429).
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [HasExitToken]
+    throttle_classes = [BeaconThrottle]
+    parser_classes = list(BEACON_PARSERS)
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """Outside ``ATOMIC_REQUESTS``: the recorded intent commits (and its task is enqueued) at once."""
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method or "")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > get_settings().beacon_max_body:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    def session_id(self) -> UUID:
+        return UUID(str(self.kwargs["session_id"]))
+
+
+class SessionExitView(BrowserEndpoint):
+    """``POST flinks/sessions/<session_id>/exit/``: the shopper left; cancel the session in the background.
+
+    Form fields: ``token`` (required), ``reason`` (``pagehide``, ``close``, ``pad_exit``...; see
+    :data:`~flinks_sessions.api.serializers.EXIT_REASONS`), ``grace=1`` when the page went into the
+    back/forward cache: the cancel then waits ``EXIT_GRACE_PERIOD`` seconds and the resume endpoint may take it
+    back.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: Request, session_id: UUID) -> Response:
+        body = ExitRequest.from_data(request.data)
+        delay = (get_settings().exit_grace_period or None) if body.grace else None
+        reason = body.stored_reason
+        queued = request_cancel(self.session_id(), source=SOURCE, reason=reason, delay=delay)
+        if not queued and not PaymentSession.objects.filter(session_id=self.session_id()).exists():
+            raise NotFound(_("Unknown session."))
+        return Response({"sessionId": str(session_id), "queued": queued}, status=status.HTTP_202_ACCEPTED)
+
+
+class SessionResumeView(BrowserEndpoint):
+    """``POST flinks/sessions/<session_id>/resume/``: the page came back from the back/forward cache.
+
+    Takes back the graced cancel the page's ``pagehide`` asked for, if no worker has started it. Only an intent
+    recorded by a graced beacon can be taken back: never an operator's or a cron job's, nor an immediate exit.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: Request, session_id: UUID) -> Response:
+        session = PaymentSession.objects.filter(session_id=self.session_id()).first()
+        if session is None:
+            raise NotFound(_("Unknown session."))
+        withdrawn = False
+        if session.cancel_source == SOURCE and session.cancel_reason == BFCACHE_REASON:
+            withdrawn = withdraw_cancel(session, source=SOURCE)
+        return Response({"sessionId": str(session_id), "withdrawn": withdrawn}, status=status.HTTP_200_OK)
+
+
+class SessionStatusView(BrowserEndpoint):
+    """``GET flinks/sessions/<session_id>/?token=...``: the session's public status, for a page that polls.
+
+    What this site has stored (updated by webhooks, syncs and cancels), never a call to Flinks.
+    """
+
+    http_method_names = ["get"]
+    throttle_classes = [StatusThrottle]
+
+    def get(self, request: Request, session_id: UUID) -> Response:
+        session = PaymentSession.objects.filter(session_id=self.session_id()).first()
+        if session is None:
+            raise NotFound(_("Unknown session."))
+        response = Response(SessionStatusSerializer(session).data)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,71 @@
+"""``{% load flinks_sessions %}{% flinks_checkout session %}``: the hosted flow plus the exit beacon wiring.
+
+The tag renders the hosted-flow iframe and loads ``checkout.js``; everything the script needs travels in
+``data-`` attributes (no inline script, so a strict Content-Security-Policy keeps working). Override the markup
+with your own ``flinks_sessions/checkout.html``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from django import template
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from flinks_sessions.api import exit_token
+from flinks_sessions.conf import get_settings
+
+register = template.Library()
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what ``MessageEvent.origin`` holds for a page served from it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def checkout_context(session: Any, request: Any = None, *, parent_origin: bool = True) -> dict[str, Any]:
+    """Everything the checkout template needs; public so a site rendering its own markup can reuse it."""
+    if session is None or getattr(session, "session_id", None) is None:
+        return {"available": False}
+    kwargs = {"session_id": session.session_id}
+    iframe_url = session.hosted_url()
+    site_origin = ""
+    if request is not None:
+        site_origin = f"{request.scheme}://{request.get_host()}"
+        if parent_origin:
+            iframe_url += "&parentOrigin=" + quote(site_origin, safe="")
+    return {
+        "available": True,
+        "session": session,
+        "session_id": str(session.session_id),
+        "iframe_url": iframe_url,
+        "exit_url": reverse("flinks_sessions:session-exit", kwargs=kwargs),
+        "resume_url": reverse("flinks_sessions:session-resume", kwargs=kwargs),
+        "status_url": reverse("flinks_sessions:session-status", kwargs=kwargs),
+        "token": exit_token(session),
+        "message_origin": origin_of(get_settings().account(session.account).hosted_page_base),
+        "site_origin": site_origin,
+        "ended": bool(session.is_terminal),
+    }
+
+
+@register.inclusion_tag("flinks_sessions/checkout.html", takes_context=True)
+def flinks_checkout(
+    context: template.Context,
+    session: Any,
+    height: str | int = 720,
+    title: str | None = None,
+    parent_origin: bool = True,
+) -> dict[str, Any]:
+    """The hosted Flinks Pay flow for ``session`` in an iframe, with the page-exit beacon armed.
+
+    ``height`` sets the iframe height in pixels, ``title`` its accessible name, ``parent_origin=False`` leaves
+    ``&parentOrigin=`` off the hosted page URL.
+    """
+    values = checkout_context(session, context.get("request"), parent_origin=parent_origin)
+    values["height"] = height
+    values["title"] = title or _("Pay by bank with Flinks")
+    return values

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# `make demo`: the example shop and everything it needs, from nothing, on SQLite.
+#   1. builds .venv (scripts/bootstrap.sh), migrates, creates the demo admin (idempotent);
+#   2. runs the Flinks sandbox (webhooks pointed at the dev server), a db_worker and runserver;
+#   3. prints the shop URL, the admin URL and the login; Ctrl-C stops all three.
+# Settings come from the environment, then .env (see .env.example): DEMO_HOST, DEMO_PORT, FLINKS_SANDBOX_PORT,
+# DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_EMAIL, and everything example_project/settings.py reads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# .env fills in what the environment does not set (as django-environ does for the settings).
+if [ -f .env ]; then
+  while IFS='=' read -r key value || [ -n "$key" ]; do
+    [[ "$key" =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    [ -n "${!key+set}" ] || export "$key=$value"
+  done < .env
+fi
+
+host="${DEMO_HOST:-127.0.0.1}"
+port="${DEMO_PORT:-8000}"
+sandbox_port="${FLINKS_SANDBOX_PORT:-8765}"
+export DEMO_ADMIN_USERNAME="${DEMO_ADMIN_USERNAME:-admin}"
+export DEMO_ADMIN_PASSWORD="${DEMO_ADMIN_PASSWORD:-admin}"
+export DEMO_ADMIN_EMAIL="${DEMO_ADMIN_EMAIL:-admin@example.com}"
+export DJANGO_SETTINGS_MODULE=example_project.settings
+export FLINKS_BASE_URL="${FLINKS_BASE_URL:-http://127.0.0.1:${sandbox_port}}"
+export PYTHONUNBUFFERED=1
+
+out="$(scripts/bootstrap.sh)"
+python="${out##*$'\n'}"
+[ "$out" = "$python" ] || printf '%s\n' "${out%$'\n'*}"
+mkdir -p var
+
+port_free() {
+  "$python" - "$1" "$2" <<'PY'
+import socket, sys
+with socket.socket() as probe:
+    sys.exit(0 if probe.connect_ex((sys.argv[1], int(sys.argv[2]))) else 1)
+PY
+}
+for address in "$host:$port" "127.0.0.1:$sandbox_port"; do
+  if ! port_free "${address%:*}" "${address##*:}"; then
+    echo "Port ${address##*:} on ${address%:*} is in use: stop what runs there, or set DEMO_PORT / FLINKS_SANDBOX_PORT." >&2
+    exit 1
+  fi
+done
+
+echo "==> migrating the database"
+"$python" manage.py migrate --noinput --verbosity 0
+
+echo "==> demo admin: ${DEMO_ADMIN_USERNAME}"
+webhook_path="$("$python" - <<'PY'
+import os
+
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+User = get_user_model()
+user, _ = User.objects.get_or_create(username=os.environ["DEMO_ADMIN_USERNAME"])
+user.email = os.environ["DEMO_ADMIN_EMAIL"]
+user.is_staff = user.is_superuser = user.is_active = True
+user.set_password(os.environ["DEMO_ADMIN_PASSWORD"])
+user.save()
+print(reverse("flinks_sessions:webhook"))
+PY
+)"
+
+# Each child leads its own process group, so stopping one also stops what it started (runserver's reloader).
+pids=()
+start() {
+  if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi
+  pids+=("$!")
+}
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "==> stopping the sandbox, the worker and the server"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port" \
+  --webhook-url "http://${host}:${port}${webhook_path}"
+start "$python" manage.py db_worker --interval 0.2 --worker-id demo-worker
+start "$python" manage.py runserver "${host}:${port}"
+
+wait_until_up() {
+  "$python" - "$1" <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 60
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=2)
+        sys.exit(0)
+    except OSError as error:
+        if getattr(error, "code", None):  # an HTTP error status: the server is up
+            sys.exit(0)
+        if time.monotonic() > deadline:
+            sys.exit(f"{sys.argv[1]} did not come up")
+        time.sleep(0.2)
+PY
+}
+wait_until_up "http://127.0.0.1:${sandbox_port}/_sandbox/health"
+wait_until_up "http://${host}:${port}/"
+
+cat <<MSG
+
+==> The demo shop is running
+    Shop:            http://${host}:${port}/
+    Admin:           http://${host}:${port}/admin/   login: ${DEMO_ADMIN_USERNAME} / ${DEMO_ADMIN_PASSWORD}
+    Flinks sandbox:  http://127.0.0.1:${sandbox_port}/   (webhooks to http://${host}:${port}${webhook_path})
+    Worker:          db_worker (django-tasks-db)
+    Press Ctrl-C to stop everything.
+
+MSG
+
+# Stay up until Ctrl-C, or until one of the three stops on its own.
+set +e
+wait -n "${pids[@]}"
+status=$?
+echo "==> a demo process exited (status $status)" >&2
+exit "$status"

@@ -1,0 +1,59 @@
+"""Fixtures for the browser-facing API: stored sessions, their tokens, and a task backend that only records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from flinks_sessions.api import exit_token
+from flinks_sessions.models import PaymentSession
+from tests.settings import TASKS_MODULE
+from tests.support import reset_task_backends
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle() -> Iterator[None]:
+    """The throttle counts in the default cache; each test starts with a clean count."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def recorded_tasks(settings: Any) -> Iterator[list[Any]]:
+    """Tasks are recorded by Django's DummyBackend and never run: what was enqueued, with which arguments."""
+    try:
+        from django.tasks import task_backends
+    except ImportError:  # Django 5.2
+        from django_tasks import task_backends
+    settings.TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
+    reset_task_backends()
+    yield task_backends["default"].results
+    reset_task_backends()
+
+
+@pytest.fixture
+def csrf_client() -> Client:
+    """A client that enforces CSRF, as a browser's cross-request state would: the beacon must not need it."""
+    return Client(enforce_csrf_checks=True)
+
+
+def make_session(**fields: Any) -> PaymentSession:
+    values: dict[str, Any] = {"session_id": uuid.uuid4(), "reference_id": "Happy1", "amount": "100.00"}
+    values.update(fields)
+    return PaymentSession.objects.create(**values)
+
+
+@pytest.fixture
+def stored_session(db: Any) -> PaymentSession:
+    return make_session()
+
+
+@pytest.fixture
+def token(stored_session: PaymentSession) -> str:
+    return exit_token(stored_session)
