@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean
+.PHONY: demo test test-django52 lint format bench clean package matrix
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -18,8 +18,14 @@ lint:  ## ruff, mypy and the migrations check, as CI runs them
 format:
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff format . && $$py -m ruff check --fix .
 
+package:  ## build the sdist and wheel, inspect them, twine check, install the wheel fresh and smoke-test it
+	@scripts/package-smoke.sh
+
+matrix:  ## the nox support matrix; default its core (ARGS="-l" lists, ARGS="-s minimal-3.13", ARGS="-t postgres")
+	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m nox $(if $(ARGS),$(ARGS),-t core)
+
 bench:  ## every benchmark; each prints its figures
 	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done
 
 clean:
-	rm -rf .venv .venv-django52 var .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf .venv .venv-django52 var .pytest_cache .mypy_cache .ruff_cache dist build .nox

@@ -89,6 +89,8 @@ else:
 TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
 if os.environ.get("FLINKS_TEST_TASKS") == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    # A db_worker otherwise opens a new connection for every task it runs.
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 
 FLINKS_SESSIONS = {
     "ACCOUNTS": {
