@@ -10,5 +10,5 @@ if [[ "${FLINKS_REQUIRE:-}" == *postgres* && -z "${DATABASE_URL:-}" ]]; then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
 fi
 mkdir -p var
-echo "==> pytest on $("$python" -c 'import django, sys; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")'), database: ${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite}"
+echo "==> pytest on $("$python" -c 'import django, sys; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")'), database: $([ -n "${DATABASE_URL:-}" ] && echo PostgreSQL || echo SQLite)"
 exec "$python" -m pytest "$@"
