@@ -322,6 +322,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument(
+        "--worker-nice", type=int, default=10, help="niceness of the db_worker (default 10; 0 = same as the web)"
+    )
+    parser.add_argument(
         "--breakdown", type=int, default=200, help="samples for the in-process cost breakdown"
     )
     parser.add_argument(
@@ -393,7 +396,11 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
         "--threads", str(args.threads), "--keep-alive", "60", "--backlog", "256",
     ]  # fmt: skip
-    worker = [sys.executable, "manage.py", "db_worker", "--interval", "0.05", "--no-startup-delay"]
+    # Background work yields to web requests, as a deployment sharing one host should arrange (docs/deployment.md).
+    worker = [
+        "nice", "-n", str(args.worker_nice),
+        sys.executable, "manage.py", "db_worker", "--interval", "0.05", "--no-startup-delay",
+    ]  # fmt: skip
     with process("gunicorn", gunicorn, env), process("db_worker", worker, env):
         wait_until_up(port)
         print(f"==> warming up ({args.warmup} beacons, {args.warmup} trivial requests)")
@@ -459,7 +466,7 @@ def report(
     print()
     print(
         f"Exit beacon: gunicorn gthread {args.workers}x{args.threads}, PostgreSQL ({BENCH_DB}"
-        f"{', synchronous_commit=off' if args.async_commit else ''}), 1 db_worker, "
+        f"{', synchronous_commit=off' if args.async_commit else ''}), 1 db_worker (nice {args.worker_nice}), "
         f"sandbox in its own process; {args.clients} clients, {total} requests per phase"
     )
     print(f"{'':40} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8}")
