@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix
+.PHONY: demo test test-django52 lint format bench clean package matrix schemathesis
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -23,6 +23,9 @@ package:  ## build the sdist and wheel, inspect them, twine check, install the w
 
 matrix:  ## the nox support matrix; default its core (ARGS="-l" lists, ARGS="-s minimal-3.13", ARGS="-t postgres")
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m nox $(if $(ARGS),$(ARGS),-t core)
+
+schemathesis:  ## fuzz the app's endpoints on a running example project against their OpenAPI schema (drf-spectacular)
+	@scripts/schemathesis.sh
 
 bench:  ## every benchmark; each prints its figures
 	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done

@@ -322,7 +322,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument(
-        "--worker-nice", type=int, default=10, help="niceness of the db_worker (default 10; 0 = same as the web)"
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="niceness of the db_worker (default 10; 0 = same as the web)",
     )
     parser.add_argument(
         "--breakdown", type=int, default=200, help="samples for the in-process cost breakdown"

@@ -6,6 +6,7 @@ sandbox on port 8765, django-tasks-db with its ``db_worker``. ``DATABASE_URL`` s
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -107,6 +108,23 @@ FLINKS_SESSIONS = {
 SHOP_PRODUCT = env.str("SHOP_PRODUCT", default="eft")  # eft, geft or etransfer
 # Offer the sandbox personas (Happy1, Unhappy1...) as the order reference; switch off against real Flinks.
 SHOP_SANDBOX_SCENARIOS = env.bool("SHOP_SANDBOX_SCENARIOS", default=True)
+
+# The OpenAPI schema of the app's endpoints at /api/schema/, when the `openapi` extra (drf-spectacular) is installed.
+if importlib.util.find_spec("drf_spectacular") is not None:
+    INSTALLED_APPS.append("drf_spectacular")
+    REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "flinks-sessions (example shop)",
+        "DESCRIPTION": "The browser endpoints (exit beacon, resume, status) and the Flinks webhook receiver.",
+        "VERSION": "1",
+        "SERVE_INCLUDE_SCHEMA": False,
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            # The webhook receiver is a plain Django view: this hook documents it.
+            "flinks_sessions.webhooks.schema.add_webhook_operation",
+        ],
+        "ENUM_NAME_OVERRIDES": {"FlinksSessionStatusEnum": "flinks_sessions.status.Status"},
+    }
 
 LOGGING = {
     "version": 1,

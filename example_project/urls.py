@@ -1,7 +1,8 @@
-"""The shop, the app's endpoints (exit beacon, status, webhooks) and the admin."""
+"""The shop, the app's endpoints (exit beacon, status, webhooks), the admin and the OpenAPI schema."""
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +11,7 @@ urlpatterns = [
     path("flinks/", include("flinks_sessions.urls")),
     path("admin/", admin.site.urls),
 ]
+if apps.is_installed("drf_spectacular"):  # the `openapi` extra: the schema of the app's endpoints
+    from drf_spectacular.views import SpectacularAPIView
+
+    urlpatterns.append(path("api/schema/", SpectacularAPIView.as_view(), name="schema"))

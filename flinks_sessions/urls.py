@@ -11,9 +11,10 @@ app_name = "flinks_sessions"
 
 urlpatterns: list[URLPattern] = [
     # The browser endpoints (flinks_sessions.api): exit beacon, back/forward-cache resume, status poll.
-    path("sessions/<uuid:session_id>/", api_views.SessionStatusView.as_view(), name="session-status"),
-    path("sessions/<uuid:session_id>/exit/", api_views.SessionExitView.as_view(), name="session-exit"),
-    path("sessions/<uuid:session_id>/resume/", api_views.SessionResumeView.as_view(), name="session-resume"),
+    # ``str``, not ``uuid``: a malformed id gets the endpoints' own JSON 404, not the site's 404 page.
+    path("sessions/<str:session_id>/", api_views.SessionStatusView.as_view(), name="session-status"),
+    path("sessions/<str:session_id>/exit/", api_views.SessionExitView.as_view(), name="session-exit"),
+    path("sessions/<str:session_id>/resume/", api_views.SessionResumeView.as_view(), name="session-resume"),
     # The webhook receiver (flinks_sessions.webhooks): Flinks posts SessionSetupStatusChanged here.
     path("webhooks/", webhook_view, name="webhook"),
 ]

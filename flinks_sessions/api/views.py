@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flinks_sessions.api import schema  # noqa: F401 - registers the OpenAPI description (drf-spectacular)
 from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
 from flinks_sessions.api.permissions import HasExitToken
 from flinks_sessions.api.serializers import BFCACHE_REASON, ExitRequest, SessionStatusSerializer
@@ -47,7 +48,8 @@ class BrowserEndpoint(APIView):
     """Shared rules: no authentication (so no CSRF), the exit token, the app's throttle, JSON answers.
 
     Subclasses set ``http_method_names`` and implement the handler. The checks run in the order the status
-    codes promise: method (405), body size (413, before anything is parsed), token (403), rate (429).
+    codes promise: method (405), body size (413, before anything is parsed), a session id that is not a UUID
+    (404), token (403), rate (429).
     """
 
     authentication_classes: list[Any] = []
@@ -72,9 +74,14 @@ class BrowserEndpoint(APIView):
             length = 0
         if length > get_settings().beacon_max_body:
             raise PayloadTooLarge()
+        try:
+            self.session_id()
+        except ValueError:
+            raise NotFound(_("Unknown session.")) from None
         super().initial(request, *args, **kwargs)
 
     def session_id(self) -> UUID:
+        """The session named in the URL (routed as ``str``; ``initial`` answers 404 when it is not a UUID)."""
         return UUID(str(self.kwargs["session_id"]))
 
 
@@ -89,14 +96,16 @@ class SessionExitView(BrowserEndpoint):
 
     http_method_names = ["post"]
 
-    def post(self, request: Request, session_id: UUID) -> Response:
+    def post(self, request: Request, session_id: UUID | str) -> Response:
         body = ExitRequest.from_data(request.data)
         delay = (get_settings().exit_grace_period or None) if body.grace else None
         reason = body.stored_reason
         queued = request_cancel(self.session_id(), source=SOURCE, reason=reason, delay=delay)
         if not queued and not PaymentSession.objects.filter(session_id=self.session_id()).exists():
             raise NotFound(_("Unknown session."))
-        return Response({"sessionId": str(session_id), "queued": queued}, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {"sessionId": str(self.session_id()), "queued": queued}, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class SessionResumeView(BrowserEndpoint):
@@ -108,14 +117,16 @@ class SessionResumeView(BrowserEndpoint):
 
     http_method_names = ["post"]
 
-    def post(self, request: Request, session_id: UUID) -> Response:
+    def post(self, request: Request, session_id: UUID | str) -> Response:
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
         if session is None:
             raise NotFound(_("Unknown session."))
         withdrawn = False
         if session.cancel_source == SOURCE and session.cancel_reason == BFCACHE_REASON:
             withdrawn = withdraw_cancel(session, source=SOURCE)
-        return Response({"sessionId": str(session_id), "withdrawn": withdrawn}, status=status.HTTP_200_OK)
+        return Response(
+            {"sessionId": str(self.session_id()), "withdrawn": withdrawn}, status=status.HTTP_200_OK
+        )
 
 
 class SessionStatusView(BrowserEndpoint):
@@ -127,7 +138,7 @@ class SessionStatusView(BrowserEndpoint):
     http_method_names = ["get"]
     throttle_classes = [StatusThrottle]
 
-    def get(self, request: Request, session_id: UUID) -> Response:
+    def get(self, request: Request, session_id: UUID | str) -> Response:
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
         if session is None:
             raise NotFound(_("Unknown session."))

@@ -27,6 +27,8 @@ from flinks_sessions.exceptions import WebhookPayloadError
 # The one event type Flinks documents; compared case-insensitively.
 STATUS_CHANGED = "SessionSetupStatusChanged"
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 _TIMESTAMP = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<fraction>\d{1,12}))?"
     r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$"
@@ -55,7 +57,12 @@ def parse_timestamp(value: str) -> datetime:
         if offset >= timedelta(hours=24):
             raise WebhookPayloadError(f"'when' has an impossible UTC offset: {value[:40]!r}")
         tz = timezone(sign * offset)
-    return moment.replace(microsecond=micros, tzinfo=tz)
+    moment = moment.replace(microsecond=micros, tzinfo=tz)
+    # Stored as a DateTimeField, converted to the database's zone: an instant within a day of the calendar's
+    # ends (year 1 at +23:59, say) has no such value, and saving it would raise OverflowError (a 500).
+    if not _EARLIEST <= moment <= _LATEST:
+        raise WebhookPayloadError(f"'when' is out of range: {value[:40]!r}")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,9 @@ def parse_envelope(body: bytes) -> Envelope:
         remote = RemoteStatus.from_payload(payload)
     except (InvalidOperation, TypeError, ValueError) as exc:
         raise WebhookPayloadError(f"'payload' has a field of the wrong shape: {exc}") from exc
+    if remote.amount is not None and not remote.amount.is_finite():
+        # Decimal reads "NaN" and "Infinity"; no amount column can hold them (the match by amount would fail).
+        raise WebhookPayloadError("'payload.amount' is not a finite number")
     return Envelope(event_type, when, session_id, remote, data)
 
 
