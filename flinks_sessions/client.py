@@ -56,16 +56,26 @@ class RemoteStatus:
     def from_payload(cls, payload: Mapping[str, Any]) -> RemoteStatus:
         raw = payload.get("status")
         details = payload.get("statusDetails")
-        amount = payload.get("amount")
         return cls(
             session_id=str(payload.get("sessionId") or ""),
             raw_status=raw if isinstance(raw, str) else "",
             status=normalise_status(raw),
             status_details=details if isinstance(details, str) and details else None,
             reference_id=payload.get("referenceId") if isinstance(payload.get("referenceId"), str) else None,
-            amount=Decimal(str(amount)) if isinstance(amount, int | float | str) and amount != "" else None,
+            amount=_amount(payload.get("amount")),
             payload=dict(payload),
         )
+
+
+def _amount(value: object) -> Decimal | None:
+    """A payload's amount, or ``None`` when it is missing or not a finite number (``"NaN"``, ``"Infinity"``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return amount if amount.is_finite() else None
 
 
 @dataclass(frozen=True)

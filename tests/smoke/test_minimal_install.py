@@ -37,6 +37,7 @@ OPTIONAL_MODULES = (
     "tqdm",
     "playwright",
     "gunicorn",
+    "drf_spectacular",
     "pytest",
 )
 
