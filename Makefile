@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix schemathesis
+.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis schemathesis
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -14,6 +14,9 @@ lint:  ## ruff, mypy and the migrations check, as CI runs them
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff check . && $$py -m ruff format --check . \
 	  && $$py -m mypy flinks_sessions \
 	  && DJANGO_SETTINGS_MODULE=tests.settings $$py -m django makemigrations --check --dry-run
+
+messages:  ## refresh and compile the French catalogues (fails on anything untranslated or fuzzy)
+	@scripts/messages.sh
 
 format:
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff format . && $$py -m ruff check --fix .

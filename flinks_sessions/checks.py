@@ -10,12 +10,18 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.utils.translation import gettext
 
 from flinks_sessions.conf import SETTING_NAME, parse_settings
 from flinks_sessions.exceptions import FlinksConfigurationError
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-_HINT_DOC = "See the settings table in the flinks-sessions README."
+_MINIMAL_SETTING = "{'ACCOUNTS': {'default': {'BASE_URL': ..., 'CLIENT_ID': ..., 'CLIENT_SECRET': ...}}}"
+
+
+def _hint_doc() -> str:
+    """Read when a check runs, so ``manage.py check`` speaks the active language."""
+    return gettext("See the settings table in the flinks-sessions README.")
 
 
 @checks.register(checks.Tags.compatibility)
@@ -25,23 +31,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if raw is None:
         return [
             checks.Error(
-                f"{SETTING_NAME} is not set.",
-                hint=f"Add {SETTING_NAME} = {{'ACCOUNTS': {{'default': {{'BASE_URL': ..., 'CLIENT_ID': ..., "
-                f"'CLIENT_SECRET': ...}}}}}} to your settings. {_HINT_DOC}",
+                gettext("%(setting)s is not set.") % {"setting": SETTING_NAME},
+                hint=gettext("Add %(example)s to your settings. %(doc)s")
+                % {
+                    "example": f"{SETTING_NAME} = {_MINIMAL_SETTING}",
+                    "doc": _hint_doc(),
+                },
                 id="flinks_sessions.E001",
             )
         ]
     try:
         parsed = parse_settings(raw)
     except FlinksConfigurationError as exc:
-        return [checks.Error(str(exc), hint=_HINT_DOC, id="flinks_sessions.E002")]
+        return [checks.Error(str(exc), hint=_hint_doc(), id="flinks_sessions.E002")]
 
     messages: list[checks.CheckMessage] = []
     if not parsed.accounts:
         messages.append(
             checks.Error(
-                f"{SETTING_NAME}['ACCOUNTS'] holds no Flinks credentials.",
-                hint="Add at least a 'default' account with BASE_URL, CLIENT_ID and CLIENT_SECRET.",
+                gettext("%(setting)s['ACCOUNTS'] holds no Flinks credentials.") % {"setting": SETTING_NAME},
+                hint=gettext("Add at least a 'default' account with BASE_URL, CLIENT_ID and CLIENT_SECRET."),
                 id="flinks_sessions.E003",
             )
         )
@@ -51,8 +60,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         if name not in parsed.accounts:
             messages.append(
                 checks.Error(
-                    f"{SETTING_NAME}['{key}'] names the account {name!r}, which is not in ACCOUNTS.",
-                    hint=f"Use one of: {', '.join(sorted(parsed.accounts))}.",
+                    gettext("%(setting)s['%(key)s'] names the account %(name)r, which is not in ACCOUNTS.")
+                    % {"setting": SETTING_NAME, "key": key, "name": name},
+                    hint=gettext("Use one of: %(accounts)s.")
+                    % {"accounts": ", ".join(sorted(parsed.accounts))},
                     id="flinks_sessions.E004",
                 )
             )
@@ -62,25 +73,31 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             if parts.scheme != "https" and parts.hostname not in _LOOPBACK_HOSTS:
                 messages.append(
                     checks.Warning(
-                        f"The Flinks account {account.name!r} uses a non-HTTPS BASE_URL outside DEBUG: "
-                        "credentials and tokens would travel in clear text.",
-                        hint="Use the https:// address Flinks gave you.",
+                        gettext(
+                            "The Flinks account %(name)r uses a non-HTTPS BASE_URL outside DEBUG: "
+                            "credentials and tokens would travel in clear text."
+                        )
+                        % {"name": account.name},
+                        hint=gettext("Use the https:// address Flinks gave you."),
                         id="flinks_sessions.W001",
                     )
                 )
     if not parsed.webhook_secrets and not any(a.webhook_secrets for a in parsed.accounts.values()):
         messages.append(
             checks.Warning(
-                "No webhook secret is configured: every Flinks webhook will be rejected with 401.",
-                hint=f"Set {SETTING_NAME}['WEBHOOK_SECRETS'] = ['<secret from Flinks>'] (a list, for rotation).",
+                gettext("No webhook secret is configured: every Flinks webhook will be rejected with 401."),
+                hint=gettext(
+                    "Set %(setting)s['WEBHOOK_SECRETS'] = ['<secret from Flinks>'] (a list, for rotation)."
+                )
+                % {"setting": SETTING_NAME},
                 id="flinks_sessions.W002",
             )
         )
     if "rest_framework" not in settings.INSTALLED_APPS:
         messages.append(
             checks.Error(
-                "flinks_sessions needs Django REST framework for its beacon endpoint.",
-                hint="Add 'rest_framework' to INSTALLED_APPS.",
+                gettext("flinks_sessions needs Django REST framework for its beacon endpoint."),
+                hint=gettext("Add 'rest_framework' to INSTALLED_APPS."),
                 id="flinks_sessions.E005",
             )
         )

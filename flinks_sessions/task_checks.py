@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from flinks_sessions.conf import SETTING_NAME, parse_settings
 from flinks_sessions.exceptions import FlinksConfigurationError
@@ -65,11 +66,18 @@ def check_task_setup(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     tasks = _tasks_setting()
     alias = parsed.task_backend
     if alias not in tasks:
-        known = ", ".join(sorted(tasks)) or "none"
+        known = ", ".join(sorted(tasks)) or gettext("none")
         return [
             checks.Error(
-                f"{SETTING_NAME}['TASK_BACKEND'] is {alias!r}, which is not a backend in TASKS (configured: {known}).",
-                hint=f"Set {SETTING_NAME}['TASK_BACKEND'] to one of the TASKS aliases, or add {alias!r} to TASKS.",
+                gettext(
+                    "%(setting)s['TASK_BACKEND'] is %(alias)r, which is not a backend in TASKS "
+                    "(configured: %(known)s)."
+                )
+                % {"setting": SETTING_NAME, "alias": alias, "known": known},
+                hint=gettext(
+                    "Set %(setting)s['TASK_BACKEND'] to one of the TASKS aliases, or add %(alias)r to TASKS."
+                )
+                % {"setting": SETTING_NAME, "alias": alias},
                 id="flinks_sessions.E010",
             )
         ]
@@ -82,30 +90,50 @@ def check_task_setup(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     if queues and parsed.task_queue not in queues:
         messages.append(
             checks.Error(
-                f"{SETTING_NAME}['TASK_QUEUE'] is {parsed.task_queue!r}, but the task backend {alias!r} only "
-                f"accepts the queues {', '.join(sorted(queues))}: every cancel would fail to enqueue.",
-                hint=f"Add {parsed.task_queue!r} to TASKS[{alias!r}]['QUEUES'] or change "
-                f"{SETTING_NAME}['TASK_QUEUE'].",
+                gettext(
+                    "%(setting)s['TASK_QUEUE'] is %(queue)r, but the task backend %(alias)r only accepts the "
+                    "queues %(queues)s: every cancel would fail to enqueue."
+                )
+                % {
+                    "setting": SETTING_NAME,
+                    "queue": parsed.task_queue,
+                    "alias": alias,
+                    "queues": ", ".join(sorted(queues)),
+                },
+                hint=gettext(
+                    "Add %(queue)r to TASKS[%(alias)r]['QUEUES'] or change %(setting)s['TASK_QUEUE']."
+                )
+                % {"setting": SETTING_NAME, "queue": parsed.task_queue, "alias": alias},
                 id="flinks_sessions.E011",
             )
         )
     if isinstance(backend, _classes(_IMMEDIATE)) and not settings.DEBUG:
         messages.append(
             checks.Warning(
-                f"The task backend {alias!r} is ImmediateBackend: each exit beacon would call Flinks inside the "
-                "shopper's request, and the back/forward-cache grace period cannot be honoured.",
-                hint="Use a real task backend (e.g. django_tasks_db.DatabaseBackend with its db_worker) in "
-                "production.",
+                gettext(
+                    "The task backend %(alias)r is ImmediateBackend: each exit beacon would call Flinks inside "
+                    "the shopper's request, and the back/forward-cache grace period cannot be honoured."
+                )
+                % {"alias": alias},
+                hint=gettext(
+                    "Use a real task backend (e.g. django_tasks_db.DatabaseBackend with its db_worker) in "
+                    "production."
+                ),
                 id="flinks_sessions.W010",
             )
         )
     if isinstance(backend, _classes(_DUMMY)):
         messages.append(
             checks.Warning(
-                f"The task backend {alias!r} is DummyBackend: cancels and syncs are queued but never run, so no "
-                "exit beacon cancels anything.",
-                hint="Use a backend that runs tasks (ImmediateBackend in development, a worker-backed one in "
-                "production).",
+                gettext(
+                    "The task backend %(alias)r is DummyBackend: cancels and syncs are queued but never run, so "
+                    "no exit beacon cancels anything."
+                )
+                % {"alias": alias},
+                hint=gettext(
+                    "Use a backend that runs tasks (ImmediateBackend in development, a worker-backed one in "
+                    "production)."
+                ),
                 id="flinks_sessions.W011",
             )
         )

@@ -15,8 +15,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.webhooks.processing import process_delivery
@@ -105,7 +105,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in list(eligible):
             outcomes[process_delivery(delivery, announce=False)] += 1
         done = sum(outcomes.values())
-        summary = ", ".join(f"{Outcome(key).label}: {count}" for key, count in sorted(outcomes.items()))
+        summary = ", ".join(
+            gettext("%(outcome)s: %(count)d") % {"outcome": Outcome(key).label, "count": count}
+            for key, count in sorted(outcomes.items())
+        )
         self.message_user(
             request,
             ngettext(
