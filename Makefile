@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis schemathesis
+.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
