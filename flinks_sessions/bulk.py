@@ -1,14 +1,15 @@
 """Cancelling, syncing or enqueueing many sessions at once: what the admin actions, the commands and the
 scheduled sync task share.
 
-Each function hands every session to :mod:`flinks_sessions.services` (the only writer of state) through the
-bounded :class:`~flinks_sessions.runner.BoundedRunner`, and turns the services' results into counted
+Each function hands every session to :mod:`flinks_sessions.services` (the only writer of state), through
+:func:`~flinks_sessions.services.cancel_sessions` for cancels and the bounded
+:class:`~flinks_sessions.runner.BoundedRunner` for the rest, and turns the services' results into counted
 outcomes; the ``describe_*`` functions word the summary the same way everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.utils.translation import gettext, ngettext
@@ -28,10 +29,53 @@ def session_label(session: PaymentSession) -> str:
 
 
 def cancel_one(session: PaymentSession, *, source: str, reason: str = "", actor: Any = None) -> ItemResult:
-    result = services.cancel_session(session, source=source, reason=reason, actor=actor)
+    return cancel_item(services.cancel_session(session, source=source, reason=reason, actor=actor))
+
+
+def cancel_item(result: services.CancelResult) -> ItemResult:
     return ItemResult(
-        result.outcome.value, label=session_label(session), error=result.error, failed=not result.ok
+        result.outcome.value, label=session_label(result.session), error=result.error, failed=not result.ok
     )
+
+
+def cancel_many(
+    sessions: Sequence[PaymentSession],
+    *,
+    source: str,
+    reason: str = "",
+    actor: Any = None,
+    concurrency: int = 8,
+    on_result: Callable[[ItemResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunSummary:
+    """Cancel the sessions with :func:`services.cancel_sessions` (batched claims and finishes, a bounded pool).
+
+    Ctrl-C stops the run the way the runner's does: nothing new is started, what is under way is stored, and
+    the summary says it was interrupted.
+    """
+    summary = RunSummary(total=len(sessions))
+
+    def record(result: services.CancelResult) -> None:
+        item = cancel_item(result)
+        summary.add(item)
+        if on_result is not None:
+            on_result(item)
+
+    try:
+        services.cancel_sessions(
+            sessions,
+            source=source,
+            reason=reason,
+            actor=actor,
+            concurrency=concurrency,
+            on_result=record,
+            should_stop=should_stop,
+        )
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    else:
+        summary.interrupted = summary.not_started > 0
+    return summary
 
 
 def sync_one(session: PaymentSession) -> ItemResult:

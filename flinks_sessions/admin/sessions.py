@@ -1,14 +1,14 @@
 """The PaymentSession admin: what operators see, and a Cancel they can trust.
 
-Every cancel goes through :func:`flinks_sessions.services.cancel_session` with ``source="admin"`` and the
-operator as actor, so a click races safely with the beacon, the cron sweep and Flinks' own webhook. The views
-that cancel stay out of ``ATOMIC_REQUESTS``: the service commits its claim before calling Flinks and must not
-run inside a transaction.
+Every cancel goes through :func:`flinks_sessions.services.cancel_session` (the action over many sessions:
+its batched twin ``cancel_sessions``) with ``source="admin"`` and the operator as actor, so a click races
+safely with the beacon, the cron sweep and Flinks' own webhook. The views that cancel stay out of
+``ATOMIC_REQUESTS``: the service commits its claim before calling Flinks and must not run inside a
+transaction.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -228,8 +228,9 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         if request.POST.get("post") != "yes":
             return self._confirm_selected(request, sessions)
         reason = request.POST.get("reason", "").strip()[:255]
-        work = partial(bulk.cancel_one, source="admin", reason=reason, actor=request.user)
-        summary = bulk.run_many(sessions, work, concurrency=ACTION_CONCURRENCY)
+        summary = bulk.cancel_many(
+            sessions, source="admin", reason=reason, actor=request.user, concurrency=ACTION_CONCURRENCY
+        )
         self._report(request, summary, bulk.describe_cancel_counts(summary))
         return None
 

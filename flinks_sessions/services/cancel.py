@@ -7,6 +7,9 @@ The protocol (DESIGN.md, "The one rule"):
    may be taken over.
 2. *Call*: ``POST /cancel`` with no lock held and no transaction open.
 3. *Finish*: in a new locked transaction, store what Flinks answered and release the claim.
+
+:mod:`~flinks_sessions.services.cancel_many` runs the same three steps over batches of sessions, sharing
+:func:`call_flinks` and, for anything but a plain Cancelled, :func:`store_answer`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from flinks_sessions.client import RemoteStatus, get_client
+from flinks_sessions.client import FlinksClient, RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksAlreadyTerminal, FlinksError, FlinksNotFound
 from flinks_sessions.models import PaymentSession, SessionEvent
@@ -86,22 +89,54 @@ def cancel_session(
     claim, early = _claim(session, source=source, reason=reason, actor=actor)
     if early is not None:
         return early
-    session_id = str(session.session_id)
-    client = get_client(session.account)
+    answer = call_flinks(get_client(session.account), str(session.session_id))
+    return store_answer(session, claim, answer, source=source, actor=actor, reason=reason)
+
+
+class AnswerKind(StrEnum):
+    CANCELLED = "cancelled"  # /cancel answered with the session's new state
+    ENDED = "ended"  # /cancel said 400 (it had ended upstream); ``remote`` is what /status said
+    NOT_FOUND = "not_found"  # Flinks does not know the session
+    FAILED = "failed"  # a failure outlived the client's retries
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Flinks said to one cancel: the HTTP half of the protocol, which holds no lock or transaction."""
+
+    kind: AnswerKind
+    remote: RemoteStatus | None = None
+    error: Exception | None = None
+
+
+def call_flinks(client: FlinksClient, session_id: str) -> Answer:
+    """``POST /cancel`` (and ``GET /status`` after a 400). HTTP only: safe in any thread, no database."""
     try:
-        remote = client.cancel_session(session_id)
+        return Answer(AnswerKind.CANCELLED, client.cancel_session(session_id))
     except FlinksAlreadyTerminal:
         # Flinks says 400: it ended on its own. Store the truth rather than an error (REFERENCE.md).
         try:
-            remote = client.get_status(session_id)
+            return Answer(AnswerKind.ENDED, client.get_status(session_id))
         except FlinksError as exc:
-            return _finish_failed(session, claim, source=source, actor=actor, error=exc)
-        return _finish(session, claim, remote, source=source, actor=actor, reason=reason, ours=False)
+            return Answer(AnswerKind.FAILED, error=exc)
     except FlinksNotFound as exc:
-        return _finish_not_found(session, claim, source=source, actor=actor, error=exc)
+        return Answer(AnswerKind.NOT_FOUND, error=exc)
     except FlinksError as exc:
-        return _finish_failed(session, claim, source=source, actor=actor, error=exc)
-    return _finish(session, claim, remote, source=source, actor=actor, reason=reason, ours=True)
+        return Answer(AnswerKind.FAILED, error=exc)
+
+
+def store_answer(
+    session: PaymentSession, claim: uuid.UUID, answer: Answer, *, source: str, actor: Any, reason: str
+) -> CancelResult:
+    """The finish, one row at a time: store what Flinks answered and release ``claim``."""
+    if answer.kind is AnswerKind.CANCELLED or answer.kind is AnswerKind.ENDED:
+        assert answer.remote is not None  # noqa: S101 - both kinds carry the remote state
+        ours = answer.kind is AnswerKind.CANCELLED
+        return _finish(session, claim, answer.remote, source=source, actor=actor, reason=reason, ours=ours)
+    error = answer.error or FlinksError("no answer from Flinks")
+    if answer.kind is AnswerKind.NOT_FOUND:
+        return _finish_not_found(session, claim, source=source, actor=actor, error=error)
+    return _finish_failed(session, claim, source=source, actor=actor, error=error)
 
 
 def _claim(
@@ -145,13 +180,18 @@ def _claim(
             for name, value in changes.items():
                 setattr(session, name, value)
             return claim, None
+    return claim, unclaimed_result(session)
+
+
+def unclaimed_result(session: PaymentSession) -> CancelResult:
+    """Why a claim failed, read from the stored row: nothing was called and nothing changed."""
     if session.is_terminal:
-        return claim, CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
     if session.session_id is None:
-        return claim, CancelResult(CancelOutcome.FAILED, session, "the session was never confirmed by Flinks")
+        return CancelResult(CancelOutcome.FAILED, session, "the session was never confirmed by Flinks")
     if session.not_found_at is not None:
-        return claim, CancelResult(CancelOutcome.NOT_FOUND, session)
-    return claim, CancelResult(CancelOutcome.PENDING, session)
+        return CancelResult(CancelOutcome.NOT_FOUND, session)
+    return CancelResult(CancelOutcome.PENDING, session)
 
 
 def _finish(
@@ -214,7 +254,7 @@ def _store_expected_transition(
 
 
 def _finish_not_found(
-    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: FlinksError
+    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: Exception
 ) -> CancelResult:
     now = timezone.now()
     with transaction.atomic(durable=True):
@@ -237,7 +277,7 @@ def _finish_not_found(
 
 
 def _finish_failed(
-    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: FlinksError
+    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: Exception
 ) -> CancelResult:
     now = timezone.now()
     message = str(error)[:1000]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -132,13 +133,64 @@ def write_transition(
     signals carry.
     """
     now = timezone.now()
-    previous = session.status
     changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
     if not stored:
         PaymentSession.objects.filter(pk=session.pk).update(**changes)
+    event, announce = prepare_transition(
+        session, new_status, remote, changes, source=source, actor=actor, reason=reason
+    )
+    event.save()
+    transaction.on_commit(announce)
+
+
+def write_transitions(
+    changed: Sequence[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]],
+    *,
+    source: str,
+    actor: Any = None,
+    reason: str = "",
+) -> None:
+    """:func:`write_transition` with ``stored=True`` for many rows: one INSERT of the audit rows, one hook.
+
+    Each item is ``(session, new_status, remote, changes)`` whose ``changes`` a conditional UPDATE in the
+    current transaction has already written; every session still gets its own audit row and its own signals,
+    sent after commit in the order given.
+    """
+    events: list[SessionEvent] = []
+    announcements: list[Callable[[], None]] = []
+    for session, new_status, remote, changes in changed:
+        event, announce = prepare_transition(
+            session, new_status, remote, changes, source=source, actor=actor, reason=reason
+        )
+        events.append(event)
+        announcements.append(announce)
+    SessionEvent.objects.bulk_create(events)
+
+    def announce_all() -> None:
+        for announce in announcements:
+            announce()
+
+    transaction.on_commit(announce_all)
+
+
+def prepare_transition(
+    session: PaymentSession,
+    new_status: Status,
+    remote: RemoteStatus,
+    changes: dict[str, Any],
+    *,
+    source: str,
+    actor: Any = None,
+    reason: str = "",
+) -> tuple[SessionEvent, Callable[[], None]]:
+    """Apply stored ``changes`` to ``session``; return its unsaved audit row and what announces it.
+
+    The announcement must only run after commit (``transaction.on_commit``).
+    """
+    previous = session.status
     for name, value in changes.items():
         setattr(session, name, value)
-    SessionEvent.objects.create(
+    event = SessionEvent(
         session_id=session.pk,
         kind=SessionEvent.Kind.TRANSITION,
         from_status=previous,
@@ -172,7 +224,7 @@ def write_transition(
                 session_cancelled, PaymentSession, session=session, source=cancel_source, reason=cancel_reason
             )
 
-    transaction.on_commit(announce)
+    return event, announce
 
 
 def copy_state(source: PaymentSession, target: PaymentSession) -> None:

@@ -1,6 +1,7 @@
 """A bad day at Flinks: 30% of API calls answer 503 and 10% hang past the client's read timeout.
 
-``flinks_cancel_sessions --concurrency 16`` over 500 sessions, then ``--retry-failed`` until nothing fails:
+``flinks_cancel_sessions`` (the batched ``cancel_sessions``: small batches at ``--concurrency 4``, large ones
+at 32) over 500 sessions, then ``--retry-failed`` until nothing fails:
 every session ends Cancelled, each announced exactly once, and after the first pass no session is left
 without a recorded outcome (cancelled, or a failure stored for the sweep). Runs on SQLite and on PostgreSQL
 (CI sets ``DATABASE_URL``).
@@ -27,16 +28,19 @@ SESSIONS = 500
 MAX_SWEEPS = 5
 
 
-def cancel(*args: str) -> tuple[int, str]:
+def cancel(*args: str, concurrency: int) -> tuple[int, str]:
     out = StringIO()
     try:
-        call_command("flinks_cancel_sessions", *args, "--concurrency", "16", stdout=out, stderr=StringIO())
+        call_command(
+            "flinks_cancel_sessions", *args, "--concurrency", str(concurrency), stdout=out, stderr=StringIO()
+        )
     except CommandError as exc:
         return exc.returncode, out.getvalue()
     return 0, out.getvalue()
 
 
-def test_cancels_survive_503s_and_timeouts(sandbox: Any, settings: Any) -> None:
+@pytest.mark.parametrize("concurrency", [4, 32])
+def test_cancels_survive_503s_and_timeouts(sandbox: Any, settings: Any, concurrency: int) -> None:
     settings.FLINKS_SESSIONS = flinks_settings_for(
         sandbox.url,
         READ_TIMEOUT=0.3,
@@ -47,7 +51,7 @@ def test_cancels_survive_503s_and_timeouts(sandbox: Any, settings: Any) -> None:
     sandbox.faults.update(error_rates={503: 0.3}, timeout_rate=0.1, timeout_seconds=0.45, seed=20251123)
 
     with signal_log() as signals:
-        code, out = cancel("--older-than", "1m")
+        code, out = cancel("--older-than", "1m", concurrency=concurrency)
         assert code in (0, 1), out
         rows = PaymentSession.objects.filter(pk__in=[s.pk for s in sessions])
         # Every session has an outcome: Cancelled, or a failure recorded for the sweep. None is claimed.
@@ -60,7 +64,7 @@ def test_cancels_survive_503s_and_timeouts(sandbox: Any, settings: Any) -> None:
         sweeps = 0
         while code != 0 and sweeps < MAX_SWEEPS:
             sweeps += 1
-            code, out = cancel("--retry-failed")
+            code, out = cancel("--retry-failed", concurrency=concurrency)
         assert code == 0, out
 
     assert not rows.exclude(status=PaymentSession.Status.CANCELLED).exists()
@@ -70,6 +74,13 @@ def test_cancels_survive_503s_and_timeouts(sandbox: Any, settings: Any) -> None:
         transitions=Count("events", filter=Q(events__kind=SessionEvent.Kind.TRANSITION))
     ).filter(transitions=1)
     assert one_transition_each.count() == SESSIONS
+    # The audit trail adds up: every claim left an attempt, and every attempt but the last a recorded failure.
+    audit = rows.annotate(
+        attempts=Count("events", filter=Q(events__kind=SessionEvent.Kind.CANCEL_ATTEMPT)),
+        failures=Count("events", filter=Q(events__kind=SessionEvent.Kind.CANCEL_FAILED)),
+    )
+    assert all(row.attempts == row.failures + 1 == row.attempt_count + 1 for row in audit)
+    assert audit.filter(failures__gt=0).count() == failed_first
     # The faults really happened (the seed makes this run repeatable).
     assert sandbox.count(status=503) > 100
     assert sum(1 for entry in sandbox.request_log if entry["fault"] == "timeout") > 30

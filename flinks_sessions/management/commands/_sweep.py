@@ -128,12 +128,7 @@ class SweepCommand(BaseCommand):
         work: Callable[[PaymentSession], ItemResult],
         options: dict[str, Any],
     ) -> RunSummary:
-        progress = Progress(
-            len(sessions),
-            stdout=self.stdout,
-            verbosity=options["verbosity"],
-            description=self.progress_description,
-        )
+        progress = self.progress(sessions, options)
         runner = BoundedRunner(
             work, concurrency=options["concurrency"], on_result=progress.update, label=bulk.session_label
         )
@@ -141,6 +136,28 @@ class SweepCommand(BaseCommand):
             return runner.run(sessions)
         finally:
             progress.close()
+
+    def run_cancel(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> RunSummary:
+        """Cancel through the batched pipeline (:func:`flinks_sessions.bulk.cancel_many`), with progress."""
+        progress = self.progress(sessions, options)
+        try:
+            return bulk.cancel_many(
+                sessions,
+                source="command",
+                reason=options["reason"],
+                concurrency=options["concurrency"],
+                on_result=progress.update,
+            )
+        finally:
+            progress.close()
+
+    def progress(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> Progress:
+        return Progress(
+            len(sessions),
+            stdout=self.stdout,
+            verbosity=options["verbosity"],
+            description=self.progress_description,
+        )
 
     def dry_run(self, sessions: Sequence[PaymentSession], verb: str, options: dict[str, Any]) -> None:
         """List what would be done; no row is written and Flinks is not called."""

@@ -86,8 +86,7 @@ class Command(SweepCommand):
             self.finish(summary, bulk.describe_enqueue(summary), options)
             return
 
-        work = partial(bulk.cancel_one, source="command", reason=options["reason"])
-        summary = self.run(sessions, work, options)
+        summary = self.run_cancel(sessions, options)
         bulk.add_unknown(summary, unknown)
         self.finish(summary, bulk.describe_cancel(summary), options)
 
