@@ -36,6 +36,7 @@ from flinks_sessions.services.transitions import (
     copy_state,
     decide,
     lock,
+    mark_not_found,
     transition_changes,
     write_transition,
 )
@@ -259,17 +260,7 @@ def _finish_not_found(
     now = timezone.now()
     with transaction.atomic(durable=True):
         locked = lock(session.pk)
-        if locked.not_found_at is None and not locked.is_terminal:
-            locked.not_found_at = now
-            locked.save(update_fields=["not_found_at", "updated_at"])
-            SessionEvent.objects.create(
-                session=locked,
-                kind=SessionEvent.Kind.NOT_FOUND,
-                from_status=locked.status,
-                source=source,
-                actor=actor if getattr(actor, "pk", None) else None,
-                reason=str(error)[:255],
-            )
+        mark_not_found(locked, source=source, reason=str(error), actor=actor, now=now)
         _release(locked, claim, now=now)
     copy_state(locked, session)
     logger.warning("Flinks does not know session %s: %s", session.session_id, error)

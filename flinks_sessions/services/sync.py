@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from flinks_sessions.client import get_client
 from flinks_sessions.exceptions import FlinksError, FlinksNotFound
-from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services.transitions import ApplyOutcome, apply_locked, lock
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.transitions import ApplyOutcome, apply_locked, copy_state, lock, mark_not_found
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -50,17 +50,8 @@ def sync_session(session: PaymentSession) -> SyncResult:
     except FlinksNotFound as exc:
         with transaction.atomic():
             locked = lock(session.pk)
-            if locked.not_found_at is None and not locked.is_terminal:
-                locked.not_found_at = now
-                locked.save(update_fields=["not_found_at", "updated_at"])
-                SessionEvent.objects.create(
-                    session=locked,
-                    kind=SessionEvent.Kind.NOT_FOUND,
-                    from_status=locked.status,
-                    source="sync",
-                    reason=str(exc)[:255],
-                )
-        _copy(locked, session)
+            mark_not_found(locked, source="sync", reason=str(exc), now=now)
+        copy_state(locked, session)
         return SyncResult(SyncOutcome.NOT_FOUND, session, str(exc))
     except FlinksError as exc:
         message = str(exc)[:1000]
@@ -70,7 +61,7 @@ def sync_session(session: PaymentSession) -> SyncResult:
             locked.last_error = message
             locked.last_error_at = now
             locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
-        _copy(locked, session)
+        copy_state(locked, session)
         logger.warning("Syncing Flinks session %s failed: %s", session.session_id, message)
         return SyncResult(SyncOutcome.FAILED, session, message)
     with transaction.atomic():
@@ -78,11 +69,6 @@ def sync_session(session: PaymentSession) -> SyncResult:
         applied = apply_locked(locked, remote, source="sync")
         locked.last_synced_at = now
         locked.save(update_fields=["last_synced_at", "updated_at"])
-    _copy(locked, session)
+    copy_state(locked, session)
     changed = applied.outcome is ApplyOutcome.APPLIED
     return SyncResult(SyncOutcome.CHANGED if changed else SyncOutcome.UNCHANGED, session)
-
-
-def _copy(source: PaymentSession, target: PaymentSession) -> None:
-    for field in source._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))

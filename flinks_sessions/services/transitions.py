@@ -227,6 +227,25 @@ def prepare_transition(
     return event, announce
 
 
+def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: Any = None, now: Any) -> None:
+    """Flinks does not know the session: mark it once (the sweeps skip it) and audit it; nothing else changes.
+
+    The row must be locked by the caller.
+    """
+    if locked.not_found_at is not None or locked.is_terminal:
+        return
+    locked.not_found_at = now
+    locked.save(update_fields=["not_found_at", "updated_at"])
+    SessionEvent.objects.create(
+        session=locked,
+        kind=SessionEvent.Kind.NOT_FOUND,
+        from_status=locked.status,
+        source=source,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:255],
+    )
+
+
 def copy_state(source: PaymentSession, target: PaymentSession) -> None:
     """Give the caller's instance the stored state without another query."""
     if source is target:
