@@ -18,8 +18,11 @@ interleaved in rounds so drift hits every phase alike:
 Targets: beacon@latency / beacon@0 p50 and p99 ≤ 1.2; beacon / trivial p50 ≤ 2 and p99 ≤ 3; at most 3 SQL
 statements per accepted beacon (``CaptureQueriesContext`` in this process, same code path and database;
 transaction control, which Django logs too, is counted apart). Misses are printed; ``--strict`` exits 1 on one.
-Also printed: where one beacon's time goes, request by request in this process (the view, the service, its
-UPDATE, its task INSERT), next to the trivial view.
+Also printed: where the host's CPU went per request in each phase (/proc utime + stime of gunicorn, the
+bench's PostgreSQL backends, the db_worker, the sandbox, these clients, and whatever else shares the host), and
+where one beacon's time goes, request by request in this process (the view, the service, its UPDATE, its task
+INSERT), next to the trivial view. The server runs the example project's settings with ``CONN_MAX_AGE=600`` and
+its ``CONN_HEALTH_CHECKS`` on (a SELECT 1 on each request's first query); ``--no-health-checks`` shows that cost.
 """
 
 from __future__ import annotations
@@ -197,12 +200,12 @@ def breakdown(sessions: list[tuple[str, str]], samples: int) -> dict[str, tuple[
 
     Measured before the server and the worker start, so nothing else of ours competes for the machine.
     """
+    from django.db import DEFAULT_DB_ALIAS
     from django.test import Client
     from django.utils import timezone
 
-    from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import request_cancel
-    from flinks_sessions.status import TERMINAL_STATUSES
+    from flinks_sessions.services.cancel import _record_intent
     from flinks_sessions.tasks import enqueue_cancel
 
     client = Client()
@@ -218,10 +221,7 @@ def breakdown(sessions: list[tuple[str, str]], samples: int) -> dict[str, tuple[
         request_cancel(sid, source="beacon", reason="pagehide")
 
     def update(sid: str, token: str) -> None:
-        now = timezone.now()
-        PaymentSession.objects.filter(session_id=sid, cancel_requested_at__isnull=True).exclude(
-            status__in=TERMINAL_STATUSES
-        ).update(cancel_requested_at=now, cancel_source="beacon", cancel_reason="pagehide", updated_at=now)
+        _record_intent(DEFAULT_DB_ALIAS, sid, now=timezone.now(), source="beacon", reason="pagehide")
 
     def enqueue(sid: str, token: str) -> None:
         enqueue_cancel(sid, source="beacon", reason="pagehide")
@@ -295,6 +295,55 @@ def run_clients(
     return [value for chunk in latencies for value in chunk], wall
 
 
+CPU_GROUPS = (
+    "gunicorn",
+    "postgres backends",
+    "postgres (other)",
+    "db_worker",
+    "sandbox",
+    "bench clients",
+    "other (not ours)",
+)
+
+
+def cpu_snapshot() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) used so far by each process on this host, with its group, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid = int(entry.name)
+        if pid == os.getpid():
+            group = "bench clients"
+        elif "gunicorn" in command:
+            group = "gunicorn"
+        elif "db_worker" in command:
+            group = "db_worker"
+        elif "flinks_sessions.sandbox" in command:
+            group = "sandbox"
+        elif command.startswith("postgres"):
+            group = "postgres backends" if BENCH_DB in command else "postgres (other)"
+        else:
+            group = "other (not ours)"
+        found[pid] = (group, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per group between two snapshots (a process that exits in between is left out)."""
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (group, seconds) in after.items():
+        used[group] += seconds - before.get(pid, (group, 0.0))[1]
+    return used
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
@@ -335,6 +384,11 @@ def main() -> int:
         action="store_true",
         help="synchronous_commit=off for the bench database (to see what WAL flushes cost; not a default)",
     )
+    parser.add_argument(
+        "--no-health-checks",
+        action="store_true",
+        help="CONN_HEALTH_CHECKS off (the example project's default is on: a SELECT 1 per request using the DB)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep-db", action="store_true", help=f"leave the {BENCH_DB} database behind")
     args = parser.parse_args()
@@ -352,6 +406,7 @@ def main() -> int:
         DATABASE_URL=database_url,
         DJANGO_DEBUG="False",
         DJANGO_CONN_MAX_AGE="600",
+        DJANGO_CONN_HEALTH_CHECKS=str(not args.no_health_checks),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         PYTHONUNBUFFERED="1",
     )
@@ -413,6 +468,7 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
 
         phases: dict[str, list[float]] = {"fast": [], "slow": [], "trivial": []}
         walls: dict[str, float] = dict.fromkeys(phases, 0.0)
+        cpu: dict[str, dict[str, float]] = {name: dict.fromkeys(CPU_GROUPS, 0.0) for name in phases}
         order = ["fast", "trivial", "slow"]
         print(f"==> measuring: {args.rounds} rounds x {per_round} requests per phase, {args.clients} clients")
         for number in range(args.rounds):
@@ -423,9 +479,13 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
                 else:
                     control.update_faults(latency=args.latency if phase == "slow" else 0.0)
                     requests = beacon_requests((slow if phase == "slow" else fast)[chunk])
+                before = cpu_snapshot()
                 latencies, wall = run_clients(port, requests, args.clients, 202)
+                after = cpu_snapshot()
                 phases[phase] += latencies
                 walls[phase] += wall
+                for group, seconds in cpu_used(before, after).items():
+                    cpu[phase][group] += seconds
         control.update_faults(latency=0.0)
         cancels = control.count(method="POST", path_suffix="/cancel")
         from django_tasks_db.models import DBTaskResult
@@ -436,6 +496,7 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
         args,
         phases=phases,
         walls=walls,
+        cpu=cpu,
         query_data=query_data,
         query_control=query_control,
         cancels=cancels,
@@ -450,6 +511,7 @@ def report(
     *,
     phases: dict[str, list[float]],
     walls: dict[str, float],
+    cpu: dict[str, dict[str, float]],
     query_data: list[str],
     query_control: list[str],
     cancels: int,
@@ -470,13 +532,23 @@ def report(
     print(
         f"Exit beacon: gunicorn gthread {args.workers}x{args.threads}, PostgreSQL ({BENCH_DB}"
         f"{', synchronous_commit=off' if args.async_commit else ''}), 1 db_worker (nice {args.worker_nice}), "
-        f"sandbox in its own process; {args.clients} clients, {total} requests per phase"
+        f"sandbox in its own process; {args.clients} clients, {total} requests per phase; CONN_MAX_AGE=600, "
+        f"CONN_HEALTH_CHECKS={'off' if args.no_health_checks else 'on'}"
     )
     print(f"{'':40} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8}")
     for name, label in labels.items():
         s = stats[name]
         rate = len(phases[name]) / walls[name]
         print(f"{label:40} {s[0.5]:8.2f} {s[0.9]:8.2f} {s[0.99]:8.2f} {s[1.0]:8.2f} {rate:8.0f}")
+
+    print("\n  Where the host's CPU went, per request served (ms; /proc utime + stime over each phase):")
+    print(f"  {'':22}" + "".join(f" {name:>12}" for name in labels))
+    for group in (*CPU_GROUPS, "total"):
+        row = []
+        for name in labels:
+            used = sum(cpu[name].values()) if group == "total" else cpu[name][group]
+            row.append(f" {used / len(phases[name]) * 1000:12.2f}")
+        print(f"  {group:22}" + "".join(row))
 
     checks: list[tuple[str, float, float]] = [
         ("beacon@slow / beacon@fast p50", stats["slow"][0.5] / stats["fast"][0.5], TARGET_LATENCY_RATIO),
@@ -509,8 +581,8 @@ def report(
     )
     print("\n  Where a beacon's time goes (in-process, one at a time, medians):")
     print(f"  {'':36} {'wall ms':>8} {'CPU ms':>8}")
-    for name, (wall, cpu) in costs.items():
-        print(f"  {name:36} {wall:8.2f} {cpu:8.2f}")
+    for name, (wall, spent) in costs.items():
+        print(f"  {name:36} {wall:8.2f} {spent:8.2f}")
     return 1 if missed and args.strict else 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from flinks_sessions import signals
@@ -254,3 +255,35 @@ def test_withdraw_before_the_worker_claims(
     assert not session.has_pending_cancel
     assert cancel_calls(sandbox) == 0
     assert session.events.filter(kind=SessionEvent.Kind.CANCEL_WITHDRAWN).count() == 1
+
+
+def test_request_cancel_writes_what_the_orm_would(
+    session: PaymentSession, django_capture_on_commit_callbacks: Any, django_assert_num_queries: Any
+) -> None:
+    """The intent UPDATE is written out by hand (the beacon's hot path); it must store and refuse alike."""
+    long_reason = "x" * 300
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, django_assert_num_queries(1):
+        assert request_cancel(str(session.session_id), source="beacon", reason=long_reason) is True
+    assert len(callbacks) == 1
+    stored = PaymentSession.objects.get(pk=session.pk)
+    assert stored.cancel_source == "beacon"
+    assert stored.cancel_reason == long_reason[:255]
+    assert stored.cancel_requested_at is not None
+    assert stored.updated_at == stored.cancel_requested_at
+    assert stored.cancel_requested_at.tzinfo is not None
+
+
+@pytest.mark.parametrize("status", [Status.CANCELLED, Status.COMPLETED])
+def test_request_cancel_of_an_ended_session_changes_nothing(
+    session: PaymentSession, status: Status, django_capture_on_commit_callbacks: Any
+) -> None:
+    PaymentSession.objects.filter(pk=session.pk).update(status=status)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert request_cancel(session.session_id, source="beacon") is False
+    assert callbacks == []
+    assert PaymentSession.objects.get(pk=session.pk).cancel_requested_at is None
+
+
+def test_request_cancel_of_a_malformed_id_raises_like_the_orm(db: Any) -> None:
+    with pytest.raises(ValidationError):
+        request_cancel("not-a-uuid", source="beacon")
