@@ -63,16 +63,7 @@ def via_command(session: PaymentSession, _client: Client | None) -> None:
 def via_webhook(session: PaymentSession, _client: Client | None) -> None:
     # Flinks reports at any moment: before the first claim, while a cancel is in flight, or after it ended.
     time.sleep(random.uniform(0, 0.12))
-    payload = {
-        "sessionId": str(session.session_id),
-        "referenceId": session.reference_id,
-        "amount": 10.0,
-        "status": "Completed",
-        "statusDetails": "EFT0301",
-    }
-    services.apply_remote_status(
-        PaymentSession.objects.get(pk=session.pk), RemoteStatus.from_payload(payload), source="webhook"
-    )
+    send_completed(session)
 
 
 Trigger = Callable[[PaymentSession, Client | None], None]
