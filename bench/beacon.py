@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/beacon.py`` (PostgreSQL from ``DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/test; the run uses its own database ``flinks_bench_beacon``).
 ``--beacons N`` (default 2000 per phase), ``--clients N`` (8), ``--latency S`` (0.5), ``--rounds N`` (4),
-``--workers N`` / ``--threads N`` for gunicorn (2 x 4, gthread).
+``--workers N`` / ``--threads N`` for gunicorn (2 x 4, gthread); ``--without-enqueue`` measures the beacon with its
+task hand-off removed (what a design without a task per beacon could at best reach; not a mode of the package).
 
 Set-up, as in production: the example project under gunicorn, one ``db_worker`` draining the task queue, the
 Flinks sandbox in its own process, N concurrent keep-alive clients, one beacon per session (each with its valid
@@ -13,7 +14,10 @@ interleaved in rounds so drift hits every phase alike:
 - the beacon with the sandbox answering at once;
 - the beacon with the sandbox answering after ``--latency`` seconds (the worker's cancels crawl; the beacon must
   not notice);
-- a trivial DRF view on the same server (``bench/beacon_site``): ``@api_view`` with DRF defaults, answers 202.
+- a trivial DRF view on the same server (``bench/beacon_site``): ``@api_view`` with DRF defaults, answers 202;
+- the floor: that trivial view plus one autocommit UPDATE of the session's row, the least a beacon that records
+  anything must do (no token, no parsing, no throttle, no task). Its ratio to the trivial view bounds what any
+  beacon can reach on this host.
 
 Targets: beacon@latency / beacon@0 p50 and p99 ≤ 1.2; beacon / trivial p50 ≤ 2 and p99 ≤ 3; at most 3 SQL
 statements per accepted beacon (``CaptureQueriesContext`` in this process, same code path and database;
@@ -389,6 +393,11 @@ def main() -> int:
         action="store_true",
         help="CONN_HEALTH_CHECKS off (the example project's default is on: a SELECT 1 per request using the DB)",
     )
+    parser.add_argument(
+        "--without-enqueue",
+        action="store_true",
+        help="measure the beacon with its task hand-off removed (what avoiding a task per beacon could reach)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep-db", action="store_true", help=f"leave the {BENCH_DB} database behind")
     args = parser.parse_args()
@@ -409,6 +418,7 @@ def main() -> int:
         DJANGO_CONN_HEALTH_CHECKS=str(not args.no_health_checks),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         PYTHONUNBUFFERED="1",
+        BENCH_WITHOUT_ENQUEUE="1" if args.without_enqueue else "0",
     )
     try:
         with start_sandbox(env) as sandbox_process:
@@ -466,16 +476,18 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
         run_clients(port, beacon_requests(warmup), args.clients, 202)
         run_clients(port, [("/bench/trivial/", trivial_body)] * args.warmup, args.clients, 202)
 
-        phases: dict[str, list[float]] = {"fast": [], "slow": [], "trivial": []}
+        phases: dict[str, list[float]] = {"fast": [], "slow": [], "trivial": [], "floor": []}
         walls: dict[str, float] = dict.fromkeys(phases, 0.0)
         cpu: dict[str, dict[str, float]] = {name: dict.fromkeys(CPU_GROUPS, 0.0) for name in phases}
-        order = ["fast", "trivial", "slow"]
+        order = ["fast", "trivial", "slow", "floor"]
         print(f"==> measuring: {args.rounds} rounds x {per_round} requests per phase, {args.clients} clients")
         for number in range(args.rounds):
-            for phase in order[number % 3 :] + order[: number % 3]:
+            for phase in order[number % 4 :] + order[: number % 4]:
                 chunk = slice(number * per_round, (number + 1) * per_round)
                 if phase == "trivial":
                     requests = [("/bench/trivial/", trivial_body)] * per_round
+                elif phase == "floor":
+                    requests = [(f"/bench/floor/{sid}/", trivial_body) for sid, _ in slow[chunk]]
                 else:
                     control.update_faults(latency=args.latency if phase == "slow" else 0.0)
                     requests = beacon_requests((slow if phase == "slow" else fast)[chunk])
@@ -523,6 +535,7 @@ def report(
         "fast": "beacon, Flinks answering at once",
         "slow": f"beacon, Flinks answering in {args.latency * 1000:.0f} ms",
         "trivial": "trivial DRF view",
+        "floor": "trivial DRF view + 1 raw UPDATE",
     }
     stats = {
         name: {q: percentile(values, q) * 1000 for q in (0.5, 0.9, 0.99, 1.0)}
@@ -534,6 +547,7 @@ def report(
         f"{', synchronous_commit=off' if args.async_commit else ''}), 1 db_worker (nice {args.worker_nice}), "
         f"sandbox in its own process; {args.clients} clients, {total} requests per phase; CONN_MAX_AGE=600, "
         f"CONN_HEALTH_CHECKS={'off' if args.no_health_checks else 'on'}"
+        f"{'; WITHOUT the task enqueue (--without-enqueue)' if args.without_enqueue else ''}"
     )
     print(f"{'':40} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8}")
     for name, label in labels.items():
@@ -567,6 +581,11 @@ def report(
         ok = ratio <= target
         missed += not ok
         print(f"  {label:34} {ratio:5.2f}  (target ≤ {target:g})  {'ok' if ok else 'MISSED'}")
+    floor_p50 = stats["floor"][0.5] / stats["trivial"][0.5]
+    print(
+        f"  {'floor / trivial p50':34} {floor_p50:5.2f}  (a lower bound: the trivial view plus one autocommit UPDATE,"
+        " none of the beacon's checks and no task; no beacon that records anything can do better)"
+    )
     kinds = ", ".join(text.split()[0] for text in query_data)
     ok = len(query_data) <= TARGET_QUERIES
     missed += not ok

@@ -10,8 +10,12 @@ messages) and Django's test client, and measures in the same run:
 - the receiver: signed ``SessionSetupStatusChanged`` deliveries, one per stored session (the normal case:
   store, verify, lock, transition, audit, outcome), then the same deliveries again (all duplicates);
 - the receiver with ``WEBHOOK_ASYNC`` (store, verify, enqueue into django-tasks-db; no worker runs);
-- the floor: a bare view, behind the same middleware, that reads the body and inserts it as one row, once
+- the baseline: a bare view, behind the same middleware, that reads the body and inserts it as one row, once
   with one raw SQL statement and once with ``Model.objects.create`` on a tiny model of the bench's own;
+- the floor: the receiver's own verification, parsing and header redaction, then only the writes an applied
+  delivery needs (lock, transition, audit row, log row) as raw SQL in one transaction, and on PostgreSQL also as
+  one statement. It skips what the receiver adds for safety (the log row committed before processing, the ORM,
+  signals), so its ratio bounds what any implementation of this work can reach on the machine running the bench;
 - SQL statements per delivery (``CaptureQueriesContext``), with transaction control (BEGIN/COMMIT, which
   Django 6 logs) counted apart from the data queries.
 
@@ -161,6 +165,100 @@ def bare_orm_view(request: Any) -> Any:
     return HttpResponse(status=200)
 
 
+_FLOOR_LOCK = "SELECT id, status FROM flinks_sessions_paymentsession WHERE session_id = %(sid)s"
+_FLOOR_WRITES = (
+    """UPDATE flinks_sessions_paymentsession SET status = %(status)s, remote_status = %(status)s,
+        status_details = %(details)s, updated_at = %(now)s WHERE id = %(pk)s""",
+    """INSERT INTO flinks_sessions_sessionevent (session_id, kind, from_status, to_status, status_details, source,
+        reason, payload, created_at)
+    VALUES (%(pk)s, 'transition', %(old)s, %(status)s, %(details)s, 'webhook', '', '{}', %(now)s)""",
+    """INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
+        signature_valid, event_type, flinks_session_id, session_id, remote_status, status_details, outcome, error,
+        processed_at)
+    VALUES (%(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s, %(pk)s, %(status)s,
+        %(details)s, 'applied', 'bench floor', %(now)s)""",
+)
+_FLOOR_ONE_STATEMENT = """
+WITH locked AS (
+    SELECT id, status FROM flinks_sessions_paymentsession WHERE session_id = %(sid)s FOR UPDATE
+), changed AS (
+    UPDATE flinks_sessions_paymentsession p SET status = %(status)s, remote_status = %(status)s,
+        status_details = %(details)s, updated_at = %(now)s
+    FROM locked WHERE p.id = locked.id RETURNING p.id, locked.status AS old
+), audit AS (
+    INSERT INTO flinks_sessions_sessionevent (session_id, kind, from_status, to_status, status_details, source,
+        reason, payload, created_at)
+    SELECT id, 'transition', old, %(status)s, %(details)s, 'webhook', '', '{}', %(now)s FROM changed
+)
+INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
+    signature_valid, event_type, flinks_session_id, session_id, remote_status, status_details, outcome, error,
+    processed_at)
+SELECT %(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s,
+    (SELECT id FROM changed), %(status)s, %(details)s, 'applied', 'bench floor', %(now)s
+"""
+
+
+def _floor_params(request: Any) -> dict[str, Any]:
+    """The receiver's required work before any write, done with the package's own functions."""
+    from django.utils import timezone
+
+    from flinks_sessions.conf import get_settings
+    from flinks_sessions.webhooks.envelope import parse_envelope
+    from flinks_sessions.webhooks.storage import redact_headers, remote_address
+    from flinks_sessions.webhooks.verification import signature_headers, verify
+
+    settings = get_settings()
+    body = request.body
+    form, valid = verify(body, signature_headers(request.headers, settings), settings)
+    envelope = parse_envelope(body)
+    remote = envelope.remote
+    if not valid or remote is None or remote.status is None or envelope.session_id is None:
+        raise SystemExit("the floor only takes valid, applicable deliveries")
+    return {
+        "sid": _uuid_param(envelope.session_id),
+        "status": remote.status.value,
+        "details": remote.status_details or "",
+        "now": timezone.now(),
+        "addr": remote_address(request, settings),
+        "headers": json.dumps(redact_headers(request.headers)),
+        "body": body,
+        "form": form.value,
+        "valid": True,
+        "type": envelope.event_type,
+    }
+
+
+def _uuid_param(value: uuid.UUID) -> Any:
+    from django.db import connection
+
+    return value if connection.vendor == "postgresql" else value.hex
+
+
+def floor_view(request: Any) -> Any:
+    """The least SQL the required work can take in one transaction: lock, transition, audit row, log row."""
+    from django.db import connection, transaction
+    from django.http import HttpResponse
+
+    params = _floor_params(request)
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite locks the whole database
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_FLOOR_LOCK + lock, params)
+        params["pk"], params["old"] = cursor.fetchone()
+        for statement in _FLOOR_WRITES:
+            cursor.execute(statement, params)
+    return HttpResponse(status=200)
+
+
+def floor_one_statement_view(request: Any) -> Any:
+    """PostgreSQL only: the same writes as one autocommit statement (one round trip, one commit)."""
+    from django.db import connection
+    from django.http import HttpResponse
+
+    with connection.cursor() as cursor:
+        cursor.execute(_FLOOR_ONE_STATEMENT, _floor_params(request))
+    return HttpResponse(status=200)
+
+
 def _urlpatterns() -> list[Any]:
     from django.urls import include, path
     from django.views.decorators.csrf import csrf_exempt
@@ -169,6 +267,8 @@ def _urlpatterns() -> list[Any]:
         path("flinks/", include("flinks_sessions.urls")),
         path("bare/", csrf_exempt(bare_view)),
         path("bare-orm/", csrf_exempt(bare_orm_view)),
+        path("floor/", csrf_exempt(floor_view)),
+        path("floor-one/", csrf_exempt(floor_one_statement_view)),
     ]
 
 
@@ -253,13 +353,20 @@ def child(backend: str, count: int, rounds: int) -> dict[str, Any]:
     async_settings = {**settings.FLINKS_SESSIONS, "WEBHOOK_ASYNC": True}
     per_round = max(1, count // rounds)
     warmup = make_deliveries(100)
+    floors = {"floor": "/floor/"}
+    if connection.vendor == "postgresql":
+        floors["floor_one"] = "/floor-one/"
     for url in ("/bare/", "/bare-orm/", webhook):
         run(client, url, warmup)
-    seconds = dict.fromkeys(("bare", "bare_orm", "applied", "duplicate", "async"), 0.0)
+    for url in floors.values():
+        run(client, url, make_deliveries(100))
+    seconds = dict.fromkeys(("bare", "bare_orm", *floors, "applied", "duplicate", "async"), 0.0)
     for _ in range(rounds):
         fresh, queued = make_deliveries(per_round), make_deliveries(per_round)
         seconds["bare"] += run(client, "/bare/", fresh)
         seconds["bare_orm"] += run(client, "/bare-orm/", fresh)
+        for name, url in floors.items():
+            seconds[name] += run(client, url, make_deliveries(per_round))
         seconds["applied"] += run(client, webhook, fresh)
         seconds["duplicate"] += run(client, webhook, fresh)
         with override_settings(FLINKS_SESSIONS=async_settings):
@@ -272,11 +379,15 @@ def child(backend: str, count: int, rounds: int) -> dict[str, Any]:
         "bare_orm": count_queries(client, "/bare-orm/", counted),
         "applied": count_queries(client, webhook, counted),
         "duplicate": count_queries(client, webhook, counted),
+        **{name: count_queries(client, url, make_deliveries(100)) for name, url in floors.items()},
     }
     with override_settings(FLINKS_SESSIONS=async_settings):
         queries["async"] = count_queries(client, webhook, queued, expect=202)
     expected_applied = measured + 100 + 100  # warm-up, measured, counted
-    if WebhookDelivery.objects.filter(outcome="applied").count() != expected_applied:
+    if (
+        WebhookDelivery.objects.filter(outcome="applied").exclude(error="bench floor").count()
+        != expected_applied
+    ):
         raise SystemExit("not every delivery was applied")
     return {
         "backend": f"{connection.vendor} ({connection.settings_dict['NAME']})",
@@ -303,11 +414,15 @@ def report(result: dict[str, Any]) -> bool:
         ("webhook, applied", "applied"),
         ("webhook, duplicate", "duplicate"),
         ("webhook, WEBHOOK_ASYNC (202)", "async"),
+        ("floor: raw SQL, one transaction", "floor"),
+        ("floor: raw SQL, one statement", "floor_one"),
     ]
     print(
         f"  {'variant':34} {'deliveries/s':>12} {'vs raw':>7} {'vs ORM':>7} {'SQL/delivery':>13} {'data SQL':>9}"
     )
     for label, key in rows:
+        if key not in rates:
+            continue
         total, data = queries[key]
         print(
             f"  {label:34} {rates[key]:12.0f} {rates[key] / rates['bare']:7.2f} {rates[key] / rates['bare_orm']:7.2f}"
@@ -319,6 +434,11 @@ def report(result: dict[str, Any]) -> bool:
         f"target data queries <= {TARGET_QUERIES}: {applied_data:.1f} "
         f"{'met' if applied_data <= TARGET_QUERIES else 'MISSED'} "
         "(BEGIN/COMMIT are listed in SQL/delivery, not in data SQL)"
+    )
+    best = max(rates[key] for key in ("floor", "floor_one") if key in rates) / rates["bare"]
+    print(
+        f"  the floor (the receiver's verification and parsing, then only the writes an applied delivery needs, as"
+        f" raw SQL) reaches {best:.2f} of the bare view here: no implementation of the same work can do better"
     )
     return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES
 
