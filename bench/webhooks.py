@@ -14,8 +14,9 @@ messages) and Django's test client, and measures in the same run:
   with one raw SQL statement and once with ``Model.objects.create`` on a tiny model of the bench's own;
 - the floor: the receiver's own verification, parsing and header redaction, then only the writes an applied
   delivery needs (lock, transition, audit row, log row) as raw SQL in one transaction, and on PostgreSQL also as
-  one statement. It skips what the receiver adds for safety (the log row committed before processing, the ORM,
-  signals), so its ratio bounds what any implementation of this work can reach on the machine running the bench;
+  one statement; and once in the receiver's own order (the log row committed on its own first, then the writes
+  and the outcome in one more commit). The floors skip the ORM and signals, so their ratios bound what any
+  implementation of this work can reach on the machine running the bench;
 - SQL statements per delivery (``CaptureQueriesContext``), with transaction control (BEGIN/COMMIT, which
   Django 6 logs) counted apart from the data queries.
 
@@ -196,6 +197,20 @@ INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, 
 SELECT %(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s,
     (SELECT id FROM changed), %(status)s, %(details)s, 'applied', 'bench floor', %(now)s
 """
+_FLOOR_LOG_FIRST = """
+INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
+    signature_valid, event_type, flinks_session_id, remote_status, status_details, outcome, error)
+VALUES (%(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s, %(status)s,
+    %(details)s, 'received', 'bench floor')
+RETURNING id
+"""
+_FLOOR_OUTCOME = """
+UPDATE flinks_sessions_webhookdelivery SET outcome = 'applied', session_id = %(pk)s, processed_at = %(now)s
+WHERE id = %(delivery)s
+"""
+_FLOOR_APPLY_ONE_STATEMENT = _FLOOR_ONE_STATEMENT.partition("INSERT INTO flinks_sessions_webhookdelivery")[
+    0
+] + (_FLOOR_OUTCOME.replace("%(pk)s", "(SELECT id FROM changed)"))
 
 
 def _floor_params(request: Any) -> dict[str, Any]:
@@ -249,6 +264,29 @@ def floor_view(request: Any) -> Any:
     return HttpResponse(status=200)
 
 
+def floor_logged_first_view(request: Any) -> Any:
+    """The receiver's own order: the log row committed on its own, then the writes and the outcome in one commit.
+
+    On PostgreSQL the second commit is one statement; on SQLite, one transaction.
+    """
+    from django.db import connection, transaction
+    from django.http import HttpResponse
+
+    params = _floor_params(request)
+    with connection.cursor() as cursor:
+        cursor.execute(_FLOOR_LOG_FIRST, params)
+        params["delivery"] = cursor.fetchone()[0]
+        if connection.vendor == "postgresql":
+            cursor.execute(_FLOOR_APPLY_ONE_STATEMENT, params)
+            return HttpResponse(status=200)
+        with transaction.atomic():
+            cursor.execute(_FLOOR_LOCK, params)
+            params["pk"], params["old"] = cursor.fetchone()
+            for statement in (*_FLOOR_WRITES[:2], _FLOOR_OUTCOME):
+                cursor.execute(statement, params)
+    return HttpResponse(status=200)
+
+
 def floor_one_statement_view(request: Any) -> Any:
     """PostgreSQL only: the same writes as one autocommit statement (one round trip, one commit)."""
     from django.db import connection
@@ -269,6 +307,7 @@ def _urlpatterns() -> list[Any]:
         path("bare-orm/", csrf_exempt(bare_orm_view)),
         path("floor/", csrf_exempt(floor_view)),
         path("floor-one/", csrf_exempt(floor_one_statement_view)),
+        path("floor-logged-first/", csrf_exempt(floor_logged_first_view)),
     ]
 
 
@@ -353,7 +392,7 @@ def child(backend: str, count: int, rounds: int) -> dict[str, Any]:
     async_settings = {**settings.FLINKS_SESSIONS, "WEBHOOK_ASYNC": True}
     per_round = max(1, count // rounds)
     warmup = make_deliveries(100)
-    floors = {"floor": "/floor/"}
+    floors = {"floor": "/floor/", "floor_logged": "/floor-logged-first/"}
     if connection.vendor == "postgresql":
         floors["floor_one"] = "/floor-one/"
     for url in ("/bare/", "/bare-orm/", webhook):
@@ -416,6 +455,7 @@ def report(result: dict[str, Any]) -> bool:
         ("webhook, WEBHOOK_ASYNC (202)", "async"),
         ("floor: raw SQL, one transaction", "floor"),
         ("floor: raw SQL, one statement", "floor_one"),
+        ("floor: raw SQL, log row first", "floor_logged"),
     ]
     print(
         f"  {'variant':34} {'deliveries/s':>12} {'vs raw':>7} {'vs ORM':>7} {'SQL/delivery':>13} {'data SQL':>9}"
@@ -435,10 +475,12 @@ def report(result: dict[str, Any]) -> bool:
         f"{'met' if applied_data <= TARGET_QUERIES else 'MISSED'} "
         "(BEGIN/COMMIT are listed in SQL/delivery, not in data SQL)"
     )
-    best = max(rates[key] for key in ("floor", "floor_one") if key in rates) / rates["bare"]
+    best = max(rates[key] for key in ("floor", "floor_one") if key in rates)
     print(
-        f"  the floor (the receiver's verification and parsing, then only the writes an applied delivery needs, as"
-        f" raw SQL) reaches {best:.2f} of the bare view here: no implementation of the same work can do better"
+        "  floors (the receiver's verification and parsing, then only the writes an applied delivery needs, as raw"
+        f" SQL): {best / rates['bare']:.2f} of the raw bare view, {best / rates['bare_orm']:.2f} of the ORM one;"
+        f" with the log row committed first, as the receiver does: {rates['floor_logged'] / rates['bare']:.2f} and"
+        f" {rates['floor_logged'] / rates['bare_orm']:.2f}. No implementation of the same work can do better."
     )
     return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES
 
