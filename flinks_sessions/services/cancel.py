@@ -33,6 +33,7 @@ from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
+    audit_event,
     check_source,
     copy_state,
     decide,
@@ -170,14 +171,9 @@ def _claim(
                 cancel_requested_at__isnull=intent,
             ).update(**changes)
             if claimed:
-                SessionEvent.objects.create(
-                    session_id=session.pk,
-                    kind=SessionEvent.Kind.CANCEL_ATTEMPT,
-                    from_status=session.status,
-                    source=source,
-                    actor=actor if getattr(actor, "pk", None) else None,
-                    reason=reason[:255],
-                )
+                audit_event(
+                    session, SessionEvent.Kind.CANCEL_ATTEMPT, source=source, actor=actor, reason=reason
+                ).save()
         if claimed:
             for name, value in changes.items():
                 setattr(session, name, value)
@@ -280,14 +276,9 @@ def _finish_failed(
             locked.last_error = message
             locked.last_error_at = now
             locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
-            SessionEvent.objects.create(
-                session=locked,
-                kind=SessionEvent.Kind.CANCEL_FAILED,
-                from_status=locked.status,
-                source=source,
-                actor=actor if getattr(actor, "pk", None) else None,
-                reason=message[:255],
-            )
+            audit_event(
+                locked, SessionEvent.Kind.CANCEL_FAILED, source=source, actor=actor, reason=message
+            ).save()
         _release(locked, claim, now=now)
     copy_state(locked, session)
     logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, message)
@@ -400,11 +391,6 @@ def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:
             .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)
         )
         if withdrawn:
-            SessionEvent.objects.create(
-                session_id=session.pk,
-                kind=SessionEvent.Kind.CANCEL_WITHDRAWN,
-                from_status=session.status,
-                source=source,
-            )
+            audit_event(session, SessionEvent.Kind.CANCEL_WITHDRAWN, source=source).save()
             session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
     return bool(withdrawn)

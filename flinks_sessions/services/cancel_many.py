@@ -52,6 +52,7 @@ from flinks_sessions.services.cancel import (
 )
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
+    audit_event,
     check_source,
     decide,
     transition_changes,
@@ -257,7 +258,6 @@ class _Batch:
         claim = uuid.uuid4()
         by_pk = {session.pk: session for session in chunk}
         no_intent = Q(cancel_requested_at__isnull=True)
-        actor = self.actor if getattr(self.actor, "pk", None) else None
         claimed: list[_Call] = []
         early: list[CancelResult] = []
         with transaction.atomic(durable=True):
@@ -287,13 +287,12 @@ class _Batch:
                     early.append(unclaimed_result(session))
                     continue
                 attempts.append(
-                    SessionEvent(
-                        session_id=session.pk,
-                        kind=SessionEvent.Kind.CANCEL_ATTEMPT,
-                        from_status=session.status,
+                    audit_event(
+                        session,
+                        SessionEvent.Kind.CANCEL_ATTEMPT,
                         source=self.source,
-                        actor=actor,
-                        reason=self.reason[:255],
+                        actor=self.actor,
+                        reason=self.reason,
                     )
                 )
                 claimed.append(_Call(session, claim, self._client(session.account)))

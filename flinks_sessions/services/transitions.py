@@ -37,6 +37,32 @@ class ApplyResult:
         return self.outcome is ApplyOutcome.APPLIED
 
 
+def audit_event(
+    session: PaymentSession,
+    kind: str,
+    *,
+    source: str,
+    actor: Any = None,
+    reason: str = "",
+    from_status: str | None = None,
+    **fields: Any,
+) -> SessionEvent:
+    """An unsaved audit row for ``session``: the one place that decides how actor and reason are stored.
+
+    ``from_status`` defaults to the session's current status; an actor without a primary key (an anonymous
+    user, a plain string) is not a user row and is stored as none.
+    """
+    return SessionEvent(
+        session_id=session.pk,
+        kind=kind,
+        from_status=session.status if from_status is None else from_status,
+        source=source,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:255],
+        **fields,
+    )
+
+
 def check_source(source: str) -> None:
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
@@ -190,15 +216,15 @@ def prepare_transition(
     previous = session.status
     for name, value in changes.items():
         setattr(session, name, value)
-    event = SessionEvent(
-        session_id=session.pk,
-        kind=SessionEvent.Kind.TRANSITION,
+    event = audit_event(
+        session,
+        SessionEvent.Kind.TRANSITION,
+        source=source,
+        actor=actor,
+        reason=reason,
         from_status=previous,
         to_status=new_status,
         status_details=session.status_details,
-        source=source,
-        actor=actor if getattr(actor, "pk", None) else None,
-        reason=reason[:255],
         payload=dict(remote.payload),
     )
     logger.info(
@@ -236,14 +262,7 @@ def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: A
         return
     locked.not_found_at = now
     locked.save(update_fields=["not_found_at", "updated_at"])
-    SessionEvent.objects.create(
-        session=locked,
-        kind=SessionEvent.Kind.NOT_FOUND,
-        from_status=locked.status,
-        source=source,
-        actor=actor if getattr(actor, "pk", None) else None,
-        reason=reason[:255],
-    )
+    audit_event(locked, SessionEvent.Kind.NOT_FOUND, source=source, actor=actor, reason=reason).save()
 
 
 def copy_state(source: PaymentSession, target: PaymentSession) -> None:
