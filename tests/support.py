@@ -53,6 +53,21 @@ def subprocess_env(sandbox_url: str | None = None, **extra: str) -> dict[str, st
     return env
 
 
+def run_python(
+    *args: str, env: dict[str, str], timeout: float = 60, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` to completion, output captured as text; the caller checks the result."""
+    return subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @contextmanager
 def db_workers(
     count: int = 1,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,8 @@ from django.test import Client
 from flinks_sessions.api import read_exit_token
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
+from tests.support import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 BUYER = {"first_name": "John", "last_name": "Doe", "email": "john@example.com", "scenario": "Happy1"}
 
 
@@ -103,15 +101,7 @@ def test_manage_py_check_is_clean_with_the_example_settings(tmp_path: Path) -> N
     }
     env.pop("DATABASE_URL", None)
     env["DJANGO_SETTINGS_MODULE"] = "example_project.settings"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("manage.py", "check", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from django.urls import URLPattern, reverse
 
 from flinks_sessions import urls as app_urls
 from flinks_sessions.signatures import SignatureForm
-from tests.support import ROOT
+from tests.support import run_python
 
 pytest.importorskip("drf_spectacular", reason="the openapi extra (drf-spectacular) is not installed")
 
@@ -118,14 +116,8 @@ def test_the_example_project_dumps_a_valid_schema(tmp_path: Path) -> None:
     out = tmp_path / "openapi.yaml"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings", "DJANGO_DEBUG": "false"}
     env.pop("DATABASE_URL", None)  # generating needs no database
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_python(
+        "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out), env=env, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
     text = out.read_text()
@@ -155,14 +147,6 @@ print(response.status_code)
 def test_the_app_works_without_drf_spectacular() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     env.pop("DATABASE_URL", None)
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", CHECK_WITHOUT_SPECTACULAR],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", CHECK_WITHOUT_SPECTACULAR, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "403"

@@ -6,15 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from flinks_sessions.sandbox import SandboxControl, SandboxServer
+from tests.support import ROOT, run_python
 
 from . import http, token
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -77,14 +75,7 @@ def test_module_entry_point_serves_until_sigterm() -> None:
 
 
 def test_bad_options_are_refused() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "flinks_sessions.sandbox", "--error-rate", "503"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=30,
-        check=False,
-    )
+    result = run_python("-m", "flinks_sessions.sandbox", "--error-rate", "503", env=_env(), timeout=30)
     assert result.returncode == 2
     assert "STATUS=RATE" in result.stderr
 
@@ -95,9 +86,7 @@ def test_the_server_imports_neither_django_nor_requests() -> None:
         "bad = [name for name in ('django', 'requests') if name in sys.modules];"
         "sys.exit(', '.join(bad) or None)"
     )
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=30, check=False
-    )
+    result = run_python("-c", code, env=_env(), timeout=30)
     assert result.returncode == 0, result.stderr
 
 

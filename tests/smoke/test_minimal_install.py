@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 from decimal import Decimal
 from typing import Any
@@ -26,7 +25,7 @@ import flinks_sessions
 from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.runner import ItemResult, Progress
-from tests.support import ROOT
+from tests.support import ROOT, run_python
 
 # What the extras bring (and the test tools); importing the app must need none of them.
 OPTIONAL_MODULES = (
@@ -70,15 +69,7 @@ def test_every_module_imports_without_any_extra() -> None:
     for name in ("FLINKS_TEST_TASKS", "DATABASE_URL"):  # SQLite: the PostgreSQL driver is an extra
         env.pop(name, None)
     code = IMPORT_EVERYTHING.format(optional=OPTIONAL_MODULES)
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", code, env=env)
     assert done.returncode == 0, done.stderr
     modules = json.loads(done.stdout.strip().splitlines()[-1])
     assert "flinks_sessions.migrations.0001_initial" in modules
