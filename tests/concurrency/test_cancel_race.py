@@ -34,7 +34,7 @@ from django.urls import reverse
 from flinks_sessions import services
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
-from tests.cancel_helpers import cancel_calls, make_session, make_sessions, signal_log
+from tests.cancel_helpers import SignalLog, cancel_calls, make_session, make_sessions, signal_log
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -67,6 +67,23 @@ def via_webhook(session: PaymentSession, _client: Client | None) -> None:
 
 
 Trigger = Callable[[PaymentSession, Client | None], None]
+
+
+def assert_ended_once(
+    session: PaymentSession, calls: int, transitions: int, signals: SignalLog, where: str
+) -> None:
+    """The race's invariant for one session: ended once (Cancelled by one call, or Completed by Flinks with no
+    cancel signal), one transition, one status signal, no claim left behind."""
+    assert calls <= 1, where
+    assert transitions == 1, where
+    assert signals.changed[session.pk] == 1, where
+    assert session.cancel_claim is None, where
+    if session.status == PaymentSession.Status.CANCELLED:
+        assert calls == 1, where
+        assert signals.cancelled[session.pk] == 1, where
+    else:
+        assert session.status == PaymentSession.Status.COMPLETED, where
+        assert signals.cancelled[session.pk] == 0, where
 
 
 def race(sandbox: Any, triggers: list[Trigger]) -> list[tuple[str, int]]:
@@ -120,16 +137,7 @@ def race(sandbox: Any, triggers: list[Trigger]) -> list[tuple[str, int]]:
             calls = cancel_calls(sandbox, session)
             transitions = SessionEvent.objects.filter(session=session, kind=SessionEvent.Kind.TRANSITION)
             where = f"round {round_number}: {session.status}, {calls} cancel calls"
-            assert calls <= 1, where
-            assert transitions.count() == 1, where
-            assert signals.changed[session.pk] == 1, where
-            assert session.cancel_claim is None, where
-            if session.status == PaymentSession.Status.CANCELLED:
-                assert calls == 1, where
-                assert signals.cancelled[session.pk] == 1, where
-            else:
-                assert session.status == PaymentSession.Status.COMPLETED, where
-                assert signals.cancelled[session.pk] == 0, where
+            assert_ended_once(session, calls, transitions.count(), signals, where)
             outcomes.append((session.status, calls))
     finally:
         start.abort()
@@ -184,16 +192,7 @@ def test_two_bulk_sweeps_race_single_cancels_and_webhooks(sandbox: Any) -> None:
         for row in rows:
             calls = cancel_calls(sandbox, row)
             where = f"round {round_number}, {row.reference_id}: {row.status}, {calls} cancel calls"
-            assert calls <= 1, where
-            assert row.transitions == 1, where
-            assert signals.changed[row.pk] == 1, where
-            assert row.cancel_claim is None, where
-            if row.status == PaymentSession.Status.CANCELLED:
-                assert calls == 1, where
-                assert signals.cancelled[row.pk] == 1, where
-            else:
-                assert row.status == PaymentSession.Status.COMPLETED, where
-                assert signals.cancelled[row.pk] == 0, where
+            assert_ended_once(row, calls, row.transitions, signals, where)
             finals[row.status] += 1
         print(f"round {round_number}: {dict(finals)}; bulk outcomes {[dict(c) for c in bulk_outcomes]}")
     assert sandbox.count(path_suffix="/authorize") == 1
