@@ -482,7 +482,7 @@ def run(args: argparse.Namespace, env: dict[str, str], sandbox: str, port: int) 
         order = ["fast", "trivial", "slow", "floor"]
         print(f"==> measuring: {args.rounds} rounds x {per_round} requests per phase, {args.clients} clients")
         for number in range(args.rounds):
-            for phase in order[number % 4 :] + order[: number % 4]:
+            for phase in order[number % len(order) :] + order[: number % len(order)]:
                 chunk = slice(number * per_round, (number + 1) * per_round)
                 if phase == "trivial":
                     requests = [("/bench/trivial/", trivial_body)] * per_round

@@ -215,9 +215,11 @@ _FLOOR_APPLY_ONE_STATEMENT = _FLOOR_ONE_STATEMENT.partition("INSERT INTO flinks_
 
 def _floor_params(request: Any) -> dict[str, Any]:
     """The receiver's required work before any write, done with the package's own functions."""
+    from django.db import connection
     from django.utils import timezone
 
     from flinks_sessions.conf import get_settings
+    from flinks_sessions.models import PaymentSession
     from flinks_sessions.webhooks.envelope import parse_envelope
     from flinks_sessions.webhooks.storage import redact_headers, remote_address
     from flinks_sessions.webhooks.verification import signature_headers, verify
@@ -227,10 +229,11 @@ def _floor_params(request: Any) -> dict[str, Any]:
     form, valid = verify(body, signature_headers(request.headers, settings), settings)
     envelope = parse_envelope(body)
     remote = envelope.remote
+    session_id_field = PaymentSession._meta.get_field("session_id")  # its column type: uuid or char(32)
     if not valid or remote is None or remote.status is None or envelope.session_id is None:
         raise SystemExit("the floor only takes valid, applicable deliveries")
     return {
-        "sid": _uuid_param(envelope.session_id),
+        "sid": session_id_field.get_db_prep_value(envelope.session_id, connection),
         "status": remote.status.value,
         "details": remote.status_details or "",
         "now": timezone.now(),
@@ -241,12 +244,6 @@ def _floor_params(request: Any) -> dict[str, Any]:
         "valid": True,
         "type": envelope.event_type,
     }
-
-
-def _uuid_param(value: uuid.UUID) -> Any:
-    from django.db import connection
-
-    return value if connection.vendor == "postgresql" else value.hex
 
 
 def floor_view(request: Any) -> Any:
