@@ -1,4 +1,8 @@
-"""App configuration: registers the system checks and owns the shared Flinks clients."""
+"""App configuration: registers the system checks, owns the shared Flinks clients, and wires the layers.
+
+The services announce a recorded cancel intent; the task layer enqueues it. Connecting the two here keeps the
+services free of any import of the task layer.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,16 @@ class FlinksSessionsConfig(AppConfig):
         import flinks_sessions.task_checks  # noqa: F401 - registers the task setup checks
         from flinks_sessions import checks  # noqa: F401 - registers the checks
         from flinks_sessions.client import ClientRegistry
+        from flinks_sessions.signals import cancel_requested
+        from flinks_sessions.tasks import enqueue_requested_cancel
 
         self.clients = ClientRegistry()
         setting_changed.connect(self._forget_clients, dispatch_uid="flinks_sessions.clients")
+        cancel_requested.connect(
+            enqueue_requested_cancel,
+            sender=self.get_model("PaymentSession"),
+            dispatch_uid="flinks_sessions.enqueue",
+        )
 
     def _forget_clients(self, *, setting: str, **kwargs: Any) -> None:
         if setting == "FLINKS_SESSIONS":

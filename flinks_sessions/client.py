@@ -30,6 +30,7 @@ from flinks_sessions.exceptions import (
     FlinksBadRequest,
     FlinksNotFound,
     FlinksPermissionError,
+    FlinksRequestError,
     FlinksUnavailable,
 )
 from flinks_sessions.status import Status, normalise_status
@@ -286,6 +287,22 @@ class FlinksClient:
                 )
                 if not idempotent:
                     raise failure from None
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                # Flinks answered, but the body broke in transit or is not the encoding it announced.
+                failure = FlinksUnavailable(
+                    f"an unreadable answer from Flinks ({type(exc).__name__})", ambiguous=not idempotent
+                )
+                if not idempotent:
+                    raise failure from None
+            except requests.RequestException as exc:
+                # Anything else requests raises (an invalid URL or header, a missing schema) happened before
+                # the request left: retrying would fail the same way.
+                raise FlinksRequestError(
+                    f"could not send the request to Flinks ({type(exc).__name__})"
+                ) from None
             else:
                 elapsed = time.monotonic() - started
                 logger.debug("%s %s -> %s in %.3fs", method, path, response.status_code, elapsed)

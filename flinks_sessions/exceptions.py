@@ -1,6 +1,11 @@
-"""Every error the app raises, under one base class.
+"""The app's errors: what Flinks or the way to it did (:class:`FlinksError`), and what the site's settings say.
 
-Each one also inherits from the Django, ``requests`` or builtin error it resembles, so a site's existing
+Every failure of a call to Flinks is a :class:`FlinksError`, whatever ``requests`` raised underneath, so a
+caller that catches it has caught every way a call can fail. A configuration error is not one of them: it is
+an :class:`~django.core.exceptions.ImproperlyConfigured` (:class:`FlinksConfigurationError`), which the system
+checks report and which no sweep records against a session as if Flinks had failed.
+
+Each error also inherits from the Django, ``requests`` or builtin error it resembles, so a site's existing
 ``except ImproperlyConfigured`` or ``except requests.RequestException`` keeps working. Messages carry Flinks'
 own words and the HTTP status, never a token or a secret.
 """
@@ -8,15 +13,19 @@ own words and the HTTP status, never a token or a secret.
 from __future__ import annotations
 
 import requests
-from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from django.core.exceptions import ImproperlyConfigured
 
 
 class FlinksError(Exception):
     """Base class of every error raised by flinks_sessions."""
 
 
-class FlinksConfigurationError(FlinksError, ImproperlyConfigured):
-    """``FLINKS_SESSIONS`` is missing something or holds a value of the wrong shape."""
+class FlinksConfigurationError(ImproperlyConfigured):
+    """``FLINKS_SESSIONS`` is missing something or holds a value of the wrong shape (not a Flinks failure)."""
+
+
+class FlinksRequestError(FlinksError, requests.RequestException):
+    """The request could not be sent at all (an invalid URL or header): nothing reached Flinks."""
 
 
 class FlinksAPIError(FlinksError, requests.HTTPError):
@@ -65,10 +74,6 @@ class FlinksUnavailable(FlinksAPIError):
     ) -> None:
         super().__init__(message, status_code=status_code, code=code)
         self.ambiguous = ambiguous
-
-
-class WebhookSignatureError(FlinksError, SuspiciousOperation):
-    """A webhook came without a valid signature."""
 
 
 class WebhookPayloadError(FlinksError, ValueError):

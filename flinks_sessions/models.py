@@ -5,13 +5,48 @@ Only :mod:`flinks_sessions.services` changes a session's status; the model answe
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.status import TERMINAL_STATUSES, Product, Status
+from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Status
+
+
+class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
+    """Which sessions: "open" and "due for a retry" are defined here once, for the engine, sweeps and admin."""
+
+    def open(self) -> PaymentSessionQuerySet:
+        """Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks.
+
+        :attr:`PaymentSession.is_open` says the same of one instance.
+        """
+        return self.filter(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
+
+    def unclaimed(self, *, stale_before: datetime) -> PaymentSessionQuerySet:
+        """No cancel in flight: no claim, or one taken before ``stale_before`` (its worker died or stalled)."""
+        return self.filter(Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=stale_before))
+
+    def due_for_retry(self, *, stale_before: datetime, intent_before: datetime) -> PaymentSessionQuerySet:
+        """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling now.
+
+        That is a standing intent with no live claim and either a recorded failure or an intent older than
+        ``intent_before`` (its task was lost, never ran, or was deferred for a grace period now over).
+        """
+        return (
+            self.open()
+            .unclaimed(stale_before=stale_before)
+            .filter(
+                Q(cancel_requested_at__isnull=False),
+                ~Q(last_error="") | Q(cancel_requested_at__lt=intent_before),
+            )
+        )
+
+
+PaymentSessionManager = models.Manager.from_queryset(PaymentSessionQuerySet)
 
 
 class PaymentSession(models.Model):
@@ -60,6 +95,8 @@ class PaymentSession(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PaymentSessionManager()
+
     class Meta:
         verbose_name = _("payment session")
         verbose_name_plural = _("payment sessions")
@@ -83,9 +120,9 @@ class PaymentSession(models.Model):
         return self.status in TERMINAL_STATUSES
 
     @property
-    def is_cancellable(self) -> bool:
-        """Flinks only cancels a session it knows that has not ended."""
-        return self.session_id is not None and not self.is_terminal
+    def is_open(self) -> bool:
+        """Flinks could still act on it (and so cancel it): :meth:`PaymentSessionQuerySet.open` for one row."""
+        return self.session_id is not None and self.not_found_at is None and not self.is_terminal
 
     @property
     def has_pending_cancel(self) -> bool:

@@ -3,6 +3,10 @@
 ``session_cancelled``      sender=PaymentSession, session, source, reason
 ``session_status_changed`` sender=PaymentSession, session, previous_status, status, source
 ``webhook_received``       sender=WebhookDelivery, delivery
+``cancel_requested``       sender=PaymentSession, session_id, source, reason, delay
+
+``cancel_requested`` announces a recorded cancel intent (``services.request_cancel``); the app's own receiver
+(connected when the app is ready) hands the cancel to the task backend, ``delay`` seconds later when given.
 
 ``source`` is one of :data:`SOURCES`. A receiver that raises is logged and never breaks the request, admin
 action or worker that triggered it (``send_robust``).
@@ -22,6 +26,7 @@ SOURCES = ("beacon", "admin", "command", "api", "webhook", "sync")
 session_cancelled = Signal()
 session_status_changed = Signal()
 webhook_received = Signal()
+cancel_requested = Signal()
 
 
 def send_safely(signal: Signal, sender: type, **kwargs: Any) -> None:

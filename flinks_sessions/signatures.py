@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -53,18 +53,6 @@ def decode_signature(value: str, form: SignatureForm) -> bytes | None:
         return base64.b64decode(value, validate=True)
     except (ValueError, binascii.Error):
         return None
-
-
-def find_signature(
-    headers: Mapping[str, str], forms: Iterable[SignatureForm] = ALL_FORMS
-) -> tuple[SignatureForm, str] | None:
-    """The first accepted signature header present in ``headers`` (names compared case-insensitively)."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    for form in forms:
-        value = lowered.get(form.value.lower())
-        if value:
-            return form, value
-    return None
 
 
 def matches(body: bytes, value: str, form: SignatureForm, secrets: Iterable[str]) -> bool:

@@ -37,6 +37,8 @@ class Product(models.TextChoices):
 TERMINAL_STATUSES: frozenset[str] = frozenset(
     {Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.EXPIRED}
 )
+# The states Flinks can still move or cancel, in declaration order (for choices and stable SQL).
+OPEN_STATUSES: tuple[str, ...] = tuple(status for status in Status.values if status not in TERMINAL_STATUSES)
 
 # Flinks' detail codes that matter to the state machine (REFERENCE.md, Statuses).
 DETAIL_PAYMENT_SCHEDULED = "EFT0301"

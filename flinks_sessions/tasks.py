@@ -1,9 +1,13 @@
 """Background entry points on the Django Tasks API; the site picks the engine.
 
 ``django.tasks`` on Django 6.x, the ``django-tasks`` backport on 5.2. Each task is declared with plain defaults
-and routed when enqueued (backend alias, queue, priority from ``FLINKS_SESSIONS``), so one setting moves all of
-the app's work to another queue. A failed enqueue loses nothing: the intent is stored on the session and the
-``flinks_cancel_sessions --retry-failed`` sweep picks it up.
+and routed when enqueued (:func:`route`: backend alias, queue, priority from ``FLINKS_SESSIONS``), so one
+setting moves all of the app's work to another queue. A failed enqueue loses nothing: the intent is stored on
+the session and the ``flinks_cancel_sessions --retry-failed`` sweep picks it up.
+
+The services below never enqueue; :func:`enqueue_requested_cancel` answers their ``cancel_requested`` signal
+(connected in ``apps.py``). The scheduled sweeps' tasks live with the sweeps (``sweeps/tasks.py``), the
+webhook's with the receiver (``webhooks/tasks.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def sync_session_task(session_id: str) -> str:
     return sync_session(session).outcome.value
 
 
-def _route(task_obj: Any, delay: float | None = None) -> Any:
+def route(task_obj: Any, delay: float | None = None) -> Any:
     """The task as ``FLINKS_SESSIONS`` routes it (backend, queue, priority), deferred by ``delay`` seconds."""
     settings = get_settings()
     routed = _routed(task_obj, settings.task_backend, settings.task_queue, settings.task_priority)
@@ -79,57 +83,18 @@ def enqueue_cancel(session_id: str, *, source: str, reason: str = "", delay: flo
                 "Backend cannot defer; the sweep will cancel session %s after the grace period", session_id
             )
             return
-        _route(cancel_session_task, delay).enqueue(session_id, source, reason)
+        route(cancel_session_task, delay).enqueue(session_id, source, reason)
     except Exception:
         logger.exception("Could not enqueue the cancel of session %s; the sweep will pick it up", session_id)
 
 
+def enqueue_requested_cancel(
+    sender: type, *, session_id: str, source: str, reason: str = "", delay: float | None = None, **kwargs: Any
+) -> None:
+    """The receiver of ``signals.cancel_requested``: the recorded intent's task, deferred by ``delay``."""
+    enqueue_cancel(session_id, source=source, reason=reason, delay=delay)
+
+
 def enqueue_sync(session_id: str) -> None:
     """Hand a status poll to the task backend."""
-    _route(sync_session_task).enqueue(session_id)
-
-
-@task()
-def sync_sessions_task(
-    older_than: str | None = None, limit: int | None = None, concurrency: int = 4
-) -> dict[str, int]:
-    """The ``flinks_sync_sessions`` sweep as a task, so a site can schedule it instead of running cron.
-
-    ``older_than`` is a duration like ``"30m"``; returns the outcome counts (changed, unchanged, failed...).
-    """
-    from flinks_sessions import bulk
-    from flinks_sessions.selection import SessionFilters, parse_duration, select_open
-
-    filters = SessionFilters(older_than=parse_duration(older_than) if older_than else None, limit=limit)
-    summary = bulk.run_many(select_open(filters), bulk.sync_one, concurrency=concurrency)
-    logger.info("sync sweep: %s", bulk.describe_sync(summary))
-    return {**summary.counts, "total": summary.total}
-
-
-@task()
-def process_webhook_task(delivery_id: int) -> str:
-    """Process a stored webhook delivery (``WEBHOOK_ASYNC``); a delivery already taken or processed is skipped."""
-    from flinks_sessions.models import WebhookDelivery
-    from flinks_sessions.webhooks.processing import process_delivery
-
-    # Claim it with one conditional UPDATE, so a task delivered twice is processed once.
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id,
-        outcome=WebhookDelivery.Outcome.RECEIVED,
-        signature_valid=True,
-        processed_at__isnull=True,
-    ).update(processed_at=timezone.now())
-    if not claimed:
-        exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
-        if not exists:
-            logger.warning("webhook task: no delivery %s", delivery_id)
-        return "skipped" if exists else "missing"
-    return process_delivery(WebhookDelivery.objects.get(pk=delivery_id))
-
-
-def enqueue_webhook(delivery_id: int) -> None:
-    """Hand a stored delivery to the task backend. Never raises: it stays ``received`` for the admin's Reprocess."""
-    try:
-        _route(process_webhook_task).enqueue(delivery_id)
-    except Exception:
-        logger.exception("Could not enqueue webhook delivery %s; reprocess it from the admin", delivery_id)
+    route(sync_session_task).enqueue(session_id)

@@ -1,7 +1,7 @@
 """The PaymentSession admin: what operators see, and a Cancel they can trust.
 
 Every cancel goes through :func:`flinks_sessions.services.cancel_session` (the action over many sessions:
-its batched twin ``cancel_sessions``) with ``source="admin"`` and the operator as actor, so a click races
+the same engine over many, ``cancel_sessions``) with ``source="admin"`` and the operator as actor, so a click races
 safely with the beacon, the cron sweep and Flinks' own webhook. The views that cancel stay out of
 ``ATOMIC_REQUESTS``: the service commits its claim before calling Flinks and must not run inside a
 transaction.
@@ -25,10 +25,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions import bulk, services
+from flinks_sessions import services
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.runner import RunSummary
 from flinks_sessions.status import Status
+from flinks_sessions.sweeps import run
+from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_counts, describe_sync_counts
 
 TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
@@ -228,20 +229,20 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         if request.POST.get("post") != "yes":
             return self._confirm_selected(request, sessions)
         reason = request.POST.get("reason", "").strip()[:255]
-        summary = bulk.cancel_many(
+        summary = run.cancel_many(
             sessions, source="admin", reason=reason, actor=request.user, concurrency=ACTION_CONCURRENCY
         )
-        self._report(request, summary, bulk.describe_cancel_counts(summary))
+        self._report(request, summary, describe_cancel_counts(summary))
         return None
 
     @admin.action(description=_("Sync status from Flinks"), permissions=["sync"])
     def sync_selected_sessions(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> None:
         """Poll ``/status`` for each selected session and store what changed (a read: no confirmation)."""
-        summary = bulk.run_many(list(queryset), bulk.sync_one, concurrency=ACTION_CONCURRENCY)
-        self._report(request, summary, bulk.describe_sync_counts(summary))
+        summary = run.sync_many(list(queryset), concurrency=ACTION_CONCURRENCY)
+        self._report(request, summary, describe_sync_counts(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
-        cancellable = [session for session in sessions if self._cancellable(session)]
+        cancellable = [session for session in sessions if session.is_open]
         chosen = {session.pk for session in cancellable}
         skipped = [session for session in sessions if session.pk not in chosen]
         context = {
@@ -292,13 +293,9 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         obj: PaymentSession | None = None,
     ) -> HttpResponse:
         context["flinks_can_cancel"] = bool(
-            obj is not None and self._cancellable(obj) and self.has_cancel_permission(request, obj)
+            obj is not None and obj.is_open and self.has_cancel_permission(request, obj)
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    @staticmethod
-    def _cancellable(session: PaymentSession) -> bool:
-        return session.is_cancellable and session.not_found_at is None
 
     def _change_url(self, session: PaymentSession) -> str:
         info = self.opts.app_label, self.opts.model_name
@@ -321,7 +318,7 @@ class PaymentSessionAdmin(admin.ModelAdmin):
             result = services.cancel_session(session, source="admin", reason=reason, actor=request.user)
             self._report_one(request, result)
             return HttpResponseRedirect(self._change_url(session))
-        if not self._cancellable(session):
+        if not session.is_open:
             self.message_user(
                 request,
                 gettext("This session cannot be cancelled: it is %s.") % session.get_status_display()

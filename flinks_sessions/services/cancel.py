@@ -1,35 +1,46 @@
-"""Cancelling a session: exactly one upstream call and one stored transition, however many triggers race.
+"""The cancel engine: one upstream call and one stored transition per session, however many triggers race.
 
-The protocol (DESIGN.md, "The one rule"):
+The protocol (``docs/architecture.md``, "The claim protocol"), the same for one session and for many:
 
-1. *Claim*: in a short durable transaction, lock the row, re-check it, record the intent and a claim token.
-   A second caller sees the live claim and backs off; a claim older than :func:`claim_ttl` (its worker died)
-   may be taken over.
-2. *Call*: ``POST /cancel`` with no lock held and no transaction open.
-3. *Finish*: in a new locked transaction, store what Flinks answered and release the claim.
+1. *Claim*, in one short durable transaction: one conditional UPDATE takes every session of a chunk that is
+   open and has no live claim, setting a claim token and, on rows that have none, the cancel intent (the first
+   asker's intent is kept); one SELECT reads the rows back (which were taken, in which state); one INSERT
+   writes their CANCEL_ATTEMPT rows. A session someone else is cancelling answers PENDING. A claim older than
+   :func:`claim_ttl` (its worker died or stalled) may be taken over. The client is had before any claim, per
+   account: an account that is not configured fails its own sessions and claims nothing.
+2. *Call*, with no transaction open and no lock held: ``POST /cancel`` (and ``GET /status`` after a 400).
+   Every exception, typed or not, becomes a failed answer: nothing can leave a claim behind.
+3. *Finish*. The common answer (a terminal state, reached from the state the row was claimed in) is stored for
+   a whole group of rows with one UPDATE whose WHERE clause proves each row still holds our claim and that
+   state. Anything else (a row that moved meanwhile, a 404, a failure, an answer that is not terminal) is
+   stored row by row under the row lock, through the state machine. Either way the finish releases its own
+   claim, and only its own.
 
-:mod:`~flinks_sessions.services.cancel_many` runs the same three steps over batches of sessions, sharing
-:func:`call_flinks` and, for anything but a plain Cancelled, :func:`store_answer`.
+:func:`cancel_session` runs the stages in the calling thread; :func:`cancel_sessions` hands them to the one
+scheduler (:mod:`~flinks_sessions.services.pipeline`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.models import Field, Q
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from flinks_sessions.client import FlinksClient, RemoteStatus, get_client
+from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksAlreadyTerminal, FlinksError, FlinksNotFound
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services import pipeline
+from flinks_sessions.services.accounts import Clients, describe_error
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
@@ -39,21 +50,20 @@ from flinks_sessions.services.transitions import (
     decide,
     lock,
     mark_not_found,
+    record_failure,
     transition_changes,
-    write_transition,
+    write_transitions,
 )
-from flinks_sessions.status import TERMINAL_STATUSES, Status
+from flinks_sessions.status import Status, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
-
-OPEN_STATUSES = tuple(status for status in Status if status not in TERMINAL_STATUSES)
 
 
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"  # this call ended the session at Flinks
     ALREADY_TERMINAL = "already_terminal"  # it had ended already (here or at Flinks); the truth is stored
     NOT_FOUND = "not_found"  # Flinks does not know it; marked, nothing else changed
-    FAILED = "failed"  # a failure outlived the retries; recorded for flinks_cancel_sessions --retry-failed
+    FAILED = "failed"  # no answer that ends it: recorded for flinks_cancel_sessions --retry-failed
     PENDING = "pending"  # another worker holds the claim and is cancelling it right now
 
 
@@ -87,101 +97,304 @@ def claim_ttl() -> timedelta:
 def cancel_session(
     session: PaymentSession, *, source: str, reason: str = "", actor: Any = None
 ) -> CancelResult:
-    """Cancel at Flinks now and store the outcome. Must not run inside ``atomic()`` (it makes an HTTP call)."""
+    """Cancel at Flinks now and store the outcome: the engine over one session, in the calling thread.
+
+    Must not run inside ``atomic()``: it makes an HTTP call, which must never wait under a caller's row lock
+    (the claim's durable transaction refuses to start there).
+    """
     check_source(source)
-    claim, early = _claim(session, source=source, reason=reason, actor=actor)
-    if early is not None:
-        return early
-    answer = call_flinks(get_client(session.account), str(session.session_id))
-    return store_answer(session, claim, answer, source=source, actor=actor, reason=reason)
+    engine = _CancelEngine(source=source, reason=reason, actor=actor)
+    claimed, early = engine.claim([session])
+    if early:
+        return early[0]
+    [call] = claimed
+    [result] = engine.finish([(call, engine.call(call))])
+    return result
+
+
+def cancel_sessions(
+    sessions: Iterable[PaymentSession],
+    *,
+    source: str,
+    reason: str = "",
+    actor: Any = None,
+    concurrency: int = 8,
+    on_result: Callable[[CancelResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[CancelResult]:
+    """Cancel every session at Flinks, ``concurrency`` calls at a time; one result per session, as each ends.
+
+    The guarantees are :func:`cancel_session`'s, and both may race over the same sessions: one upstream call,
+    one transition, one audit row and one signal (after commit) per session; a session named twice is
+    cancelled once (the second gets PENDING). Each session is updated in place with what the cancel read and
+    stored. ``on_result`` runs in the calling thread as results arrive (progress bars); ``should_stop`` and
+    Ctrl-C stop the run as :func:`~flinks_sessions.services.pipeline.run` describes. Must not run inside
+    ``atomic()``, except in a test case, where the sessions are cancelled one by one in the calling thread.
+    """
+    check_source(source)
+    engine = _CancelEngine(source=source, reason=reason, actor=actor)
+    return pipeline.run(
+        engine, sessions, concurrency=concurrency, on_result=on_result, should_stop=should_stop
+    )
 
 
 class AnswerKind(StrEnum):
     CANCELLED = "cancelled"  # /cancel answered with the session's new state
     ENDED = "ended"  # /cancel said 400 (it had ended upstream); ``remote`` is what /status said
     NOT_FOUND = "not_found"  # Flinks does not know the session
-    FAILED = "failed"  # a failure outlived the client's retries
+    FAILED = "failed"  # a failure outlived the client's retries, or something unexpected broke the call
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What Flinks said to one cancel: the HTTP half of the protocol, which holds no lock or transaction."""
+    """What Flinks said to one cancel."""
 
     kind: AnswerKind
     remote: RemoteStatus | None = None
-    error: Exception | None = None
+    error: str = ""
 
 
-def call_flinks(client: FlinksClient, session_id: str) -> Answer:
-    """``POST /cancel`` (and ``GET /status`` after a 400). HTTP only: safe in any thread, no database."""
-    try:
-        return Answer(AnswerKind.CANCELLED, client.cancel_session(session_id))
-    except FlinksAlreadyTerminal:
-        # Flinks says 400: it ended on its own. Store the truth rather than an error (REFERENCE.md).
-        try:
-            return Answer(AnswerKind.ENDED, client.get_status(session_id))
-        except FlinksError as exc:
-            return Answer(AnswerKind.FAILED, error=exc)
-    except FlinksNotFound as exc:
-        return Answer(AnswerKind.NOT_FOUND, error=exc)
-    except FlinksError as exc:
-        return Answer(AnswerKind.FAILED, error=exc)
+@dataclass(frozen=True)
+class _Call:
+    """A claimed session on its way to Flinks."""
+
+    session: PaymentSession
+    claim: uuid.UUID
+    client: FlinksClient
 
 
-def store_answer(
-    session: PaymentSession, claim: uuid.UUID, answer: Answer, *, source: str, actor: Any, reason: str
-) -> CancelResult:
-    """The finish, one row at a time: store what Flinks answered and release ``claim``."""
-    if answer.kind is AnswerKind.CANCELLED or answer.kind is AnswerKind.ENDED:
-        assert answer.remote is not None  # noqa: S101 - both kinds carry the remote state
-        ours = answer.kind is AnswerKind.CANCELLED
-        return _finish(session, claim, answer.remote, source=source, actor=actor, reason=reason, ours=ours)
-    error = answer.error or FlinksError("no answer from Flinks")
-    if answer.kind is AnswerKind.NOT_FOUND:
-        return _finish_not_found(session, claim, source=source, actor=actor, error=error)
-    return _finish_failed(session, claim, source=source, actor=actor, error=error)
+class _Moved(Exception):
+    """A row of a finish group changed since its claim: the group is rolled back and stored row by row."""
 
 
-def _claim(
-    session: PaymentSession, *, source: str, reason: str, actor: Any
-) -> tuple[uuid.UUID, CancelResult | None]:
-    """Take the claim with one conditional UPDATE; only when it fails is the row read to say why.
+class _CancelEngine:
+    """The three stages of one cancel run (one session or many), for the caller or the scheduler."""
 
-    The first asker's intent is kept (a beacon's intent picked up by the sweep still says "beacon"): the intent
-    columns are written only on a row that has none, which the WHERE clause checks.
-    """
-    now = timezone.now()
-    claim = uuid.uuid4()
-    claimable = Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=now - claim_ttl())
-    claimed = 0
-    for fresh in (False, True):
-        if fresh:  # the caller's copy was out of date (someone asked meanwhile): read it and try once more
-            session.refresh_from_db()
-        changes: dict[str, Any] = {"cancel_claim": claim, "cancel_claimed_at": now, "updated_at": now}
-        intent = session.cancel_requested_at is None
-        if intent:
-            changes.update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255])
+    def __init__(self, *, source: str, reason: str, actor: Any) -> None:
+        self.source = source
+        self.reason = reason
+        self.actor = actor
+        self.ttl = claim_ttl()
+        self.clients = Clients()
+        self.seen: set[int] = set()
+        meta = PaymentSession._meta
+        # Every column, the primary key first: what a claim reads back into the caller's objects.
+        self.fields = (meta.pk.attname, *(f.attname for f in meta.concrete_fields if f is not meta.pk))
+
+    # --- claim ---------------------------------------------------------------------------------------------
+
+    def claim(self, sessions: list[PaymentSession]) -> tuple[list[_Call], list[CancelResult]]:
+        early: list[CancelResult] = []
+        ready: dict[int, tuple[PaymentSession, FlinksClient]] = {}
+        for session in sessions:
+            if session.pk is None:
+                early.append(CancelResult(CancelOutcome.FAILED, session, "the session was never saved"))
+            elif session.pk in self.seen:  # named twice: this very run is cancelling it
+                early.append(CancelResult(CancelOutcome.PENDING, session))
+            else:
+                self.seen.add(session.pk)
+                client = self.clients.get(session.account)
+                if isinstance(client, FlinksClient):
+                    ready[session.pk] = (session, client)
+                else:
+                    early.append(CancelResult(CancelOutcome.FAILED, session, str(client)))
+        if not ready:
+            return [], early
+        claimed, unclaimed = self._take(ready)
+        return claimed, early + unclaimed
+
+    def _take(
+        self, ready: dict[int, tuple[PaymentSession, FlinksClient]]
+    ) -> tuple[list[_Call], list[CancelResult]]:
+        """One transaction: the conditional UPDATE, one SELECT of the rows, one INSERT of the attempts."""
+        now = timezone.now()
+        claim = uuid.uuid4()
+        no_intent = Q(cancel_requested_at__isnull=True)
+        claimed: list[_Call] = []
+        early: list[CancelResult] = []
         with transaction.atomic(durable=True):
-            claimed = PaymentSession.objects.filter(
-                claimable,
-                pk=session.pk,
-                session_id__isnull=False,
-                not_found_at__isnull=True,
-                status__in=OPEN_STATUSES,
-                cancel_requested_at__isnull=intent,
-            ).update(**changes)
-            if claimed:
-                audit_event(
-                    session, SessionEvent.Kind.CANCEL_ATTEMPT, source=source, actor=actor, reason=reason
-                ).save()
-        if claimed:
-            for name, value in changes.items():
-                setattr(session, name, value)
-            return claim, None
-    return claim, unclaimed_result(session)
+            PaymentSession.objects.filter(pk__in=list(ready)).open().unclaimed(
+                stale_before=now - self.ttl
+            ).update(
+                cancel_claim=claim,
+                cancel_claimed_at=now,
+                updated_at=now,
+                cancel_requested_at=Coalesce(F("cancel_requested_at"), Value(now)),
+                cancel_source=Case(When(no_intent, then=Value(self.source)), default=F("cancel_source")),
+                cancel_reason=Case(
+                    When(no_intent, then=Value(self.reason[:255])), default=F("cancel_reason")
+                ),
+            )
+            attempts: list[SessionEvent] = []
+            for row in PaymentSession.objects.filter(pk__in=list(ready)).order_by().values_list(*self.fields):
+                session, client = ready.pop(row[0])
+                for name, value in zip(self.fields, row, strict=True):
+                    setattr(session, name, value)
+                if session.cancel_claim != claim:
+                    early.append(_unclaimed_result(session))
+                    continue
+                attempts.append(
+                    audit_event(
+                        session,
+                        SessionEvent.Kind.CANCEL_ATTEMPT,
+                        source=self.source,
+                        actor=self.actor,
+                        reason=self.reason,
+                    )
+                )
+                claimed.append(_Call(session, claim, client))
+            if attempts:
+                SessionEvent.objects.bulk_create(attempts)
+        gone = "the session no longer exists"
+        early.extend(CancelResult(CancelOutcome.FAILED, session, gone) for session, _client in ready.values())
+        return claimed, early
+
+    def claim_failed(self, session: PaymentSession, error: Exception) -> CancelResult:
+        return CancelResult(CancelOutcome.FAILED, session, describe_error(error))
+
+    # --- call ----------------------------------------------------------------------------------------------
+
+    def call(self, call: _Call) -> Answer:
+        session_id = str(call.session.session_id)
+        try:
+            try:
+                return Answer(AnswerKind.CANCELLED, call.client.cancel_session(session_id))
+            except FlinksAlreadyTerminal:
+                # Flinks says 400: it ended on its own. Store the truth rather than an error.
+                return Answer(AnswerKind.ENDED, call.client.get_status(session_id))
+        except FlinksNotFound as exc:
+            return Answer(AnswerKind.NOT_FOUND, error=str(exc))
+        except FlinksError as exc:
+            return Answer(AnswerKind.FAILED, error=str(exc))
+        except Exception as exc:
+            logger.exception("Cancelling Flinks session %s raised", session_id)
+            return Answer(AnswerKind.FAILED, error=describe_error(exc))
+
+    # --- finish --------------------------------------------------------------------------------------------
+
+    def finish(self, done: list[tuple[_Call, Answer]]) -> list[CancelResult]:
+        """Store a batch of answers: the common ones a group per UPDATE, anything else row by row."""
+        groups: dict[tuple[Any, ...], list[tuple[_Call, Answer]]] = {}
+        one_by_one: list[tuple[_Call, Answer]] = []
+        for call, answer in done:
+            session, remote = call.session, answer.remote
+            if (
+                remote is not None
+                and remote.status is not None
+                and is_terminal(remote.status)
+                and decide(session.status, session.status_details, remote) is ApplyOutcome.APPLIED
+            ):
+                key = (
+                    call.claim,
+                    session.status,
+                    session.status_details,
+                    remote.raw_status,
+                    remote.status_details,
+                )
+                groups.setdefault(key, []).append((call, answer))
+            else:
+                one_by_one.append((call, answer))
+        results: list[CancelResult] = []
+        if groups:
+            try:
+                results = self._store_groups(groups)
+            except Exception as exc:
+                if not isinstance(exc, _Moved):
+                    logger.exception(
+                        "Could not store %d cancels together; storing them one by one", len(done)
+                    )
+                one_by_one.extend(item for items in groups.values() for item in items)
+        results.extend(self._store_one(call, answer) for call, answer in one_by_one)
+        return results
+
+    def _store_groups(self, groups: dict[tuple[Any, ...], list[tuple[_Call, Answer]]]) -> list[CancelResult]:
+        """One transaction: per group, an UPDATE that proves every row still holds its claim and claimed state."""
+        now = timezone.now()
+        changed: list[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]] = []
+        results: list[CancelResult] = []
+        with transaction.atomic(durable=True):
+            for (claim, status, details, _raw, _details), items in groups.items():
+                remote = _remote(items[0][1])
+                assert remote.status is not None  # noqa: S101 - only known terminal states are grouped
+                changes = {
+                    **transition_changes(remote.status, remote, now=now),
+                    "cancel_claim": None,
+                    "cancel_claimed_at": None,
+                    "last_synced_at": now,
+                }
+                updated = PaymentSession.objects.filter(
+                    pk__in=[call.session.pk for call, _answer in items],
+                    cancel_claim=claim,
+                    status=status,
+                    status_details=details,
+                ).update(**changes)
+                if updated != len(items):
+                    raise _Moved  # rolls this transaction back: nothing was written
+                for call, answer in items:
+                    changed.append((call.session, remote.status, _remote(answer), changes))
+                    ours = answer.kind is AnswerKind.CANCELLED and remote.status == Status.CANCELLED
+                    outcome = CancelOutcome.CANCELLED if ours else CancelOutcome.ALREADY_TERMINAL
+                    results.append(CancelResult(outcome, call.session))
+            write_transitions(changed, source=self.source, actor=self.actor, reason=self.reason)
+        return results
+
+    def _store_one(self, call: _Call, answer: Answer) -> CancelResult:
+        """Under the row lock: apply what Flinks said, mark or record a failure, release our claim."""
+        session = call.session
+        now = timezone.now()
+        try:
+            with transaction.atomic(durable=True):
+                locked = lock(session.pk)
+                error = answer.error
+                if answer.remote is not None:
+                    apply_locked(
+                        locked, answer.remote, source=self.source, actor=self.actor, reason=self.reason
+                    )
+                    locked.last_synced_at = now
+                    if not locked.is_terminal:
+                        error = f"Flinks reported status {answer.remote.raw_status!r}"
+                elif answer.kind is AnswerKind.NOT_FOUND:
+                    mark_not_found(locked, source=self.source, reason=error, actor=self.actor, now=now)
+                if error and answer.kind is not AnswerKind.NOT_FOUND and not locked.is_terminal:
+                    record_failure(
+                        locked,
+                        SessionEvent.Kind.CANCEL_FAILED,
+                        error,
+                        source=self.source,
+                        actor=self.actor,
+                        now=now,
+                    )
+                if locked.cancel_claim == call.claim:  # a stale claim may have been taken over meanwhile
+                    locked.cancel_claim = None
+                    locked.cancel_claimed_at = None
+                locked.save(
+                    update_fields=["cancel_claim", "cancel_claimed_at", "last_synced_at", "updated_at"]
+                )
+            copy_state(locked, session)
+        except Exception as exc:  # the claim stays until claim_ttl(); the sweep picks the session up then
+            logger.exception("Could not store the cancel of Flinks session %s", session.session_id)
+            return CancelResult(CancelOutcome.FAILED, session, describe_error(exc))
+        return self._result(session, answer, error)
+
+    @staticmethod
+    def _result(session: PaymentSession, answer: Answer, error: str) -> CancelResult:
+        if answer.kind is AnswerKind.NOT_FOUND:
+            logger.warning("Flinks does not know session %s: %s", session.session_id, error)
+            return CancelResult(CancelOutcome.NOT_FOUND, session, error)
+        if answer.kind is AnswerKind.CANCELLED and session.status == Status.CANCELLED:
+            return CancelResult(CancelOutcome.CANCELLED, session)
+        if session.is_terminal:
+            return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+        logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, error)
+        return CancelResult(CancelOutcome.FAILED, session, error)
 
 
-def unclaimed_result(session: PaymentSession) -> CancelResult:
+def _remote(answer: Answer) -> RemoteStatus:
+    assert answer.remote is not None  # noqa: S101 - only answers that carry Flinks' state are grouped
+    return answer.remote
+
+
+def _unclaimed_result(session: PaymentSession) -> CancelResult:
     """Why a claim failed, read from the stored row: nothing was called and nothing changed."""
     if session.is_terminal:
         return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
@@ -190,207 +403,3 @@ def unclaimed_result(session: PaymentSession) -> CancelResult:
     if session.not_found_at is not None:
         return CancelResult(CancelOutcome.NOT_FOUND, session)
     return CancelResult(CancelOutcome.PENDING, session)
-
-
-def _finish(
-    session: PaymentSession,
-    claim: uuid.UUID,
-    remote: RemoteStatus,
-    *,
-    source: str,
-    actor: Any,
-    reason: str,
-    ours: bool,
-) -> CancelResult:
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        if not _store_expected_transition(
-            session, claim, remote, source=source, actor=actor, reason=reason, now=now
-        ):
-            locked = lock(session.pk)
-            apply_locked(locked, remote, source=source, actor=actor, reason=reason)
-            _release(locked, claim, now=now, synced=True)
-            copy_state(locked, session)
-    if ours and session.status == Status.CANCELLED:
-        return CancelResult(CancelOutcome.CANCELLED, session)
-    if session.status in TERMINAL_STATUSES:
-        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
-    # Flinks answered but the session is still open (an unknown status): let the sweep look again.
-    return CancelResult(CancelOutcome.FAILED, session, f"Flinks reported status {remote.raw_status!r}")
-
-
-def _store_expected_transition(
-    session: PaymentSession,
-    claim: uuid.UUID,
-    remote: RemoteStatus,
-    *,
-    source: str,
-    actor: Any,
-    reason: str,
-    now: Any,
-) -> bool:
-    """The common case in one UPDATE: the row still holds our claim and the state we claimed it in.
-
-    The WHERE clause proves nothing moved since the claim, so the transition decided from the caller's copy
-    is the one the locked row would give. Returns ``False`` when anything moved (the caller then locks).
-    """
-    if (
-        remote.status is None
-        or decide(session.status, session.status_details, remote) is not ApplyOutcome.APPLIED
-    ):
-        return False
-    changes = {**transition_changes(remote.status, remote, now=now), "last_synced_at": now}
-    updated = PaymentSession.objects.filter(
-        pk=session.pk, cancel_claim=claim, status=session.status, status_details=session.status_details
-    ).update(**changes)
-    if not updated:
-        return False
-    write_transition(
-        session, remote.status, remote, source=source, actor=actor, reason=reason, extra=changes, stored=True
-    )
-    return True
-
-
-def _finish_not_found(
-    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: Exception
-) -> CancelResult:
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        locked = lock(session.pk)
-        mark_not_found(locked, source=source, reason=str(error), actor=actor, now=now)
-        _release(locked, claim, now=now)
-    copy_state(locked, session)
-    logger.warning("Flinks does not know session %s: %s", session.session_id, error)
-    return CancelResult(CancelOutcome.NOT_FOUND, session, str(error))
-
-
-def _finish_failed(
-    session: PaymentSession, claim: uuid.UUID, *, source: str, actor: Any, error: Exception
-) -> CancelResult:
-    now = timezone.now()
-    message = str(error)[:1000]
-    with transaction.atomic(durable=True):
-        locked = lock(session.pk)
-        if not locked.is_terminal:
-            locked.attempt_count += 1
-            locked.last_error = message
-            locked.last_error_at = now
-            locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
-            audit_event(
-                locked, SessionEvent.Kind.CANCEL_FAILED, source=source, actor=actor, reason=message
-            ).save()
-        _release(locked, claim, now=now)
-    copy_state(locked, session)
-    logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, message)
-    if locked.is_terminal:
-        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
-    return CancelResult(CancelOutcome.FAILED, session, message)
-
-
-def _release(locked: PaymentSession, claim: uuid.UUID, *, now: Any, synced: bool = False) -> None:
-    """Drop our claim (only ours: a stale claim may have been taken over by another worker)."""
-    fields = []
-    if locked.cancel_claim == claim:
-        locked.cancel_claim = None
-        locked.cancel_claimed_at = None
-        fields += ["cancel_claim", "cancel_claimed_at"]
-    if synced:
-        locked.last_synced_at = now
-        fields.append("last_synced_at")
-    if fields:
-        locked.save(update_fields=[*fields, "updated_at"])
-
-
-def request_cancel(
-    session: PaymentSession | uuid.UUID | str,
-    *,
-    source: str,
-    reason: str = "",
-    delay: float | None = None,
-) -> bool:
-    """Record the wish to cancel and hand the call to the task backend after commit; never waits for Flinks.
-
-    ``session`` may be the instance or its Flinks session id (the beacon passes the id, so an accepted beacon
-    costs one UPDATE and the task backend's INSERT). Returns ``True`` when this call recorded a new intent and
-    enqueued the task, ``False`` when the session is unknown, already terminal, or already asked to cancel (a
-    repeated beacon changes nothing). ``delay`` defers the task where the backend supports it (the
-    back/forward-cache grace period); :func:`withdraw_cancel` can take the intent back until a worker claims it.
-    """
-    check_source(source)
-    now = timezone.now()
-    session_id = str(session.session_id if isinstance(session, PaymentSession) else session)
-    if session_id == "None":
-        return False
-    # One conditional UPDATE is atomic on its own: no explicit transaction, so an accepted beacon costs this
-    # statement and the enqueue. Inside a caller's transaction, the enqueue still waits for its commit.
-    using = router.db_for_write(PaymentSession)
-    if not _record_intent(using, session_id, now=now, source=source, reason=reason[:255]):
-        return False
-    from flinks_sessions.tasks import enqueue_cancel
-
-    transaction.on_commit(
-        lambda: enqueue_cancel(session_id, source=source, reason=reason, delay=delay), using=using
-    )
-    if isinstance(session, PaymentSession):
-        session.cancel_requested_at, session.cancel_source, session.cancel_reason = now, source, reason[:255]
-    return True
-
-
-_INTENT_FIELDS = ("cancel_requested_at", "cancel_source", "cancel_reason", "updated_at")
-
-
-def _field(name: str) -> Field[Any, Any]:
-    return cast("Field[Any, Any]", PaymentSession._meta.get_field(name))  # plain columns, never relations
-
-
-@functools.cache
-def _intent_sql(using: str) -> str:
-    """The intent UPDATE for one database, built once: what the ORM's ``filter().update()`` would send."""
-    quote = connections[using].ops.quote_name
-    column = {name: quote(str(_field(name).column)) for name in (*_INTENT_FIELDS, "session_id", "status")}
-    assignments = ", ".join(f"{column[name]} = %s" for name in _INTENT_FIELDS)
-    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
-    # Only quoted model identifiers are formatted in; every value is a query parameter.
-    return (
-        f"UPDATE {quote(PaymentSession._meta.db_table)} SET {assignments}"  # noqa: S608
-        f" WHERE {column['session_id']} = %s AND {column['cancel_requested_at']} IS NULL"
-        f" AND {column['status']} IN ({statuses})"
-    )
-
-
-def _record_intent(using: str, session_id: str, *, now: Any, source: str, reason: str) -> bool:
-    """``filter(session_id=..., cancel_requested_at__isnull=True, status__in=OPEN_STATUSES).update(...)``.
-
-    Written out because it is the beacon's hot path: compiling the queryset cost a measurable share of the
-    beacon's CPU (bench/beacon.py), for a statement that never changes. Values are prepared by the model's
-    own fields, so every backend gets what the ORM would send (a malformed id still raises
-    ``ValidationError``); the row count decides.
-    """
-    connection = connections[using]
-    values = [
-        _field(name).get_db_prep_value(value, connection)
-        for name, value in zip(_INTENT_FIELDS, (now, source, reason, now), strict=True)
-    ]
-    values.append(_field("session_id").get_db_prep_value(session_id, connection))
-    values.extend(str(status) for status in OPEN_STATUSES)
-    with connection.cursor() as cursor:
-        cursor.execute(_intent_sql(using), values)
-        return bool(cursor.rowcount)
-
-
-def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:
-    """Take back a cancel intent no worker has claimed yet (the shopper came back from the back/forward cache)."""
-    check_source(source)
-    now = timezone.now()
-    with transaction.atomic():
-        withdrawn = (
-            PaymentSession.objects.filter(
-                pk=session.pk, cancel_requested_at__isnull=False, cancel_claim__isnull=True
-            )
-            .exclude(status__in=TERMINAL_STATUSES)
-            .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)
-        )
-        if withdrawn:
-            audit_event(session, SessionEvent.Kind.CANCEL_WITHDRAWN, source=source).save()
-            session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
-    return bool(withdrawn)

@@ -265,6 +265,20 @@ def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: A
     audit_event(locked, SessionEvent.Kind.NOT_FOUND, source=source, actor=actor, reason=reason).save()
 
 
+def record_failure(
+    locked: PaymentSession, kind: str, error: str, *, source: str, actor: Any = None, now: Any
+) -> None:
+    """A call to Flinks for this session failed: count it, keep the error, and audit it as ``kind``.
+
+    The row must be locked by the caller.
+    """
+    locked.attempt_count += 1
+    locked.last_error = error[:1000]
+    locked.last_error_at = now
+    locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
+    audit_event(locked, kind, source=source, actor=actor, reason=error).save()
+
+
 def copy_state(source: PaymentSession, target: PaymentSession) -> None:
     """Give the caller's instance the stored state without another query."""
     if source is target:

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from flinks_sessions.exceptions import WebhookPayloadError
-from flinks_sessions.models import PaymentSession, WebhookDelivery
-from flinks_sessions.services import ApplyOutcome, apply_locked, confirm_creation
+from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.services import ApplyOutcome, apply_report
 from flinks_sessions.signals import send_safely, webhook_received
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
 
@@ -79,26 +79,16 @@ def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
     remote = envelope.remote
     if remote is None:
         return Outcome.IGNORED, f"event type {envelope.event_type!r} is not handled"
-    session = _locked_session(envelope)
-    if session is None:
+    result = apply_report(remote, source="webhook")
+    if result is None:
         logger.info("Webhook delivery %s names unknown Flinks session %s", delivery.pk, envelope.session_id)
         return Outcome.UNKNOWN_SESSION, ""
-    delivery.session = session
-    result = apply_locked(session, remote, source="webhook")
+    delivery.session = result.session
     outcome = _OUTCOMES[result.outcome]
     logger.info("Webhook delivery %s for session %s: %s", delivery.pk, envelope.session_id, outcome)
     if result.outcome is ApplyOutcome.UNKNOWN_STATUS:
         return outcome, f"unknown status {remote.raw_status!r} kept raw, nothing changed"
     return outcome, ""
-
-
-def _locked_session(envelope: Envelope) -> PaymentSession | None:
-    """The session the webhook is about, row-locked; an ambiguous creation is attached by its referenceId."""
-    try:
-        return PaymentSession.objects.select_for_update().get(session_id=envelope.session_id)
-    except PaymentSession.DoesNotExist:
-        remote = envelope.remote
-        return confirm_creation(remote, source="webhook") if remote is not None else None
 
 
 def _save_outcome(delivery: WebhookDelivery, outcome: str, error: str) -> None:

@@ -41,6 +41,7 @@ from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.webhooks import processing
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
 from flinks_sessions.webhooks.storage import read_body, store_delivery
+from flinks_sessions.webhooks.tasks import enqueue_webhook
 from flinks_sessions.webhooks.verification import age_problem, signature_headers, verify
 
 logger = logging.getLogger("flinks_sessions.webhooks")
@@ -111,8 +112,6 @@ class WebhookView(View):
             processing.announce_delivery(delivery)
             return _answer(400, error="malformed", detail=error)
         if settings.webhook_async:
-            from flinks_sessions.tasks import enqueue_webhook
-
             pk = delivery.pk
             transaction.on_commit(lambda: enqueue_webhook(pk))
             return _answer(202, outcome=Outcome.RECEIVED)

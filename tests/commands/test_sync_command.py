@@ -1,4 +1,4 @@
-"""``manage.py flinks_sync_sessions`` and ``tasks.sync_sessions_task``: learning outcomes no webhook reported."""
+"""``manage.py flinks_sync_sessions`` and ``sweeps.tasks.sync_sessions_task``: learning outcomes no webhook reported."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.tasks import sync_sessions_task
+from flinks_sessions.sweeps.tasks import sync_sessions_task
 from tests.cancel_helpers import make_session, make_sessions, signal_log
 from tests.support import db_workers, wait_for
 

@@ -17,12 +17,12 @@ from django.db import connections
 from django.utils import timezone
 
 from flinks_sessions import services
-from flinks_sessions.client import RemoteStatus
+from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.selection import SessionFilters, select_retry_failed
 from flinks_sessions.services import CancelOutcome, CancelResult
-from flinks_sessions.services import cancel_many as cancel_many_module
+from flinks_sessions.services import cancel as engine_module
 from flinks_sessions.status import Status
+from flinks_sessions.sweeps.selection import SessionFilters, select_retry_failed
 from tests.cancel_helpers import cancel_calls, make_session, make_sessions, signal_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -188,7 +188,7 @@ def test_a_row_that_moves_during_the_call_is_stored_under_the_row_lock(
     matches, so every answer of that batch is stored the single cancel's way. Still one transition each."""
     sessions = make_sessions(sandbox, 6)
     mover = sessions[2]
-    real_call = cancel_many_module.call_flinks
+    real_call = FlinksClient.cancel_session
 
     def call_after_a_webhook(client: Any, session_id: str) -> Any:
         if session_id == str(mover.session_id):
@@ -203,15 +203,15 @@ def test_a_row_that_moves_during_the_call_is_stored_under_the_row_lock(
                 connections.close_all()
         return real_call(client, session_id)
 
-    monkeypatch.setattr(cancel_many_module, "call_flinks", call_after_a_webhook)
+    monkeypatch.setattr(FlinksClient, "cancel_session", call_after_a_webhook)
     stored_one_by_one: list[int] = []
-    real_store_one = cancel_many_module._Batch.store_one
+    real_store_one = engine_module._CancelEngine._store_one
 
-    def spy(self: Any, item: Any) -> CancelResult:
-        stored_one_by_one.append(item.call.session.pk)
-        return real_store_one(self, item)
+    def spy(self: Any, call: Any, answer: Any) -> CancelResult:
+        stored_one_by_one.append(call.session.pk)
+        return real_store_one(self, call, answer)
 
-    monkeypatch.setattr(cancel_many_module._Batch, "store_one", spy)
+    monkeypatch.setattr(engine_module._CancelEngine, "_store_one", spy)
     with signal_log() as signals:
         results = services.cancel_sessions(sessions, source="command", concurrency=6)
 
@@ -262,7 +262,7 @@ def test_an_unexpected_error_in_a_call_is_recorded_and_releases_the_claim(
     def broken(client: Any, session_id: str) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(cancel_many_module, "call_flinks", broken)
+    monkeypatch.setattr(FlinksClient, "cancel_session", broken)
     [result] = services.cancel_sessions([session], source="command")
     assert result.outcome is CancelOutcome.FAILED
     assert "KeyError" in result.error

@@ -24,7 +24,8 @@ from django.db.migrations.recorder import MigrationRecorder
 import flinks_sessions
 from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.runner import ItemResult, Progress
+from flinks_sessions.sweeps.progress import Progress
+from flinks_sessions.sweeps.summary import ItemResult
 from tests.support import ROOT, run_python
 
 # What the extras bring (and the test tools); importing the app must need none of them.

@@ -69,7 +69,7 @@ def test_reprocess_action(
     failed_session, applied_session = make_session(), make_session()
     deliver(status_webhook(applied_session, "Completed", "EFT0301"))
     deliver(status_webhook(failed_session, "Failed", "EFT0403", secret="forged"))
-    monkeypatch.setattr(processing, "apply_locked", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(processing, "apply_report", lambda *a, **k: 1 / 0)
     deliver(status_webhook(failed_session, "Completed", "EFT0301"))
     monkeypatch.undo()
     applied, forged, errored = WebhookDelivery.objects.order_by("pk")

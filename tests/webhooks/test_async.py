@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from flinks_sessions.tasks import process_webhook_task
 from flinks_sessions.testing import signed_webhook
+from flinks_sessions.webhooks.tasks import process_webhook_task
 from tests.support import db_workers, wait_for
 from tests.webhooks.helpers import status_webhook
 

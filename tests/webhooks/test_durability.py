@@ -36,7 +36,7 @@ def test_processing_error_is_stored_answered_200_and_logged(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database said no")
 
-    monkeypatch.setattr(processing, "apply_locked", broken)
+    monkeypatch.setattr(processing, "apply_report", broken)
     with caplog.at_level(logging.ERROR, logger="flinks_sessions.webhooks"):
         response = deliver(status_webhook(session, "Completed", "EFT0301"))
 

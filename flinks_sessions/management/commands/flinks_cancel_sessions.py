@@ -19,9 +19,9 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext
 
-from flinks_sessions import bulk
-from flinks_sessions.management.commands._sweep import SweepCommand
-from flinks_sessions.selection import parse_duration, select_open, select_retry_failed
+from flinks_sessions.sweeps import run, summary
+from flinks_sessions.sweeps.command import SweepCommand
+from flinks_sessions.sweeps.selection import parse_duration, select_open, select_retry_failed
 
 
 class Command(SweepCommand):
@@ -76,19 +76,19 @@ class Command(SweepCommand):
 
         if options["enqueue"]:
             work = partial(
-                bulk.enqueue_cancel_one,
+                run.enqueue_cancel_one,
                 source="command",
                 reason=options["reason"],
                 requeue=options["retry_failed"],
             )
-            summary = self.run(sessions, work, options)
-            bulk.add_unknown(summary, unknown)
-            self.finish(summary, bulk.describe_enqueue(summary), options)
+            done = self.run_enqueue(sessions, work, options)
+            run.add_unknown(done, unknown)
+            self.finish(done, summary.describe_enqueue(done), options)
             return
 
-        summary = self.run_cancel(sessions, options)
-        bulk.add_unknown(summary, unknown)
-        self.finish(summary, bulk.describe_cancel(summary), options)
+        done = self.run_cancel(sessions, options)
+        run.add_unknown(done, unknown)
+        self.finish(done, summary.describe_cancel(done), options)
 
     def _grace(self, options: dict[str, Any]) -> Any:
         if not options["grace"]:

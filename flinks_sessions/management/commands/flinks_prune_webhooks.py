@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from flinks_sessions.models import WebhookDelivery
-from flinks_sessions.selection import parse_duration
+from flinks_sessions.sweeps.selection import parse_duration
 
 
 class Command(BaseCommand):

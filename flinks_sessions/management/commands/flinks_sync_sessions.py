@@ -1,7 +1,8 @@
 """``manage.py flinks_sync_sessions``: poll Flinks' ``/status`` for sessions that have not ended.
 
-Flinks sends a webhook once, never retries it, and never sends one for Expired (REFERENCE.md, Webhooks): this
-sweep is how a missed outcome is learnt. Run it from cron, or schedule ``tasks.sync_sessions_task``::
+Flinks sends a webhook once, never retries it, and never sends one for Expired (``docs/flinks-api.md``): this
+sweep is how a missed outcome is learnt. Run it from cron, or schedule
+``flinks_sessions.sweeps.tasks.sync_sessions_task``::
 
     manage.py flinks_sync_sessions                       # every open session
     manage.py flinks_sync_sessions --older-than 30m --concurrency 16
@@ -17,9 +18,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext
 
-from flinks_sessions import bulk
-from flinks_sessions.management.commands._sweep import SweepCommand
-from flinks_sessions.selection import select_open
+from flinks_sessions.sweeps import run, summary
+from flinks_sessions.sweeps.command import SweepCommand
+from flinks_sessions.sweeps.selection import select_open
 
 
 class Command(SweepCommand):
@@ -45,11 +46,11 @@ class Command(SweepCommand):
             return
 
         if options["enqueue"]:
-            summary = self.run(sessions, bulk.enqueue_sync_one, options)
-            bulk.add_unknown(summary, unknown)
-            self.finish(summary, bulk.describe_sync_enqueue(summary), options)
+            done = self.run_enqueue(sessions, run.enqueue_sync_one, options)
+            run.add_unknown(done, unknown)
+            self.finish(done, summary.describe_sync_enqueue(done), options)
             return
 
-        summary = self.run(sessions, bulk.sync_one, options)
-        bulk.add_unknown(summary, unknown)
-        self.finish(summary, bulk.describe_sync(summary), options)
+        done = self.run_sync(sessions, options)
+        run.add_unknown(done, unknown)
+        self.finish(done, summary.describe_sync(done), options)

@@ -1,7 +1,8 @@
 """What ``flinks_cancel_sessions`` and ``flinks_sync_sessions`` share: the selection options, the progress
 and summary output, and the exit status cron relies on (1 when anything failed, 130 after Ctrl-C).
 
-The leading underscore keeps Django from listing this module as a command.
+The commands themselves stay thin: they parse, select (:mod:`~flinks_sessions.sweeps.selection`), run
+(:mod:`~flinks_sessions.sweeps.run`) and report through this base class.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
-from flinks_sessions import bulk
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.runner import BoundedRunner, ItemResult, Progress, RunSummary
-from flinks_sessions.selection import OPEN_STATUSES, SessionFilters, find_by_session_ids, parse_duration
-from flinks_sessions.status import Product
+from flinks_sessions.status import OPEN_STATUSES, Product
+from flinks_sessions.sweeps import run
+from flinks_sessions.sweeps.progress import Progress
+from flinks_sessions.sweeps.selection import SessionFilters, find_by_session_ids, parse_duration
+from flinks_sessions.sweeps.summary import ItemResult, RunSummary, session_label
 
 DEFAULT_CONCURRENCY = 8
 INTERRUPTED_EXIT = 130
@@ -122,32 +124,38 @@ class SweepCommand(BaseCommand):
 
     # --- running --------------------------------------------------------------------------------------------
 
-    def run(
+    def run_enqueue(
         self,
         sessions: Sequence[PaymentSession],
         work: Callable[[PaymentSession], ItemResult],
         options: dict[str, Any],
     ) -> RunSummary:
+        """Hand each session to the task workers with ``work``, with progress."""
         progress = self.progress(sessions, options)
-        runner = BoundedRunner(
-            work, concurrency=options["concurrency"], on_result=progress.update, label=bulk.session_label
-        )
         try:
-            return runner.run(sessions)
+            return run.enqueue_many(sessions, work, on_result=progress.update)
         finally:
             progress.close()
 
     def run_cancel(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> RunSummary:
-        """Cancel through the batched pipeline (:func:`flinks_sessions.bulk.cancel_many`), with progress."""
+        """Cancel now, ``--concurrency`` calls at a time, with progress."""
         progress = self.progress(sessions, options)
         try:
-            return bulk.cancel_many(
+            return run.cancel_many(
                 sessions,
                 source="command",
                 reason=options["reason"],
                 concurrency=options["concurrency"],
                 on_result=progress.update,
             )
+        finally:
+            progress.close()
+
+    def run_sync(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> RunSummary:
+        """Poll now, ``--concurrency`` calls at a time, with progress."""
+        progress = self.progress(sessions, options)
+        try:
+            return run.sync_many(sessions, concurrency=options["concurrency"], on_result=progress.update)
         finally:
             progress.close()
 
@@ -163,7 +171,7 @@ class SweepCommand(BaseCommand):
         """List what would be done; no row is written and Flinks is not called."""
         chosen = 0
         for session in sessions:
-            if session.is_cancellable and session.not_found_at is None:
+            if session.is_open:
                 chosen += 1
                 state = session.get_status_display()
             elif session.not_found_at is not None and not session.is_terminal:
@@ -171,7 +179,7 @@ class SweepCommand(BaseCommand):
             else:
                 state = gettext("skipped: %s") % session.get_status_display()
             if options["verbosity"] >= 1:
-                self.stdout.write(f"{bulk.session_label(session)} {state}")
+                self.stdout.write(f"{session_label(session)} {state}")
         self.stdout.write(
             gettext("Dry run: would %(verb)s %(count)d of %(total)d sessions; nothing was changed.")
             % {"verb": verb, "count": chosen, "total": len(sessions)}

@@ -1,7 +1,8 @@
 """Which sessions a sweep touches: the filters shared by ``flinks_cancel_sessions`` and ``flinks_sync_sessions``.
 
 Commands and scheduled tasks describe *what* to select with :class:`SessionFilters`; this module turns that
-into one queryset, so the cron job, the task and the admin agree on what "open" and "stuck" mean.
+into one queryset over :class:`~flinks_sessions.models.PaymentSessionQuerySet`, which alone says what "open"
+and "due for a retry" mean, so the cron job, the task, the admin and the engine agree.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.status import TERMINAL_STATUSES, Status
+from flinks_sessions.services import claim_ttl
 
 _DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-OPEN_STATUSES: tuple[str, ...] = tuple(status for status in Status.values if status not in TERMINAL_STATUSES)
 
 
 def parse_duration(value: str) -> timedelta:
@@ -64,39 +63,25 @@ class SessionFilters:
         return queryset
 
 
-def open_sessions() -> QuerySet[PaymentSession]:
-    """Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks."""
-    return PaymentSession.objects.filter(
-        session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES
-    )
-
-
 def select_open(filters: SessionFilters) -> QuerySet[PaymentSession]:
     """The sessions a cancel or sync sweep with these filters works on."""
-    return filters.apply(open_sessions())
+    return filters.apply(PaymentSession.objects.open())
 
 
 def select_retry_failed(
     filters: SessionFilters, *, grace: timedelta | None = None
 ) -> QuerySet[PaymentSession]:
-    """Open sessions whose cancel was asked for and never finished, and that nobody is cancelling right now.
+    """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling right now.
 
-    That is a standing cancel intent with no live claim (none, or one older than
-    :func:`~flinks_sessions.services.claim_ttl`, whose worker died) and either a recorded failure
-    (``last_error``) or an intent older than ``grace`` (the task was lost, never ran, or was deferred for the
-    back/forward-cache grace period that has now passed). ``grace`` defaults to ``EXIT_GRACE_PERIOD``.
+    See :meth:`~flinks_sessions.models.PaymentSessionQuerySet.due_for_retry`: a claim counts as gone after
+    :func:`~flinks_sessions.services.claim_ttl`, an intent without a recorded failure after ``grace``
+    (``EXIT_GRACE_PERIOD`` by default).
     """
-    from flinks_sessions.services import claim_ttl
-
     now = filters.now or timezone.now()
     if grace is None:
         grace = timedelta(seconds=get_settings().exit_grace_period)
-    queryset = open_sessions().filter(
-        Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=now - claim_ttl()),
-        Q(cancel_requested_at__isnull=False),
-        ~Q(last_error="") | Q(cancel_requested_at__lt=now - grace),
-    )
-    return filters.apply(queryset)
+    due = PaymentSession.objects.due_for_retry(stale_before=now - claim_ttl(), intent_before=now - grace)
+    return filters.apply(due)
 
 
 @dataclass(frozen=True)

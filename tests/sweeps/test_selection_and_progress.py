@@ -1,16 +1,15 @@
-"""The pieces under the commands: durations, the open-session selection, and the bounded runner."""
+"""The pieces under the sweeps: durations and the progress report."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 
-from flinks_sessions.runner import BoundedRunner, ItemResult, Progress
-from flinks_sessions.selection import parse_duration
+from flinks_sessions.sweeps.progress import Progress
+from flinks_sessions.sweeps.selection import parse_duration
+from flinks_sessions.sweeps.summary import ItemResult
 
 
 @pytest.mark.parametrize(
@@ -33,51 +32,6 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
-
-
-def test_runner_is_bounded_and_counts_every_outcome() -> None:
-    lock = threading.Lock()
-    running = 0
-    peak = 0
-
-    def work(item: int) -> ItemResult:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.01)
-        with lock:
-            running -= 1
-        if item % 5 == 0:
-            raise RuntimeError("boom")  # unexpected: counted as a failure, the run goes on
-        return ItemResult("odd" if item % 2 else "even", label=str(item))
-
-    seen: list[ItemResult] = []
-    summary = BoundedRunner(work, concurrency=4, on_result=seen.append).run(range(1, 41))
-
-    assert peak <= 4
-    assert summary.total == summary.done == len(seen) == 40
-    assert summary.failed == 8
-    assert summary.counts == {"odd": 16, "even": 16, "failed": 8}
-    assert summary.first_error.endswith("RuntimeError: boom")
-    assert not summary.interrupted
-
-
-def test_runner_stop_starts_nothing_new() -> None:
-    started: list[int] = []
-    runner: BoundedRunner[int] = BoundedRunner(lambda item: ItemResult("done"), concurrency=2)
-
-    def work(item: int) -> ItemResult:
-        started.append(item)
-        if item == 3:
-            runner.stop.set()
-        time.sleep(0.01)
-        return ItemResult("done")
-
-    runner.work = work
-    summary = runner.run(range(1, 100))
-    assert summary.done == len(started) < 10
-    assert summary.not_started == 99 - len(started)
 
 
 def test_progress_writes_plain_lines_when_not_a_terminal() -> None:

@@ -1,0 +1,29 @@
+"""The sweeps as scheduled tasks, for a site that schedules with its task backend instead of cron."""
+
+from __future__ import annotations
+
+import logging
+
+try:  # Django ≥ 6.0
+    from django.tasks import task
+except ImportError:  # pragma: no cover - Django 5.2 with the backport
+    from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+from flinks_sessions.sweeps import run, summary
+from flinks_sessions.sweeps.selection import SessionFilters, parse_duration, select_open
+
+logger = logging.getLogger("flinks_sessions.sweeps")
+
+
+@task()
+def sync_sessions_task(
+    older_than: str | None = None, limit: int | None = None, concurrency: int = 4
+) -> dict[str, int]:
+    """The ``flinks_sync_sessions`` sweep as a task.
+
+    ``older_than`` is a duration like ``"30m"``; returns the outcome counts (changed, unchanged, failed...).
+    """
+    filters = SessionFilters(older_than=parse_duration(older_than) if older_than else None, limit=limit)
+    done = run.sync_many(list(select_open(filters)), concurrency=concurrency)
+    logger.info("sync sweep: %s", summary.describe_sync(done))
+    return {**done.counts, "total": done.total}
