@@ -1,8 +1,8 @@
 """The three documented ways Flinks signs a webhook, in one place.
 
 Both the receiver (which verifies) and the sandbox (which signs) use this module, so the two can never drift
-apart. Every form is an HMAC-SHA256 of the raw body bytes keyed with the shared secret (REFERENCE.md, Webhooks);
-they differ only in the header name and in how the digest is written.
+apart. Every form is an HMAC-SHA256 of the raw body bytes keyed with the shared secret
+(``docs/flinks-api.md``, "Webhooks"); they differ only in the header name and in how the digest is written.
 """
 
 from __future__ import annotations

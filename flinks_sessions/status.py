@@ -2,7 +2,7 @@
 
 Flinks spells the cancelled state ``Cancelled`` (EFT v2, e-Transfer) or ``Canceled`` (GEFT), in mixed case, and
 may grow new values; everything that reads a status from Flinks goes through :func:`normalise_status` so the
-rest of the app only ever sees :class:`Status` (REFERENCE.md, Statuses).
+rest of the app only ever sees :class:`Status` (``docs/flinks-api.md``, "Status").
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
 # The states Flinks can still move or cancel, in declaration order (for choices and stable SQL).
 OPEN_STATUSES: tuple[str, ...] = tuple(status for status in Status.values if status not in TERMINAL_STATUSES)
 
-# Flinks' detail codes that matter to the state machine (REFERENCE.md, Statuses).
+# Flinks' detail codes that matter to the state machine (``docs/flinks-api.md``, "Status").
 DETAIL_PAYMENT_SCHEDULED = "EFT0301"
 DETAIL_PAD_PENDING = "EFT0302"
 DETAIL_CANCELLED_BY_API = "EFT0501"

@@ -110,7 +110,7 @@ def pay(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def thanks(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-    """The outcome. A browser event is only a hint (REFERENCE.md): ask Flinks when we do not know yet."""
+    """The outcome. A browser event is only a hint (docs/flinks-api.md): ask Flinks when we do not know yet."""
     session = _own_session(request, session_id)
     if not session.is_terminal:
         with contextlib.suppress(FlinksError):  # show what is stored; the webhook or the sync sweep catch up

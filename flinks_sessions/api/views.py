@@ -5,7 +5,7 @@ records the intent, and the task backend calls Flinks later. A beacon never wait
 costs one conditional UPDATE and the task backend's INSERT; only a refused intent costs a SELECT, to tell an
 unknown session (404) from a repeat or an ended one (202, nothing new).
 
-Answers (DESIGN.md, "What bad input gets"): bad, expired or another session's token → 403; unknown session →
+Answers (README, "Exit beacon"): bad, expired or another session's token → 403; unknown session →
 404; wrong method → 405; body over ``BEACON_MAX_BODY`` → 413; throttled → 429; accepted or repeated → 202.
 """
 

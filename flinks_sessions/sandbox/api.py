@@ -1,4 +1,4 @@
-"""The Flinks Pay endpoints of REFERENCE.md, as functions from a ``Request`` to a ``Response``.
+"""The Flinks Pay endpoints of docs/flinks-api.md, as functions from a ``Request`` to a ``Response``.
 
 Error bodies follow the product the way the documentation shows them (``error_style="auto"``): GEFT pages
 show OAuth-style ``{error, error_description}``, the EFT v2 OpenAPI shows RFC 7807 ProblemDetails, so a

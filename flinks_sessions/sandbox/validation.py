@@ -1,4 +1,4 @@
-"""Validation of ``POST /api/v2/sessions`` bodies, with the rules REFERENCE.md documents per product.
+"""Validation of ``POST /api/v2/sessions`` bodies, with the rules docs/flinks-api.md records per product.
 
 The emulator is deliberately strict: a client that passes here sends what the documentation asks for, and
 every rejection says which field is wrong so the client author can fix it from the error alone.

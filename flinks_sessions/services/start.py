@@ -53,7 +53,7 @@ def build_session_body(
     payee: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /api/v2/sessions`` for a product (REFERENCE.md, Products)."""
+    """The JSON body of ``POST /api/v2/sessions`` for a product (``docs/flinks-api.md``, "Products and creation")."""
     if product == Product.EFT and payee:
         raise ValidationError("EFT v2 sessions do not take a payee", code="payee")
     body: dict[str, Any] = {
@@ -144,10 +144,11 @@ def start_session(
 def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | None:
     """Attach a Flinks session id to the session whose creation timed out, matched by its referenceId.
 
-    :func:`start_session` stores such a creation without an id (REFERENCE.md: no idempotency key, referenceId is
-    the app's reconciliation key); the first report Flinks sends for it (a webhook) names both. The amount must
-    match too when the report carries one; of several timed-out attempts the oldest is taken. Call it inside a
-    transaction: the candidate row is locked and returned locked, ready for the status to be applied.
+    :func:`start_session` stores such a creation without an id (``docs/flinks-api.md``: no idempotency key,
+    referenceId is the app's reconciliation key); the first report Flinks sends for it (a webhook) names both.
+    The amount must match too when the report carries one; of several timed-out attempts the oldest is taken.
+    Call it inside a transaction: the candidate row is locked and returned locked, ready for the status to be
+    applied (:func:`~flinks_sessions.services.apply_report` does).
     """
     if not remote.reference_id or not remote.session_id:
         return None

@@ -1,6 +1,6 @@
 """The webhook envelope Flinks sends, parsed strictly enough to act on and tolerantly enough to never crash.
 
-Seed 000 documents one shape (REFERENCE.md, Webhooks)::
+Flinks documents one shape (``docs/flinks-api.md``, "Webhooks")::
 
     {"when": "2025-11-18T14:36:48.6078123Z", "type": "SessionSetupStatusChanged",
      "payload": {"sessionId", "amount", "referenceId", "status", "statusDetails"}}

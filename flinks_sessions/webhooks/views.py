@@ -1,6 +1,6 @@
 """The endpoint Flinks posts ``SessionSetupStatusChanged`` to: ``flinks_sessions:webhook``.
 
-What each request gets (DESIGN.md, "What bad input gets"):
+What each request gets (README, "Webhook receiver"):
 
 ========================================  ======  =================================================
 request                                   status  stored

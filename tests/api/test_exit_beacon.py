@@ -1,4 +1,4 @@
-"""The exit beacon, one test per row of DESIGN.md's "What bad input gets" (Beacon), plus what it records.
+"""The exit beacon, one test per answer the README documents for bad input, plus what it records.
 
 The page sends ``token`` (and optionally ``reason`` and ``grace``) as a form; the endpoint records the cancel
 intent and enqueues the task, and never calls Flinks itself. Tasks are recorded here, not run.

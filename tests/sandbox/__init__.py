@@ -1,7 +1,7 @@
 """Tests of the Flinks Pay emulator, over real HTTP; helpers shared by its test modules live here.
 
 The helpers deliberately talk raw HTTP with ``requests`` (not the app's client), so these tests pin down the
-wire contract of REFERENCE.md that the client is later tested against.
+wire contract of docs/flinks-api.md that the client is later tested against.
 """
 
 from __future__ import annotations

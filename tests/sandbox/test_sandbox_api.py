@@ -1,4 +1,4 @@
-"""The Flinks Pay API as the sandbox serves it: the shapes and statuses of REFERENCE.md, over real HTTP."""
+"""The Flinks Pay API as the sandbox serves it: the shapes and statuses of docs/flinks-api.md, over real HTTP."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 TOTAL = 5000
 SEED = int(os.environ.get("FLINKS_CHAOS_SEED", "20251118"))
 Outcome = WebhookDelivery.Outcome
-# What Flinks sends per session (REFERENCE.md: webhooks only for Completed, Failed, Canceled), with weights.
+# What Flinks sends per session (docs/flinks-api.md: webhooks only for Completed, Failed, Canceled), with weights.
 SCENARIOS = [
     (50, [("Completed", "EFT0301")]),
     (15, [("Completed", "EFT0302"), ("Completed", "EFT0301")]),

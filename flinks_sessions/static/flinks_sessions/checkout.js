@@ -4,7 +4,7 @@
  * No dependencies, no build step. Loaded by {% flinks_checkout session %} and configured by the data-
  * attributes of the [data-flinks-checkout] element (no inline script: a strict Content-Security-Policy works).
  *
- * The rules (DESIGN.md, Browser):
+ * The rules (docs/architecture.md; the events: docs/flinks-api.md, "Hosted-flow browser events"):
  * - The exit beacon fires on `pagehide` only, never on `visibilitychange`: a shopper switching to a banking
  *   app is not leaving. It is a form-encoded navigator.sendBeacon (fetch with keepalive when that fails).
  * - Never after the hosted flow posted SUCCESS (or GUARANTEE_FAILED: the session has ended at Flinks).
@@ -46,7 +46,7 @@
     token: attr("token"),
     messageOrigin: attr("message-origin")
   };
-  // The shopper has left the hosted flow for good: cancel at once (REFERENCE.md, hosted-flow browser events).
+  // The shopper has left the hosted flow for good: cancel at once (docs/flinks-api.md, "Hosted-flow browser events").
   var CANCEL_STEPS = {
     CLOSE: "close",
     COMPONENT_PAD_WARNING_SCREEN_EXIT: "pad_exit",
