@@ -103,13 +103,7 @@ def cancel_session(
     (the claim's durable transaction refuses to start there).
     """
     check_source(source)
-    engine = _CancelEngine(source=source, reason=reason, actor=actor)
-    claimed, early = engine.claim([session])
-    if early:
-        return early[0]
-    [call] = claimed
-    [result] = engine.finish([(call, engine.call(call))])
-    return result
+    return pipeline.run_one(_CancelEngine(source=source, reason=reason, actor=actor), session)
 
 
 def cancel_sessions(

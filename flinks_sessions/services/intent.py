@@ -8,9 +8,12 @@ makes that safe: a lost or failed enqueue is picked up by ``flinks_cancel_sessio
 
 from __future__ import annotations
 
+import functools
 import uuid
+from typing import Any, cast
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
@@ -42,20 +45,61 @@ def request_cancel(
         return False
     # One conditional UPDATE is atomic on its own: no explicit transaction, so an accepted beacon costs this
     # statement and the enqueue. Inside a caller's transaction, the announcement still waits for its commit.
-    recorded = PaymentSession.objects.filter(
-        session_id=session_id, cancel_requested_at__isnull=True, status__in=OPEN_STATUSES
-    ).update(cancel_requested_at=now, cancel_source=source, cancel_reason=reason[:255], updated_at=now)
-    if not recorded:
+    using = router.db_for_write(PaymentSession)
+    if not _record_intent(using, session_id, now=now, source=source, reason=reason[:255]):
         return False
     transaction.on_commit(
         lambda: send_safely(
             cancel_requested, PaymentSession, session_id=session_id, source=source, reason=reason, delay=delay
         ),
-        using=router.db_for_write(PaymentSession),
+        using=using,
     )
     if isinstance(session, PaymentSession):
         session.cancel_requested_at, session.cancel_source, session.cancel_reason = now, source, reason[:255]
     return True
+
+
+_INTENT_FIELDS = ("cancel_requested_at", "cancel_source", "cancel_reason", "updated_at")
+
+
+def _field(name: str) -> Field[Any, Any]:
+    return cast("Field[Any, Any]", PaymentSession._meta.get_field(name))  # plain columns, never relations
+
+
+@functools.cache
+def _intent_sql(using: str) -> str:
+    """The intent UPDATE for one database, built once: what the ORM's ``filter().update()`` would send."""
+    quote = connections[using].ops.quote_name
+    column = {name: quote(str(_field(name).column)) for name in (*_INTENT_FIELDS, "session_id", "status")}
+    assignments = ", ".join(f"{column[name]} = %s" for name in _INTENT_FIELDS)
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    # Only quoted model identifiers are formatted in; every value is a query parameter.
+    return (
+        f"UPDATE {quote(PaymentSession._meta.db_table)} SET {assignments}"  # noqa: S608
+        f" WHERE {column['session_id']} = %s AND {column['cancel_requested_at']} IS NULL"
+        f" AND {column['status']} IN ({statuses})"
+    )
+
+
+def _record_intent(using: str, session_id: str, *, now: Any, source: str, reason: str) -> bool:
+    """``filter(session_id=..., cancel_requested_at__isnull=True, status__in=OPEN_STATUSES).update(...)``.
+
+    Written out because it is the beacon's hot path: building the queryset costs about a sixth of a beacon's
+    CPU, measured against this statement in the same run by ``bench/beacon.py`` (over the 10 % that justifies
+    a second way to write it), for a statement that never changes. Values are prepared by the model's own
+    fields, so every backend gets what the ORM would send (a malformed id still raises ``ValidationError``);
+    the row count decides.
+    """
+    connection = connections[using]
+    values = [
+        _field(name).get_db_prep_value(value, connection)
+        for name, value in zip(_INTENT_FIELDS, (now, source, reason, now), strict=True)
+    ]
+    values.append(_field("session_id").get_db_prep_value(session_id, connection))
+    values.extend(str(status) for status in OPEN_STATUSES)
+    with connection.cursor() as cursor:
+        cursor.execute(_intent_sql(using), values)
+        return bool(cursor.rowcount)
 
 
 def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:

@@ -134,6 +134,16 @@ def run(
     return results
 
 
+def run_one(stages: Stages[Item, Claimed, Answer, Result], item: Item) -> Result:
+    """The stages over one item in the calling thread; an error of the claim is the caller's to see."""
+    claimed, early = stages.claim([item])
+    if early:
+        return early[0]
+    [one] = claimed
+    [result] = stages.finish([(one, stages.call(one))])
+    return result
+
+
 class _End:
     """The finisher's last word on the results queue."""
 

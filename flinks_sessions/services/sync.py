@@ -54,13 +54,7 @@ class SyncResult:
 
 def sync_session(session: PaymentSession) -> SyncResult:
     """Poll ``/status`` (outside any lock) and apply it with ``source="sync"``."""
-    engine = _SyncEngine()
-    ready, early = engine.claim([session])
-    if early:
-        return early[0]
-    [item] = ready
-    [result] = engine.finish([(item, engine.call(item))])
-    return result
+    return pipeline.run_one(_SyncEngine(), session)
 
 
 def sync_sessions(

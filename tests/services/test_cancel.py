@@ -260,7 +260,7 @@ def test_withdraw_before_the_worker_claims(
 def test_request_cancel_writes_what_the_orm_would(
     session: PaymentSession, django_capture_on_commit_callbacks: Any, django_assert_num_queries: Any
 ) -> None:
-    """The intent is one UPDATE (the beacon's hot path) that stores the columns as the model defines them."""
+    """The intent UPDATE is written out by hand (the beacon's hot path); it must store and refuse alike."""
     long_reason = "x" * 300
     with django_capture_on_commit_callbacks(execute=False) as callbacks, django_assert_num_queries(1):
         assert request_cancel(str(session.session_id), source="beacon", reason=long_reason) is True
