@@ -74,10 +74,6 @@ class Envelope:
     remote: RemoteStatus | None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def is_status_change(self) -> bool:
-        return self.remote is not None
-
 
 def _session_uuid(value: object) -> uuid.UUID | None:
     if not isinstance(value, str):
