@@ -38,7 +38,6 @@ CLAIM_CHUNK = 200  # most sessions one claim transaction takes (the IN list stay
 FINISH_BATCH = 100  # most answers one finish transaction stores
 FINISH_WAIT = 0.05  # how long (s) an answer may wait for others before it is stored and announced
 POLL = 0.2  # how often (s) a waiting thread looks at should_stop
-SALVAGE_WAIT = 60.0  # after a broken finish, how long (s) to wait for the calls in flight before giving up
 
 Item = TypeVar("Item")
 Claimed = TypeVar("Claimed")
@@ -193,7 +192,7 @@ class _Run(Generic[Item, Claimed, Answer, Result]):
         self.room = 2 * concurrency
         self.step = max(1, concurrency // 2)
         self.size = min(concurrency, max(1, len(todo)))
-        self.halt = threading.Event()  # set when storing fails unexpectedly
+        self.halt = threading.Event()  # set when a finish raised
         self.stopping = lambda: self.halt.is_set() or stopping()
         self.changed = threading.Condition()
         self.outstanding = 0
@@ -237,8 +236,9 @@ class _Run(Generic[Item, Claimed, Answer, Result]):
         try:
             self._finish_loop()
         except BaseException:
+            # A finish stage broke its promise not to raise (a bug): claim nothing more and let it surface.
+            # What was claimed and not stored stays claimed until claim_ttl(), when the retry sweep takes it.
             self.halt.set()
-            self._salvage()
             raise
         finally:
             claimer.join()
@@ -318,16 +318,3 @@ class _Run(Generic[Item, Claimed, Answer, Result]):
                     first_at = time.monotonic()
                 self.done.extend(got)
                 self.answered += len(got)
-
-    def _salvage(self) -> None:
-        """After an unexpected error in the finisher: wait for every claimed call and store each one alone."""
-        deadline = time.monotonic() + SALVAGE_WAIT
-        while True:
-            done, self.done = self.done, []
-            for item in done:
-                self.finish([item])
-            if self._all_answered() or time.monotonic() > deadline:
-                return
-            got = self._collect(POLL)
-            self.done.extend(got)
-            self.answered += len(got)

