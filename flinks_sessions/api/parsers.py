@@ -4,12 +4,12 @@
 ``multipart/form-data`` for ``FormData`` and ``text/plain`` for a string, and a site's own handler may post
 JSON; all of them are read the same way. Bodies are tiny: each parser reads at most
 ``FLINKS_SESSIONS['BEACON_MAX_BODY']`` bytes and answers 413 beyond that, even when no ``Content-Length`` was
-sent (the view checks that header before anything is parsed).
+sent (the view checks that header before anything is parsed). JSON nested deeper than
+:data:`flinks_sessions.safejson.MAX_DEPTH` levels is a 400 like any malformed body.
 """
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any
 
 from django.http import QueryDict
@@ -18,6 +18,7 @@ from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 
 from flinks_sessions.conf import get_settings
+from flinks_sessions.safejson import JSONTooDeep, loads
 
 
 class PayloadTooLarge(APIException):
@@ -65,8 +66,10 @@ class BeaconJSONParser(parsers.BaseParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict[str, Any]:
         body = read_limited(stream)
         try:
-            data = json.loads(body.decode(_encoding(parser_context))) if body.strip() else {}
-        except (UnicodeDecodeError, ValueError) as exc:
+            data = loads(body.decode(_encoding(parser_context))) if body.strip() else {}
+        except JSONTooDeep as exc:
+            raise ParseError(_("The body is JSON nested too deeply.")) from exc
+        except (UnicodeDecodeError, ValueError, LookupError) as exc:
             raise ParseError(_("The body is not valid JSON.")) from exc
         if not isinstance(data, dict):
             raise ParseError(_("The body must be a JSON object."))

@@ -12,7 +12,6 @@ envelope (it is stored and acknowledged); only a status change must carry a usab
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.safejson import JSONTooDeep, loads
 
 # The one event type Flinks documents; compared case-insensitively.
 STATUS_CHANGED = "SessionSetupStatusChanged"
@@ -87,7 +87,9 @@ def _session_uuid(value: object) -> uuid.UUID | None:
 def parse_envelope(body: bytes) -> Envelope:
     """Decode and check a webhook body; raises :class:`WebhookPayloadError` saying what is wrong."""
     try:
-        data = json.loads(body)
+        data = loads(body)
+    except JSONTooDeep as exc:
+        raise WebhookPayloadError(f"the body is {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookPayloadError(f"the body is not JSON: {exc}") from exc
     if not isinstance(data, dict):

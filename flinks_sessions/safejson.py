@@ -1,0 +1,50 @@
+"""JSON from strangers, decoded with a bound on nesting so no body can reach ``RecursionError``.
+
+``json.loads`` recurses once per nested array or object: 10,000 ``[`` (20 KB, well under any body limit) raise
+``RecursionError``, which is not a ``ValueError`` and would end as a 500. Every document this app reads (the
+webhook envelope, a beacon's body) is two or three levels deep, so the depth is checked first, by a scan that
+skips string contents, and a document nested deeper than :data:`MAX_DEPTH` is refused like any malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Levels of arrays/objects accepted; the webhook envelope uses 2, a beacon body 1.
+MAX_DEPTH = 32
+
+# A JSON string (skipped whole, so brackets inside it do not count) or a bracket.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+class JSONTooDeep(ValueError):
+    """The document nests arrays/objects deeper than :data:`MAX_DEPTH` (a ``ValueError``, like bad JSON)."""
+
+
+def depth_of(text: str) -> int:
+    """The deepest nesting of arrays/objects in ``text``, counted without decoding it."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that raises :class:`JSONTooDeep` (a ``ValueError``) instead of recursing without bound.
+
+    Bytes are decoded as UTF-8 (``UnicodeDecodeError`` is a ``ValueError`` too).
+    """
+    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    if depth_of(text) > max_depth:
+        raise JSONTooDeep(f"JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text)
+    except RecursionError as exc:  # a backstop: the scan above should always have caught it
+        raise JSONTooDeep(f"JSON nested deeper than {max_depth} levels") from exc
