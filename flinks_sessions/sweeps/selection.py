@@ -22,14 +22,22 @@ from flinks_sessions.services import claim_ttl
 
 _DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The longest age accepted: a cut-off "now minus this" must still be a date (year ≥ 1) on every database.
+MAX_DURATION = timedelta(days=36600)
 
 
 def parse_duration(value: str) -> timedelta:
-    """``30m``, ``2h``, ``1d`` (also ``45s``, ``2w``, ``1.5h``) as a timedelta; ``ValueError`` otherwise."""
+    """``30m``, ``2h``, ``1d`` (also ``45s``, ``2w``, ``1.5h``) as a timedelta; ``ValueError`` otherwise.
+
+    At most :data:`MAX_DURATION` (about 100 years): ``99999999d`` would make ``now - age`` overflow, a
+    traceback from a cron line instead of a clean command error.
+    """
     match = _DURATION.match(value or "")
     if match is None:
         raise ValueError(f"{value!r} is not a duration like 30m, 2h or 1d")
     seconds = float(match["amount"]) * _UNIT_SECONDS[match["unit"].lower()]
+    if not seconds <= MAX_DURATION.total_seconds():  # also false for inf: "9" * 400 reads as a float
+        raise ValueError(f"{value[:40]!r} is a longer duration than {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 

@@ -1,0 +1,45 @@
+"""Out-of-range arguments from a shell or a cron line: a clean ``CommandError``, never a traceback."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from flinks_sessions.selection import parse_duration
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("command", "age"),
+    [
+        ("flinks_cancel_sessions", "99999999d"),
+        ("flinks_cancel_sessions", "999999999999w"),
+        ("flinks_sync_sessions", "99999999d"),
+        ("flinks_prune_webhooks", "999999999d"),
+        ("flinks_prune_webhooks", "9" * 400 + "s"),
+    ],
+)
+def test_an_age_beyond_the_calendar_is_a_command_error(command: str, age: str) -> None:
+    with pytest.raises(CommandError, match="older-than|duration"):
+        call_command(command, "--older-than", age, "--dry-run", stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_grace_beyond_the_calendar_is_a_command_error() -> None:
+    with pytest.raises(CommandError):
+        call_command(
+            "flinks_cancel_sessions", "--retry-failed", "--grace", "99999999d", "--dry-run", stdout=StringIO()
+        )
+
+
+@pytest.mark.parametrize("value", ["99999999d", "1e400s", "9" * 400 + "s", "365001d"])
+def test_parse_duration_refuses_what_no_datetime_can_subtract(value: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)
+
+
+def test_parse_duration_still_reads_long_ages() -> None:
+    assert parse_duration("36500d").days == 36500
