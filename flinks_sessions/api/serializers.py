@@ -12,6 +12,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from flinks_sessions.services.graced import GRACED_REASON
+
 # Why a page asked to cancel; stored on the session as ``cancel_reason``.
 EXIT_REASONS: dict[str, Any] = {
     "pagehide": _("The shopper left the checkout page."),
@@ -24,8 +26,8 @@ EXIT_REASONS: dict[str, Any] = {
     "other": _("The page gave no reason this app knows."),
 }
 # A graced exit (the page went into the back/forward cache) is stored with this reason; only such an intent
-# can be taken back by the resume endpoint.
-BFCACHE_REASON = "bfcache"
+# can be taken back by the resume endpoint, and a later explicit exit makes it explicit.
+BFCACHE_REASON = GRACED_REASON
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 

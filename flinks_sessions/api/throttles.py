@@ -9,6 +9,7 @@ the site runs several processes, or each process counts on its own.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from rest_framework.request import Request
@@ -57,9 +58,15 @@ class BeaconThrottle(SimpleRateThrottle):
         return bool(super().allow_request(request, view))
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
-        session_id = view.kwargs.get("session_id")
-        if session_id is None:
+        raw = view.kwargs.get("session_id")
+        if raw is None:
             return None
+        try:
+            # One bucket per session however the URL spells its id: UUID() also reads upper case, braces,
+            # "urn:uuid:" and bare hex, and each spelling must not get an allowance of its own.
+            session_id = uuid.UUID(str(raw))
+        except ValueError:
+            return None  # the view answers 404 before the throttle runs
         ident = f"{session_id}:{client_address(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 

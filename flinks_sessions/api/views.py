@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from flinks_sessions.api import schema  # noqa: F401 - registers the OpenAPI description (drf-spectacular)
 from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
 from flinks_sessions.api.permissions import HasExitToken
-from flinks_sessions.api.serializers import BFCACHE_REASON, ExitRequest, SessionStatusSerializer
+from flinks_sessions.api.serializers import ExitRequest, SessionStatusSerializer
 from flinks_sessions.api.throttles import BeaconThrottle, StatusThrottle
 from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession
@@ -112,7 +112,8 @@ class SessionResumeView(BrowserEndpoint):
     """``POST flinks/sessions/<session_id>/resume/``: the page came back from the back/forward cache.
 
     Takes back the graced cancel the page's ``pagehide`` asked for, if no worker has started it. Only an intent
-    recorded by a graced beacon can be taken back: never an operator's or a cron job's, nor an immediate exit.
+    recorded by a graced beacon can be taken back: never an operator's or a cron job's, nor an immediate exit,
+    nor a graced one that an explicit exit (the hosted page's CLOSE) followed.
     """
 
     http_method_names = ["post"]
@@ -121,9 +122,7 @@ class SessionResumeView(BrowserEndpoint):
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
         if session is None:
             raise NotFound(_("Unknown session."))
-        withdrawn = False
-        if session.cancel_source == SOURCE and session.cancel_reason == BFCACHE_REASON:
-            withdrawn = withdraw_cancel(session, source=SOURCE)
+        withdrawn = withdraw_cancel(session, source=SOURCE, graced_only=True)
         return Response(
             {"sessionId": str(self.session_id()), "withdrawn": withdrawn}, status=status.HTTP_200_OK
         )

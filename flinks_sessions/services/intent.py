@@ -13,10 +13,11 @@ import uuid
 from typing import Any, cast
 
 from django.db import connections, router, transaction
-from django.db.models import Field
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.graced import GRACED_REASON, is_graced
 from flinks_sessions.services.transitions import audit_event, check_source
 from flinks_sessions.signals import cancel_requested, send_safely
 from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES
@@ -46,7 +47,10 @@ def request_cancel(
     # One conditional UPDATE is atomic on its own: no explicit transaction, so an accepted beacon costs this
     # statement and the enqueue. Inside a caller's transaction, the announcement still waits for its commit.
     using = router.db_for_write(PaymentSession)
-    if not _record_intent(using, session_id, now=now, source=source, reason=reason[:255]):
+    # An explicit request also replaces a graced intent (CLOSE after a bfcache exit): the resume can no longer
+    # take it back, and the cancel is enqueued now rather than after the grace period.
+    explicit = reason != GRACED_REASON and delay is None
+    if not _record_intent(using, session_id, now=now, source=source, reason=reason[:255], explicit=explicit):
         return False
     transaction.on_commit(
         lambda: send_safely(
@@ -67,22 +71,29 @@ def _field(name: str) -> Field[Any, Any]:
 
 
 @functools.cache
-def _intent_sql(using: str) -> str:
+def _intent_sql(using: str, explicit: bool) -> str:
     """The intent UPDATE for one database, built once: what the ORM's ``filter().update()`` would send."""
     quote = connections[using].ops.quote_name
     column = {name: quote(str(_field(name).column)) for name in (*_INTENT_FIELDS, "session_id", "status")}
     assignments = ", ".join(f"{column[name]} = %s" for name in _INTENT_FIELDS)
     statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    no_intent = f"{column['cancel_requested_at']} IS NULL"
+    if explicit:
+        no_intent = f"({no_intent} OR {column['cancel_reason']} = %s)"
     # Only quoted model identifiers are formatted in; every value is a query parameter.
     return (
         f"UPDATE {quote(PaymentSession._meta.db_table)} SET {assignments}"  # noqa: S608
-        f" WHERE {column['session_id']} = %s AND {column['cancel_requested_at']} IS NULL"
+        f" WHERE {column['session_id']} = %s AND {no_intent}"
         f" AND {column['status']} IN ({statuses})"
     )
 
 
-def _record_intent(using: str, session_id: str, *, now: Any, source: str, reason: str) -> bool:
+def _record_intent(
+    using: str, session_id: str, *, now: Any, source: str, reason: str, explicit: bool = False
+) -> bool:
     """``filter(session_id=..., cancel_requested_at__isnull=True, status__in=OPEN_STATUSES).update(...)``.
+
+    With ``explicit`` a graced intent (:data:`~flinks_sessions.services.graced.GRACED_REASON`) is replaced too.
 
     Written out because it is the beacon's hot path: building the queryset costs about a sixth of a beacon's
     CPU, measured against this statement in the same run by ``bench/beacon.py`` (over the 10 % that justifies
@@ -96,20 +107,28 @@ def _record_intent(using: str, session_id: str, *, now: Any, source: str, reason
         for name, value in zip(_INTENT_FIELDS, (now, source, reason, now), strict=True)
     ]
     values.append(_field("session_id").get_db_prep_value(session_id, connection))
+    if explicit:
+        values.append(GRACED_REASON)
     values.extend(str(status) for status in OPEN_STATUSES)
     with connection.cursor() as cursor:
-        cursor.execute(_intent_sql(using), values)
+        cursor.execute(_intent_sql(using, explicit), values)
         return bool(cursor.rowcount)
 
 
-def withdraw_cancel(session: PaymentSession, *, source: str) -> bool:
-    """Take back a cancel intent no worker has claimed yet (the shopper came back from the back/forward cache)."""
+def withdraw_cancel(session: PaymentSession, *, source: str, graced_only: bool = False) -> bool:
+    """Take back a cancel intent no worker has claimed yet (the shopper came back from the back/forward cache).
+
+    With ``graced_only`` (the resume endpoint) only an intent still marked graced is withdrawn, checked in the
+    same UPDATE: an explicit request that landed meanwhile always wins.
+    """
     check_source(source)
     now = timezone.now()
     with transaction.atomic():
         withdrawn = (
             PaymentSession.objects.filter(
-                pk=session.pk, cancel_requested_at__isnull=False, cancel_claim__isnull=True
+                is_graced() if graced_only else Q(cancel_requested_at__isnull=False),
+                pk=session.pk,
+                cancel_claim__isnull=True,
             )
             .exclude(status__in=TERMINAL_STATUSES)
             .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)

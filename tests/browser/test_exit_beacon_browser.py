@@ -219,3 +219,18 @@ def test_a_bfcache_pagehide_is_graced_and_taken_back_on_pageshow(checkout: Check
         "suppressed": False,
         "graced": False,
     }
+
+
+def test_a_close_after_a_graced_exit_is_not_taken_back_by_pageshow(checkout: Checkout) -> None:
+    """bfcache pagehide, then the hosted page's CLOSE, then pageshow: the shopper closed the flow; it is cancelled."""
+    page = checkout.page
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    wait_for(lambda: checkout.stored().cancel_reason == "bfcache", message="the graced exit to be recorded")
+    checkout.frame.locator("#abandon").click()
+    wait_for(lambda: checkout.stored().cancel_reason == "close", message="the close to make the exit explicit")
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    checkout.wait_until_cancelled()
+    assert not SessionEvent.objects.filter(
+        session=checkout.session, kind=SessionEvent.Kind.CANCEL_WITHDRAWN
+    ).exists()
+    assert page.evaluate("() => window.FlinksCheckout.state()")["graced"] is False

@@ -15,7 +15,8 @@
  *   `pageshow` that brings the page back takes it back.
  * - A link or form marked data-flinks-no-exit (or a call to FlinksCheckout.suppressExit()) is an intentional
  *   navigation, e.g. into the hosted flow as a full page: no beacon for it.
- * - At most one cancel per page life, unless a graced one was taken back.
+ * - At most one cancel per page life, unless a graced one was taken back; an explicit exit (CLOSE...) after a
+ *   graced one is sent too, and the pageshow resume then takes nothing back.
  *
  * API: window.FlinksCheckout
  *   .sessionId            the Flinks session id
@@ -89,8 +90,11 @@
     }
   }
 
+  // An explicit exit (CLOSE...) after a graced one is still sent: it makes the cancel explicit, so the
+  // pageshow that follows has nothing to take back.
   function exit(reason, grace) {
-    if (state.completed || state.sent || !config.exitUrl) { return false; }
+    var upgrade = state.sent && state.graced && !grace;
+    if (state.completed || (state.sent && !upgrade) || !config.exitUrl) { return false; }
     state.sent = post(config.exitUrl, body(reason, grace));
     state.graced = state.sent && Boolean(grace);
     if (state.sent) { emit("flinks:cancel", {reason: reason, grace: Boolean(grace)}); }

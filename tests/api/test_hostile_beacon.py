@@ -1,0 +1,100 @@
+"""Hostile and unlucky beacons: nested JSON, one session id spelled five ways, a close between exit and resume."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client, TestCase
+from django.urls import reverse
+from rest_framework.exceptions import ParseError
+
+from flinks_sessions.api.parsers import BeaconJSONParser
+from flinks_sessions.models import PaymentSession, SessionEvent
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
+
+
+def url(name: str, session_id: uuid.UUID | str) -> str:
+    return reverse(f"flinks_sessions:{name}", kwargs={"session_id": session_id})
+
+
+def post_form(client: Client, target: str, **fields: str) -> Any:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(target, urlencode(fields), content_type="application/x-www-form-urlencoded")
+
+
+def test_deeply_nested_json_beacon_is_400(
+    client: Client, settings: Any, stored_session: PaymentSession
+) -> None:
+    """10,000 nested arrays (20 KB, under a raised BEACON_MAX_BODY): a parse error, not a RecursionError."""
+    settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "BEACON_MAX_BODY": 64 * 1024}
+    body = b"[" * 10_000 + b"]" * 10_000
+    response = client.post(url("session-exit", stored_session.session_id), body, content_type="application/json")
+    assert response.status_code == 400
+    stored_session.refresh_from_db()
+    assert stored_session.cancel_requested_at is None
+
+
+def test_the_json_parser_refuses_depth_before_decoding(settings: Any) -> None:
+    settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "BEACON_MAX_BODY": 64 * 1024}
+    with pytest.raises(ParseError):
+        BeaconJSONParser().parse(io.BytesIO(b'{"token": ' + b"[" * 5000 + b"]" * 5000 + b"}"))
+    assert BeaconJSONParser().parse(io.BytesIO(b'{"token": "t", "reason": [[["close"]]]}'))["token"] == "t"
+
+
+def spellings(session_id: uuid.UUID) -> list[str]:
+    """What ``uuid.UUID()`` accepts for one id (the URL is routed as ``str``)."""
+    text = str(session_id)
+    return [text, text.upper(), "{" + text + "}", f"urn:uuid:{text}", session_id.hex, session_id.hex.upper()]
+
+
+def test_the_throttle_counts_every_spelling_of_a_session_id_once(
+    client: Client, settings: Any, stored_session: PaymentSession, token: str
+) -> None:
+    settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "BEACON_THROTTLE_RATE": "60/min"}
+    forms = itertools.cycle(spellings(stored_session.session_id))
+    answers = [
+        client.post(
+            url("session-exit", next(forms)),
+            urlencode({"token": token}),
+            content_type="application/x-www-form-urlencoded",
+        ).status_code
+        for _ in range(150)
+    ]
+    assert answers[:60] == [202] * 60
+    assert answers[60:] == [429] * 90
+
+
+def test_resume_does_not_take_back_a_close_that_followed_a_graced_exit(
+    client: Client, stored_session: PaymentSession, token: str, recorded_tasks: list[Any]
+) -> None:
+    """bfcache exit, then the hosted page's CLOSE, then pageshow: the shopper closed the flow; the intent stays."""
+    exit_url = url("session-exit", stored_session.session_id)
+    assert post_form(client, exit_url, token=token, grace="1").json()["queued"] is True
+    close = post_form(client, exit_url, token=token, reason="close")
+    assert close.status_code == 202
+    assert close.json()["queued"] is True  # made explicit, and enqueued without the grace delay
+
+    response = post_form(client, url("session-resume", stored_session.session_id), token=token)
+
+    assert response.json()["withdrawn"] is False
+    stored_session.refresh_from_db()
+    assert stored_session.cancel_requested_at is not None
+    assert (stored_session.cancel_source, stored_session.cancel_reason) == ("beacon", "close")
+    assert not SessionEvent.objects.filter(kind=SessionEvent.Kind.CANCEL_WITHDRAWN).exists()
+    assert len(recorded_tasks) == 2
+
+
+def test_a_second_graced_exit_does_not_make_the_intent_explicit(
+    client: Client, stored_session: PaymentSession, token: str
+) -> None:
+    exit_url = url("session-exit", stored_session.session_id)
+    post_form(client, exit_url, token=token, grace="1")
+    assert post_form(client, exit_url, token=token, grace="1").json()["queued"] is False
+    response = post_form(client, url("session-resume", stored_session.session_id), token=token)
+    assert response.json()["withdrawn"] is True
