@@ -19,10 +19,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from flinks_sessions import __version__
 from flinks_sessions.conf import AccountSettings, FlinksSettings, get_settings
+from flinks_sessions.credentials import BasicAuth, BearerAuth, Secret
 from flinks_sessions.exceptions import (
     FlinksAlreadyTerminal,
     FlinksAPIError,
@@ -89,7 +92,7 @@ class CreatedSession:
 
 @dataclass
 class _Token:
-    value: str
+    value: str = field(repr=False)
     refresh_at: float
 
 
@@ -143,7 +146,7 @@ class FlinksClient:
         if ca_bundle:
             self.http.verify = ca_bundle
         if account.api_key:
-            self.http.headers["x-api-key"] = account.api_key
+            self.http.headers["x-api-key"] = Secret(account.api_key)
         if account.x_client_id:
             self.http.headers["x-client-id"] = account.x_client_id
         self._token: _Token | None = None
@@ -158,6 +161,7 @@ class FlinksClient:
 
     # --- public API -------------------------------------------------------------------------------------
 
+    @sensitive_variables("token")
     def create_session(self, body: Mapping[str, Any]) -> CreatedSession:
         """POST /api/v2/sessions with a fresh token (a token may start only one session).
 
@@ -200,6 +204,7 @@ class FlinksClient:
 
     # --- tokens -----------------------------------------------------------------------------------------
 
+    @sensitive_variables("token", "value", "stale")
     def access_token(self, *, stale: str | None = None) -> str:
         """The shared token, fetched by exactly one thread while the others wait.
 
@@ -216,15 +221,17 @@ class FlinksClient:
             self._token = _Token(value=value, refresh_at=time.monotonic() + max(0.0, expires_in - margin))
             return value
 
+    @sensitive_variables()
     def _authorize(self) -> str:
         return self._fetch_token()[0]
 
+    @sensitive_variables()
     def _fetch_token(self) -> tuple[str, float]:
         response = self._send(
             "POST",
             "/api/v1/authorize",
             data={"grant_type": "client_credentials"},
-            auth=(self.account.client_id, self.account.client_secret),
+            auth=BasicAuth(self.account.client_id, self.account.client_secret),
             idempotent=True,
         )
         self.authorize_count += 1
@@ -232,6 +239,7 @@ class FlinksClient:
         value = data.get("access_token")
         if not isinstance(value, str) or not value:
             raise FlinksAuthError("Flinks sent no access_token", status_code=response.status_code)
+        value = Secret(value)
         try:
             expires_in = float(data.get("expires_in", 299))
         except (TypeError, ValueError):
@@ -240,6 +248,7 @@ class FlinksClient:
 
     # --- transport --------------------------------------------------------------------------------------
 
+    @sensitive_variables("token")
     def _call(
         self, method: str, path: str, *, json: Mapping[str, Any] | None = None, cancel: bool = False
     ) -> dict[str, Any]:
@@ -252,6 +261,7 @@ class FlinksClient:
             response = self._send(method, path, token=token, json=json, idempotent=True, cancel=cancel)
         return self._json(response)
 
+    @sensitive_variables()  # this frame and every frame below it (requests, urllib3) when DEBUG is off
     def _send(
         self,
         method: str,
@@ -260,14 +270,15 @@ class FlinksClient:
         token: str | None = None,
         json: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: AuthBase | None = None,
         idempotent: bool,
         cancel: bool = False,
     ) -> requests.Response:
         """Send with retries. ``idempotent`` calls retry network errors, timeouts and 429/502/503/504."""
         policy = self.settings.retry
         url = f"{self.account.base_url}{path}"
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if token:
+            auth = BearerAuth(token)
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         attempt = 0
         while True:
@@ -276,7 +287,7 @@ class FlinksClient:
             started = time.monotonic()
             try:
                 response = self.http.request(
-                    method, url, headers=headers, json=json, data=data, auth=auth, timeout=timeout
+                    method, url, json=json, data=data, auth=auth, timeout=timeout
                 )
             except requests.ConnectTimeout as exc:
                 # Nothing reached Flinks: safe to retry even a creation.
