@@ -93,6 +93,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="flinks_sessions.W002",
             )
         )
+    if raw.get("TRUST_X_FORWARDED_FOR") is True:
+        messages.append(
+            checks.Warning(
+                gettext(
+                    "%(setting)s['TRUST_X_FORWARDED_FOR'] = True is read as one trusted proxy: the address "
+                    "recorded is the X-Forwarded-For hop that proxy appended."
+                )
+                % {"setting": SETTING_NAME},
+                hint=gettext(
+                    "Give the number of proxies in front of the site that append to X-Forwarded-For (1, 2...)."
+                ),
+                id="flinks_sessions.W003",
+            )
+        )
     if "rest_framework" not in settings.INSTALLED_APPS:
         messages.append(
             checks.Error(

@@ -286,9 +286,7 @@ class FlinksClient:
             retry_after: float | None = None
             started = time.monotonic()
             try:
-                response = self.http.request(
-                    method, url, json=json, data=data, auth=auth, timeout=timeout
-                )
+                response = self.http.request(method, url, json=json, data=data, auth=auth, timeout=timeout)
             except requests.ConnectTimeout as exc:
                 # Nothing reached Flinks: safe to retry even a creation.
                 failure = FlinksUnavailable(f"could not connect to Flinks ({type(exc).__name__})")

@@ -71,7 +71,9 @@ class FlinksSettings:
     webhook_max_age: float | None = None
     webhook_max_body: int = 64 * 1024
     webhook_async: bool = False
-    trust_forwarded_for: bool = False
+    webhook_rejected_per_minute: int = 60
+    # TRUST_X_FORWARDED_FOR: how many proxies of the site's own append to X-Forwarded-For (True reads as 1).
+    trusted_proxies: int = 0
     exit_token_max_age: int = 6 * 3600
     exit_grace_period: float = 10.0
     beacon_max_body: int = 4096
@@ -151,6 +153,18 @@ def _integer(raw: Mapping[str, Any], key: str, default: int, *, minimum: int = 0
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise FlinksConfigurationError(
             f"{SETTING_NAME}['{key}'] must be an integer ≥ {minimum}, not {value!r}."
+        )
+    return value
+
+
+def _trusted_proxies(value: object) -> int:
+    """``TRUST_X_FORWARDED_FOR``: a number of proxies; ``True``/``False`` (the old spelling) read as 1 and 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int) or value < 0:
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['TRUST_X_FORWARDED_FOR'] must be the number of trusted proxies (0, 1, 2...), "
+            f"not {value!r}."
         )
     return value
 
@@ -244,7 +258,8 @@ def parse_settings(raw: object) -> FlinksSettings:
         webhook_max_age=None if max_age is None else _number(values, "WEBHOOK_MAX_AGE", 0, minimum=1),
         webhook_max_body=_integer(values, "WEBHOOK_MAX_BODY", 64 * 1024, minimum=1024),
         webhook_async=bool(values.get("WEBHOOK_ASYNC", False)),
-        trust_forwarded_for=bool(values.get("TRUST_X_FORWARDED_FOR", False)),
+        webhook_rejected_per_minute=_integer(values, "WEBHOOK_REJECTED_PER_MINUTE", 60, minimum=1),
+        trusted_proxies=_trusted_proxies(values.get("TRUST_X_FORWARDED_FOR", 0)),
         exit_token_max_age=_integer(values, "EXIT_TOKEN_MAX_AGE", 6 * 3600, minimum=1),
         exit_grace_period=_number(values, "EXIT_GRACE_PERIOD", 10.0),
         beacon_max_body=_integer(values, "BEACON_MAX_BODY", 4096, minimum=256),

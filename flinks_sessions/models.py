@@ -223,6 +223,11 @@ class WebhookDelivery(models.Model):
     )
     error = models.TextField(_("error"), blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    # Rejected deliveries are stored bounded (webhooks/rejected.py): cut short, and counted once over the cap.
+    truncated = models.BooleanField(_("truncated"), default=False, editable=False)
+    dropped_after = models.PositiveIntegerField(
+        _("rejected deliveries dropped after this one"), default=0, editable=False
+    )
 
     class Meta:
         verbose_name = _("webhook delivery")

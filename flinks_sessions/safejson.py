@@ -27,11 +27,11 @@ def depth_of(text: str) -> int:
     """The deepest nesting of arrays/objects in ``text``, counted without decoding it."""
     depth = deepest = 0
     for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
+        lexeme = match.group()
+        if lexeme in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif token in "]}":
+        elif lexeme in "]}":
             depth -= 1
     return deepest
 

@@ -17,6 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flinks_sessions"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     **dict.fromkeys(("status", "signals", "exceptions", "signatures", "conf", "checks", "task_checks"), 1),
+    # Leaf helpers for the entry points and the client: bounded JSON, the client address, redacted credentials.
+    **dict.fromkeys(("safejson", "forwarding", "credentials"), 1),
     **dict.fromkeys(("client", "models", "migrations"), 2),
     "services": 3,
     "tasks": 4,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.safejson import loads
 from flinks_sessions.webhooks.processing import process_delivery
 
 Outcome = WebhookDelivery.Outcome
@@ -28,8 +29,8 @@ def _pretty(raw: bytes) -> str:
     """The body as text: indented JSON when it is JSON, the decoded bytes otherwise."""
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+        return json.dumps(loads(text), indent=2, ensure_ascii=False)
+    except ValueError:  # not JSON, or nested too deep (a malformed delivery): shown as sent
         return text
 
 
@@ -43,7 +44,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "outcome",
         "signature_valid",
     )
-    list_filter = ("outcome", "event_type", "signature_valid")
+    list_filter = ("outcome", "event_type", "signature_valid", "truncated")
     search_fields = ("=flinks_session_id", "session__reference_id")
     date_hierarchy = "received_at"
     list_select_related = ("session",)
@@ -63,6 +64,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "signature_form",
         "signature_valid",
         "remote_addr",
+        "truncated",
+        "dropped_after",
         "headers_display",
         "body_display",
     )

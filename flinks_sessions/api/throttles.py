@@ -16,22 +16,14 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from flinks_sessions.conf import get_settings
+from flinks_sessions.forwarding import forwarded_client
 
 logger = logging.getLogger("flinks_sessions.api")
 
 
 def client_address(request: Request) -> str:
-    """The address the request came from.
-
-    ``REMOTE_ADDR`` unless ``TRUST_X_FORWARDED_FOR`` is on; then the last ``X-Forwarded-For`` entry, the one
-    the site's own proxy appended (earlier entries are whatever the client chose to send).
-    """
-    if get_settings().trust_forwarded_for:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The address the request came from: the hop the ``TRUST_X_FORWARDED_FOR`` proxies appended, if any."""
+    return forwarded_client(request.META, get_settings().trusted_proxies) or "unknown"
 
 
 class BeaconThrottle(SimpleRateThrottle):

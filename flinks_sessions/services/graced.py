@@ -17,4 +17,3 @@ GRACED_REASON = "bfcache"
 def is_graced() -> Q:
     """The rows whose cancel intent is still graced, and so may be withdrawn by a resume."""
     return Q(cancel_requested_at__isnull=False, cancel_reason=GRACED_REASON)
-

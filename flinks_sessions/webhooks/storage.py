@@ -14,8 +14,10 @@ from typing import Any
 from django.http import HttpRequest
 
 from flinks_sessions.conf import FlinksSettings
+from flinks_sessions.forwarding import forwarded_client
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.signatures import SignatureForm
+from flinks_sessions.webhooks.rejected import store_rejected
 
 REDACTED = "[redacted]"
 _SENSITIVE_HEADERS = frozenset(
@@ -41,27 +43,30 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def remote_address(request: HttpRequest, settings: FlinksSettings) -> str | None:
-    """``REMOTE_ADDR``, or the first ``X-Forwarded-For`` hop when the site says its proxy sets it.
+    """The sender: ``REMOTE_ADDR``, or the X-Forwarded-For hop the ``TRUST_X_FORWARDED_FOR`` proxies appended.
 
-    Only the first hop is the client; it is trusted only with ``TRUST_X_FORWARDED_FOR`` because anyone can send
-    the header. A value that is not an IP address is dropped rather than stored.
+    The same rule as the beacon throttle (:mod:`flinks_sessions.forwarding`): hops before those our proxies
+    appended were written by the client. A value that is not an IP address is dropped rather than stored.
     """
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if settings.trust_forwarded_for:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded.strip():
-            candidate = forwarded.split(",")[0]
+    candidate = forwarded_client(request.META, settings.trusted_proxies)
     try:
-        return str(ipaddress.ip_address(candidate.strip()))
+        return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+class LengthRequired(Exception):
+    """A chunked body the WSGI server cannot frame for us (answered 411: send ``Content-Length``)."""
 
 
 def read_body(request: HttpRequest, limit: int) -> bytes | None:
     """The raw body, or ``None`` when it is larger than ``limit`` bytes (answered 413, nothing stored).
 
     ``Content-Length`` is checked first so an oversized body is never read; the read itself is bounded too,
-    for servers that stream a body without announcing its length.
+    for servers that stream a body without announcing its length. A ``Transfer-Encoding: chunked`` body has no
+    length, and Django reads only ``CONTENT_LENGTH`` bytes (none): it is read from ``wsgi.input`` when the
+    server de-chunks it and marks its end (``wsgi.input_terminated``: gunicorn, uWSGI, mod_wsgi), and
+    refused with :class:`LengthRequired` otherwise (Django's runserver hands over the raw socket).
     """
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -69,17 +74,48 @@ def read_body(request: HttpRequest, limit: int) -> bytes | None:
         declared = 0
     if declared > limit:
         return None
-    body = request.read(limit + 1)
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if not request.META.get("wsgi.input_terminated"):
+            raise LengthRequired
+        body = _read_terminated(request.META["wsgi.input"], limit + 1)
+    else:
+        body = request.read(limit + 1)
     return None if len(body) > limit else body
+
+
+def _read_terminated(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of a stream that ends where the body ends (a read may return less than asked)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
 
 
 def store_delivery(
     request: HttpRequest, body: bytes, settings: FlinksSettings, **fields: Any
 ) -> WebhookDelivery:
-    """Insert the delivery row: one statement, committed at once outside any request transaction."""
+    """Insert the delivery row, whole: one statement, committed at once outside any request transaction."""
     return WebhookDelivery.objects.create(
         remote_addr=remote_address(request, settings),
         headers=redact_headers(request.headers),
         body=body,
+        **fields,
+    )
+
+
+def store_rejected_delivery(
+    request: HttpRequest, body: bytes, settings: FlinksSettings, **fields: Any
+) -> WebhookDelivery | None:
+    """A rejected delivery, stored cut to size, or only counted (``None``) beyond the per-minute cap."""
+    return store_rejected(
+        body,
+        redact_headers(request.headers),
+        settings.webhook_rejected_per_minute,
+        remote_addr=remote_address(request, settings),
         **fields,
     )

@@ -7,14 +7,17 @@ request                                   status  stored
 ========================================  ======  =================================================
 body over ``WEBHOOK_MAX_BODY``            413     nothing
 no accepted signature header              400     nothing (anyone can send it: no log flooding)
-signature that matches no secret          401     yes, ``invalid_signature``
-signed ``when`` outside WEBHOOK_MAX_AGE   401     yes, ``invalid_signature`` (a replay)
-not JSON / not the envelope               400     yes, ``malformed``
+chunked, server cannot frame it           411     nothing
+signature that matches no secret          401     bounded (``webhooks/rejected.py``), ``invalid_signature``
+signed ``when`` outside WEBHOOK_MAX_AGE   401     bounded, ``invalid_signature`` (a replay)
+over WEBHOOK_REJECTED_PER_MINUTE          401     nothing; counted on the minute's last rejected row
+not JSON / nested too deep / not envelope 400     yes, ``malformed``
 unknown event type                        200     yes, ``ignored``
 unknown session                           200     yes, ``unknown_session``
 duplicate / after a terminal state        200     yes, ``duplicate`` / ``stale``; nothing changes
 applied                                   200     yes, ``applied``
 processing error                          200     yes, ``error`` with the reason, logged at ERROR
+database unreachable                      503     nothing (it cannot be); logged at ERROR
 ``WEBHOOK_ASYNC``                         202     yes, ``received``; a task processes it
 ========================================  ======  =================================================
 
@@ -29,7 +32,7 @@ import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required  # Django ≥ 5.1; the app needs 5.2
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -40,7 +43,12 @@ from flinks_sessions.exceptions import WebhookPayloadError
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.webhooks import processing
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
-from flinks_sessions.webhooks.storage import read_body, store_delivery
+from flinks_sessions.webhooks.storage import (
+    LengthRequired,
+    read_body,
+    store_delivery,
+    store_rejected_delivery,
+)
 from flinks_sessions.webhooks.tasks import enqueue_webhook
 from flinks_sessions.webhooks.verification import age_problem, signature_headers, verify
 
@@ -63,8 +71,24 @@ class WebhookView(View):
         return HttpResponse(status=200)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Receive; a chunked body the server cannot frame is a 411, and a database that cannot be reached an
+        outage to see (503, logged at ERROR), never a 500."""
+        try:
+            return self.receive(request)
+        except LengthRequired:
+            logger.warning("Webhook refused: a chunked body this server cannot frame (answered 411)")
+            return _answer(
+                411,
+                error="length required",
+                detail="send Content-Length; this server cannot read chunked bodies",
+            )
+        except (OperationalError, InterfaceError):
+            logger.exception("Webhook not stored: the database is unavailable (answered 503)")
+            return _answer(503, error="database unavailable")
+
+    def receive(self, request: HttpRequest) -> HttpResponse:
         settings = get_settings()
-        body = read_body(request, settings.webhook_max_body)
+        body = read_body(request, settings.webhook_max_body)  # raises LengthRequired: 411 in post()
         if body is None:
             logger.warning(
                 "Webhook refused: body over WEBHOOK_MAX_BODY (%d bytes)", settings.webhook_max_body
@@ -94,19 +118,21 @@ class WebhookView(View):
             outcome, status, error = Outcome.MALFORMED, 400, problem
         else:
             outcome, status, error = Outcome.RECEIVED, 200, ""
-        delivery = store_delivery(
-            request,
-            body,
-            settings,
-            signature_form=form.value,
-            signature_valid=valid and not replay,
-            outcome=outcome,
-            error=error,
+        fields = {
+            "signature_form": form.value,
+            "signature_valid": valid and not replay,
+            "outcome": outcome,
+            "error": error,
             **_envelope_fields(envelope),
-        )
+        }
         if status == 401:
-            logger.warning("Webhook delivery %s refused: %s", delivery.pk, error)
+            rejected = store_rejected_delivery(request, body, settings, **fields)
+            if rejected is None:  # over WEBHOOK_REJECTED_PER_MINUTE: counted on the minute's last row
+                logger.debug("Webhook refused and not stored: %s", error)
+            else:
+                logger.warning("Webhook delivery %s refused: %s", rejected.pk, error)
             return _answer(401, error="invalid signature")
+        delivery = store_delivery(request, body, settings, **fields)
         if envelope is None:
             logger.warning("Webhook delivery %s is malformed: %s", delivery.pk, error)
             processing.announce_delivery(delivery)

@@ -34,7 +34,9 @@ def test_deeply_nested_json_beacon_is_400(
     """10,000 nested arrays (20 KB, under a raised BEACON_MAX_BODY): a parse error, not a RecursionError."""
     settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "BEACON_MAX_BODY": 64 * 1024}
     body = b"[" * 10_000 + b"]" * 10_000
-    response = client.post(url("session-exit", stored_session.session_id), body, content_type="application/json")
+    response = client.post(
+        url("session-exit", stored_session.session_id), body, content_type="application/json"
+    )
     assert response.status_code == 400
     stored_session.refresh_from_db()
     assert stored_session.cancel_requested_at is None
@@ -98,3 +100,24 @@ def test_a_second_graced_exit_does_not_make_the_intent_explicit(
     assert post_form(client, exit_url, token=token, grace="1").json()["queued"] is False
     response = post_form(client, url("session-resume", stored_session.session_id), token=token)
     assert response.json()["withdrawn"] is True
+
+
+def test_the_throttle_counts_the_hop_the_trusted_proxy_appended(
+    client: Client, settings: Any, stored_session: PaymentSession, token: str
+) -> None:
+    """Behind one proxy, a client that writes its own X-Forwarded-For entries still shares one bucket."""
+    settings.FLINKS_SESSIONS = {
+        **settings.FLINKS_SESSIONS,
+        "BEACON_THROTTLE_RATE": "2/min",
+        "TRUST_X_FORWARDED_FOR": 1,
+    }
+    answers = [
+        client.post(
+            url("session-exit", stored_session.session_id),
+            urlencode({"token": token}),
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"},
+        ).status_code
+        for n in range(3)
+    ]
+    assert answers == [202, 202, 429]

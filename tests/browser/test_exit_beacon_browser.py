@@ -227,7 +227,9 @@ def test_a_close_after_a_graced_exit_is_not_taken_back_by_pageshow(checkout: Che
     page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
     wait_for(lambda: checkout.stored().cancel_reason == "bfcache", message="the graced exit to be recorded")
     checkout.frame.locator("#abandon").click()
-    wait_for(lambda: checkout.stored().cancel_reason == "close", message="the close to make the exit explicit")
+    wait_for(
+        lambda: checkout.stored().cancel_reason == "close", message="the close to make the exit explicit"
+    )
     page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
     checkout.wait_until_cancelled()
     assert not SessionEvent.objects.filter(

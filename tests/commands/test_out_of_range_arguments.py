@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from flinks_sessions.selection import parse_duration
+from flinks_sessions.sweeps.selection import parse_duration
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_an_age_beyond_the_calendar_is_a_command_error(command: str, age: str) -> None:
-    with pytest.raises(CommandError, match="older-than|duration"):
+    with pytest.raises(CommandError, match=r"older-than|duration"):
         call_command(command, "--older-than", age, "--dry-run", stdout=StringIO(), stderr=StringIO())
 
 

@@ -99,6 +99,14 @@ def test_checks_pass_on_the_test_settings() -> None:
             "flinks_sessions.W001",
         ),
         ({"ACCOUNTS": {"default": ACCOUNT}}, "flinks_sessions.W002"),
+        (
+            {"ACCOUNTS": {"default": ACCOUNT}, "WEBHOOK_SECRETS": ["s"], "TRUST_X_FORWARDED_FOR": True},
+            "flinks_sessions.W003",
+        ),
+        (
+            {"ACCOUNTS": {"default": ACCOUNT}, "WEBHOOK_SECRETS": ["s"], "TRUST_X_FORWARDED_FOR": -1},
+            "flinks_sessions.E002",
+        ),
     ],
 )
 def test_each_check_has_an_id_and_a_hint(settings: Any, value: Any, expected: str) -> None:
@@ -125,3 +133,18 @@ def test_plain_http_is_fine_in_debug_and_on_loopback(settings: Any) -> None:
 def test_rest_framework_is_required(settings: Any) -> None:
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "rest_framework"]
     assert "flinks_sessions.E005" in ids(check_settings())
+
+
+@pytest.mark.parametrize(("value", "proxies"), [(False, 0), (True, 1), (0, 0), (2, 2)])
+def test_trusted_proxies_are_a_number_and_a_boolean_still_reads(value: Any, proxies: int) -> None:
+    parsed = parse_settings({"ACCOUNTS": {"default": ACCOUNT}, "TRUST_X_FORWARDED_FOR": value})
+    assert parsed.trusted_proxies == proxies
+
+
+def test_a_number_of_proxies_is_not_warned_about(settings: Any) -> None:
+    settings.FLINKS_SESSIONS = {
+        "ACCOUNTS": {"default": ACCOUNT},
+        "WEBHOOK_SECRETS": ["s"],
+        "TRUST_X_FORWARDED_FOR": 1,
+    }
+    assert check_settings() == []

@@ -1,0 +1,178 @@
+"""Fuzzing what an attacker controls: nothing but the documented errors, ever.
+
+Each parser that reads untrusted bytes is fed generated input (random bytes, arbitrary JSON, deep nesting,
+near-miss envelopes, tokens and signatures) and may only succeed or raise its documented error: the webhook
+envelope :class:`WebhookPayloadError` (→ 400), a signature check ``False`` (→ 401), the beacon parsers
+``ParseError``/``PayloadTooLarge`` (→ 400/413), the exit token :class:`BadExitToken` (→ 403). Each test is
+bounded (``max_examples``, no per-example deadline) so the CI run stays a few seconds per test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.exceptions import ParseError
+
+from flinks_sessions.api.parsers import (
+    BeaconFormParser,
+    BeaconJSONParser,
+    BeaconTextParser,
+    PayloadTooLarge,
+)
+from flinks_sessions.api.serializers import ExitRequest
+from flinks_sessions.api.tokens import BadExitToken, exit_token, read_exit_token
+from flinks_sessions.conf import get_settings
+from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.signatures import ALL_FORMS, SignatureForm, decode_signature, matches, sign
+from flinks_sessions.webhooks.envelope import Envelope, parse_envelope, parse_timestamp
+from flinks_sessions.webhooks.verification import signature_headers, verify
+
+BOUNDED = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+uuid_spellings = st.uuids().flatmap(
+    lambda u: st.sampled_from([str(u), str(u).upper(), "{" + str(u) + "}", f"urn:uuid:{u}", u.hex])
+)
+envelopes = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["SessionSetupStatusChanged", "sessionsetupstatuschanged", "Other", ""])
+        | json_values,
+        "when": st.sampled_from(
+            ["2025-11-18T14:36:48.6078123Z", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"]
+        )
+        | st.text(max_size=40)
+        | json_values,
+        "payload": st.fixed_dictionaries(
+            {
+                "sessionId": uuid_spellings | st.just(" x ") | json_values,
+                "status": st.sampled_from(["Completed", "Canceled", "Cancelled", ""]) | json_values,
+                "statusDetails": st.text(max_size=12) | json_values,
+                "amount": st.sampled_from(["NaN", "Infinity", "-0", "1e999999", "65.00"]) | json_values,
+                "referenceId": json_values,
+            }
+        )
+        | json_values,
+    }
+)
+
+
+def nested(depth: int, opener: bytes, closer: bytes) -> bytes:
+    return opener * depth + closer * depth
+
+
+nesting = st.builds(
+    nested,
+    st.integers(min_value=1, max_value=30_000),
+    st.sampled_from([b"[", b'{"a":', b"[{}, "]),
+    st.sampled_from([b"]", b"}", b""]),
+)
+
+
+def _envelope_or_documented_error(body: bytes) -> None:
+    with contextlib.suppress(WebhookPayloadError):
+        assert isinstance(parse_envelope(body), Envelope)
+
+
+@BOUNDED
+@given(st.binary(max_size=2000) | nesting)
+def test_envelope_parser_on_arbitrary_bytes(body: bytes) -> None:
+    _envelope_or_documented_error(body)
+
+
+@BOUNDED
+@given(envelopes)
+def test_envelope_parser_on_near_miss_envelopes(data: dict[str, Any]) -> None:
+    _envelope_or_documented_error(json.dumps(data, allow_nan=True).encode())
+
+
+@BOUNDED
+@given(st.text(max_size=60))
+def test_timestamp_parser(value: str) -> None:
+    with contextlib.suppress(WebhookPayloadError):
+        parse_timestamp(value)
+
+
+@BOUNDED
+@given(
+    body=st.binary(max_size=500),
+    value=st.text(max_size=120) | st.from_regex(r"\Asha256=[0-9a-fA-F ]{0,70}\Z"),
+    form=st.sampled_from(ALL_FORMS),
+    secrets=st.lists(st.text(min_size=1, max_size=30), max_size=3),
+)
+def test_signature_check_is_a_yes_or_no(
+    body: bytes, value: str, form: SignatureForm, secrets: list[str]
+) -> None:
+    decoded = decode_signature(value, form)
+    assert decoded is None or isinstance(decoded, bytes)
+    assert matches(body, value, form, secrets) in (True, False)
+    for secret in secrets:
+        assert matches(body, sign(body, secret, form), form, secrets) is True
+
+
+@pytest.mark.django_db
+@BOUNDED
+@given(
+    body=st.binary(max_size=500),
+    headers=st.dictionaries(
+        st.sampled_from([form.value for form in ALL_FORMS] + ["X-Other"]), st.text(max_size=100), max_size=4
+    ),
+)
+def test_webhook_verification_never_raises(body: bytes, headers: dict[str, str]) -> None:
+    config = get_settings()
+    candidates = signature_headers(headers, config)
+    if candidates:
+        form, valid = verify(body, candidates, config)
+        assert form in ALL_FORMS
+        assert valid is False or any(matches(body, v, f, ["sandbox-webhook-secret"]) for f, v in candidates)
+
+
+beacon_bodies = (
+    st.binary(max_size=6000)
+    | json_values.map(lambda value: json.dumps(value).encode())
+    | nesting
+    | st.dictionaries(st.text(max_size=10), st.text(max_size=40), max_size=6).map(
+        lambda fields: "&".join(f"{k}={v}" for k, v in fields.items()).encode("utf-8", "surrogatepass")
+    )
+)
+
+
+@BOUNDED
+@given(body=beacon_bodies, parser=st.sampled_from([BeaconFormParser, BeaconTextParser, BeaconJSONParser]))
+def test_beacon_parsers(body: bytes, parser: type[Any]) -> None:
+    try:
+        data = parser().parse(io.BytesIO(body))
+    except (ParseError, PayloadTooLarge):
+        return
+    request = ExitRequest.from_data(data)
+    assert isinstance(request.stored_reason, str)
+
+
+session_ids = st.uuids()
+
+
+@BOUNDED
+@given(
+    token=st.text(max_size=250)
+    | session_ids.map(exit_token).flatmap(
+        lambda good: st.sampled_from([good, good[:-1], good + "x", good.upper(), good.replace(":", "::")])
+    ),
+    session_id=session_ids | uuid_spellings,
+)
+def test_exit_token(token: str, session_id: str | uuid.UUID) -> None:
+    with contextlib.suppress(BadExitToken):
+        assert isinstance(read_exit_token(token, session_id=session_id), uuid.UUID)
