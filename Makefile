@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis
+.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -26,6 +26,9 @@ package:  ## build the sdist and wheel, inspect them, twine check, install the w
 
 matrix:  ## the nox support matrix; default its core (ARGS="-l" lists, ARGS="-s minimal-3.13", ARGS="-t postgres")
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m nox $(if $(ARGS),$(ARGS),-t core)
+
+fuzz:  ## a longer, randomly seeded fuzz of the parsers, signatures and exit token (at most 5 minutes)
+	@FLINKS_FUZZ_EXAMPLES=$${FLINKS_FUZZ_EXAMPLES:-1000} timeout 300 scripts/test.sh -q -p no:cacheprovider tests/fuzz $(ARGS)
 
 schemathesis:  ## fuzz the app's endpoints on a running example project against their OpenAPI schema (drf-spectacular)
 	@scripts/schemathesis.sh
