@@ -277,8 +277,7 @@ class FlinksClient:
         """Send with retries. ``idempotent`` calls retry network errors, timeouts and 429/502/503/504."""
         policy = self.settings.retry
         url = f"{self.account.base_url}{path}"
-        if token:
-            auth = BearerAuth(token)
+        auth = BearerAuth(token) if token else auth  # never a plain "Authorization" header in this frame
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         attempt = 0
         while True:

@@ -65,7 +65,7 @@ def read_body(request: HttpRequest, limit: int) -> bytes | None:
     ``Content-Length`` is checked first so an oversized body is never read; the read itself is bounded too,
     for servers that stream a body without announcing its length. A ``Transfer-Encoding: chunked`` body has no
     length, and Django reads only ``CONTENT_LENGTH`` bytes (none): it is read from ``wsgi.input`` when the
-    server de-chunks it and marks its end (``wsgi.input_terminated``: gunicorn, uWSGI, mod_wsgi), and
+    server de-chunks it and marks its end (``wsgi.input_terminated``, as gunicorn does), and
     refused with :class:`LengthRequired` otherwise (Django's runserver hands over the raw socket).
     """
     try:
