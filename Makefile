@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz
+.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz model
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -32,6 +32,9 @@ fuzz:  ## a longer, randomly seeded fuzz of the parsers, signatures and exit tok
 
 schemathesis:  ## fuzz the app's endpoints on a running example project against their OpenAPI schema (drf-spectacular)
 	@scripts/schemathesis.sh
+
+model:  ## model-check the cancel claim protocol with SPIN (docs/model/README.md); installs spin if missing
+	@scripts/check-model.sh
 
 bench:  ## every benchmark; each prints its figures
 	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done

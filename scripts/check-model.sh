@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Model-check the cancel claim protocol (docs/model/claim.pml) with SPIN: every property at its stated bounds
+# must hold, every documented non-guarantee must produce its counterexample, and each deliberately broken
+# variant must be rejected with a trail, so that no check can pass vacuously. Exits non-zero otherwise.
+# Builds in a temporary directory (nothing is written to the clone); installs Debian's spin when it is missing.
+# docs/model/README.md says what each check proves and at which bounds.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+model="$root/docs/model/claim.pml"
+
+if ! command -v spin >/dev/null 2>&1; then
+  echo "==> installing spin"
+  (apt-get update -qq && apt-get install -y -qq spin) >/dev/null
+fi
+command -v gcc >/dev/null 2>&1 || { echo "check-model: gcc is needed to compile SPIN's verifier" >&2; exit 2; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+millis() { echo $(($(date +%s%N) / 1000000)); }
+seconds() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# config DIR DEFINES MODE OPT: generate and compile one verifier; MODE "safety" (assertions and end states,
+# no never claim) or "ltl" (the model's ltl properties, checked for acceptance cycles under weak fairness).
+config() {
+  local dir=$1 defines=$2 mode=$3 opt=$4 cflags
+  mkdir -p "$dir" && cp "$model" "$dir/claim.pml"
+  if [ "$mode" = safety ]; then cflags="-DSAFETY -DNOCLAIM"; else cflags="-DNFAIR=3"; fi
+  # shellcheck disable=SC2086 # word lists
+  (cd "$dir" && spin $defines -a claim.pml >/dev/null && gcc "$opt" -DMEMLIM=2048 $cflags -o pan pan.c)
+}
+
+# check DIR LABEL EXPECT PROPERTY DEFINES: run the verifier of DIR for PROPERTY ("safety" or an ltl name) and
+# compare with EXPECT ("hold" or "fail"); prints one line, and the trail of a counterexample.
+check() {
+  local dir=$1 label=$2 expect=$3 property=$4 defines=$5 args=(-m200000) started out errors states
+  [ "$property" = safety ] || args+=(-a -f -N "$property")
+  started=$(millis)
+  (cd "$dir" && ./pan "${args[@]}" >"$label.out" 2>&1) || true
+  out="$dir/$label.out"
+  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+  states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$out" | tail -n 1)
+  printf '%-21s %-20s %-42s %9s states %8s  errors: %s\n' "$label" "$property" "${defines:-(all triggers)}" \
+    "${states:-?}" "$(seconds $(($(millis) - started)))" "${errors:-?}"
+  local verdict=ok
+  if [ -z "$errors" ] || grep -qE "max search depth too small|memory limit|out of memory" "$out"; then
+    verdict="INCOMPLETE SEARCH"
+  elif [ "$expect" = hold ] && [ "$errors" != 0 ]; then
+    verdict="VIOLATED (expected to hold)"
+  elif [ "$expect" = fail ] && [ "$errors" = 0 ]; then
+    verdict="NO COUNTEREXAMPLE (expected one: the check would pass vacuously)"
+  fi
+  if [ "$verdict" != ok ]; then
+    echo "    $verdict"
+    echo "$label" >>"$work/failed"
+  fi
+  if [ "$errors" != 0 ]; then
+    grep -E "violated|acceptance cycle|incomplete|limit" "$out" | head -n 2 | sed 's/^/    | /' || true
+    # The trail file names the ltl property it violates; replaying it prints the model's TRAIL lines.
+    # shellcheck disable=SC2086
+    (cd "$dir" && spin $defines -t claim.pml 2>&1 | grep -E "TRAIL" | sed 's/^ */    | /') || true
+  fi
+}
+
+# job NAME DEFINES MODE OPT CHECKS...: one verifier, its checks in order (each "label:expect:property").
+job() {
+  local name=$1 defines=$2 mode=$3 opt=$4 spec
+  shift 4
+  config "$work/$name" "$defines" "$mode" "$opt"
+  for spec in "$@"; do
+    IFS=: read -r label expect property <<<"$spec"
+    check "$work/$name" "$label" "$expect" "$property" "$defines"
+  done
+}
+
+started=$(millis)
+echo "==> SPIN $(spin -V | sed -n 's/Spin Version \([^ ]*\).*/\1/p'): CRASHES=1 and ERRORS=1 unless the defines say otherwise"
+# Independent verifiers, two at a time (one per core); their reports are printed in this order.
+jobs_list=(
+  "races|-DNO_RESUME|safety|-O2|races:hold:safety"
+  "withdraw|-DNO_SYNC|safety|-O2|withdraw-races:hold:safety"
+  "liveness|-DNO_SYNC -DNO_RESUME|ltl|-O2|orphan-claim-cleared:hold:orphan_claim_cleared cancel-ends:hold:cancel_ends"
+  "takeover|-DNO_SYNC -DNO_RESUME -DERRORS=0|ltl|-O0|second-cancel-call:fail:one_cancel_call"
+  "withdrawn|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0|ltl|-O0|withdraw-after-read:fail:withdraw_wins"
+  "broken-finish|-DNO_RESUME -DBROKEN_FINISH|safety|-O0|broken-finish:fail:safety"
+  "broken-ttl|-DNO_SYNC -DNO_RESUME -DBROKEN_TTL|ltl|-O0|broken-ttl:fail:orphan_claim_cleared"
+)
+run_job() {
+  local name defines mode opt checks
+  IFS='|' read -r name defines mode opt checks <<<"$1"
+  # shellcheck disable=SC2086 # checks is a word list
+  job "$name" "$defines" "$mode" "$opt" $checks >"$work/$name.report" 2>&1 || echo "$name" >>"$work/failed"
+}
+for entry in "${jobs_list[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+  run_job "$entry" &
+done
+wait
+for entry in "${jobs_list[@]}"; do cat "$work/${entry%%|*}.report"; done
+echo "==> $(seconds $(($(millis) - started))) in all"
+
+if [ -s "$work/failed" ]; then
+  echo "check-model: not as expected: $(sort -u "$work/failed" | tr '\n' ' ')" >&2
+  exit 1
+fi
+echo "check-model: every property holds at its bounds; every counterexample and broken variant was found"
