@@ -6,11 +6,12 @@
  *   Beacon  request_cancel (records the intent), then the cancel task          crashes anywhere
  *   Admin   cancel_session                                                     crashes anywhere
  *   Sweep   flinks_cancel_sessions --retry-failed, run by cron until no intent  crashes, cron starts it again
- *   Shopper the shopper completes the payment at Flinks; its Completed webhook, then the EFT0302 -> EFT0301 one
+ *   Shopper the shopper pays at Flinks: its Completed webhook; later EFT0302 -> EFT0301, which a sync learns
  *   Sync    GET /status, applied later under the row lock
  *   Resume  withdraw_cancel (the page came back from the back/forward cache)
  *   Clock   a claim's TTL passes: at any moment, whether its worker is dead, stalled or merely slow
  * Every atomic block is one database transaction (or one HTTP exchange); interleavings happen between them.
+ * Claim tokens: 1 the beacon's task, 2 the admin, 3 and up the sweep's runs (a restarted sweep gets a new one).
  *
  *   -DBROKEN_FINISH  the finish stores its transition without re-checking the claim and the claimed state;
  *   -DBROKEN_TTL     a claim never expires: two deliberately broken engines the checks must reject with a trail.
@@ -89,7 +90,7 @@ inline store(ns, nd) {
   fi
 }
 
-/* transaction.on_commit(announce): the signal for each transition this worker stored. */
+/* transaction.on_commit(announce): the signal of each transition this worker stored. */
 inline announce() {
   signalled = signalled + owed; owed = 0;
   assert(signalled + lost <= stored)
@@ -101,7 +102,7 @@ inline announce() {
   atomic { crashes > 0 -> crashes--; lost = lost + owed; owed = 0; alive[me] = false; printf("TRAIL worker %d dies\n", me) }; \
   goto crashed
 
-/* _release(): drop our claim, only ours (it may have been taken over). */
+/* The finish releases our claim, only ours (after the TTL it may belong to another worker). */
 inline release() {
   if
   :: claim == me -> claim = 0; expired = false
@@ -118,13 +119,13 @@ inline release() {
 #ifdef BROKEN_FINISH
 #define STILL_OURS true
 #else
-#define STILL_OURS (claim == me && st == seen && det == seend)   /* _store_expected_transition's WHERE */
+#define STILL_OURS (claim == me && st == seen && det == seend)   /* _store_groups' UPDATE ... WHERE */
 #endif
 
-/* services.cancel_session(): claim -> call -> finish. `stale_read`: the caller decided from an earlier read.
+/* services.cancel (_CancelEngine): claim -> call -> finish. `stale_read`: the caller decided from an earlier read.
  * What a worker read dies with its call (the last step resets it, so runs differ only in what matters). */
 inline cancel_session(stale_read) {
-  /* 1. claim: one conditional UPDATE, intent recorded only if none, CANCEL_ATTEMPT audit row. */
+  /* 1. claim (_take): one conditional UPDATE, the intent written only if none, a cancel_attempt row. */
   atomic {
     if
     :: OPEN && (claim == 0 || CLAIM_EXPIRED) ->
@@ -152,7 +153,7 @@ inline cancel_session(stale_read) {
        printf("TRAIL worker %d: POST /cancel answered %e (Flinks: %e)\n", me, ans, remote)
      }
   fi;
-  /* 3. finish: one transaction; it always releases its own claim and only its own. */
+  /* 3. finish: one transaction (_store_groups, else _store_one under the row lock); releases our claim. */
   if
   :: CRASH                                                                 /* with Flinks' answer in flight */
   :: atomic {
@@ -161,7 +162,7 @@ inline cancel_session(stale_read) {
             decide(seen, seend, as, ad, verdict);
             if
             :: verdict == applied && STILL_OURS -> store(as, ad)               /* the conditional UPDATE */
-            :: else ->                                                          /* lock, decide() again */
+            :: else ->                                                          /* _store_one: lock, apply_locked() */
                  decide(st, det, as, ad, verdict);
                  if
                  :: verdict == applied -> store(as, ad)
@@ -224,7 +225,7 @@ proctype Sweep(byte me) {
 restart:
   alive[me] = true;                                                        /* a new run, a new claim token */
   do
-  :: intent && OPEN && (claim == 0 || CLAIM_EXPIRED) ->                    /* select_retry_failed, then claim */
+  :: intent && OPEN && (claim == 0 || CLAIM_EXPIRED) ->                    /* due_for_retry(), then claim */
        printf("TRAIL the sweep selects the session\n");
        cancel_session(true)
   :: !(intent && OPEN) && finished == finite -> break                      /* nothing left and nobody will add */
@@ -236,8 +237,8 @@ done:
   finished++
 }
 
-/* The shopper pays at Flinks, which sends one Completed webhook (applied under the row lock, like
- * webhooks.processing) and later turns EFT0302 into EFT0301 without one (a sync learns it). */
+/* The shopper pays at Flinks, which sends one Completed webhook (applied under the row lock by
+ * apply_report, as webhooks.processing does) and later turns EFT0302 into EFT0301 without one (a sync learns it). */
 proctype Shopper() {
   byte owed; mtype:apply verdict; mtype:status ws; mtype:details wd;
   if
@@ -252,7 +253,7 @@ proctype Shopper() {
   d_step { finished++; verdict = 0; ws = 0; wd = 0 }
 }
 
-/* sync_session(): GET /status with no lock held, then apply_locked() whatever happened meanwhile. */
+/* services.sync: GET /status with no lock held, then apply_locked() whatever happened meanwhile. */
 proctype Sync() {
   byte owed; mtype:apply verdict; mtype:status ss; mtype:details sd;
   atomic { ss = remote; sd = rdet }
@@ -260,7 +261,7 @@ proctype Sync() {
   d_step { finished++; verdict = 0; ss = 0; sd = 0 }
 }
 
-/* withdraw_cancel(): take the intent back while no claim is held. */
+/* services.intent.withdraw_cancel(): take the intent back while no claim is held. */
 proctype Resume() {
   atomic {
     if
