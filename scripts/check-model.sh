@@ -33,15 +33,15 @@ config() {
 # check DIR LABEL EXPECT PROPERTY DEFINES: run the verifier of DIR for PROPERTY ("safety" or an ltl name) and
 # compare with EXPECT ("hold" or "fail"); prints one line, and the trail of a counterexample.
 check() {
-  local dir=$1 label=$2 expect=$3 property=$4 defines=$5 args=(-m200000) started out errors states
+  local dir=$1 label=$2 expect=$3 property=$4 defines=$5 args=(-m200000) started cpu out errors states
   [ "$property" = safety ] || args+=(-a -f -N "$property")
   started=$(millis)
-  (cd "$dir" && ./pan "${args[@]}" >"$label.out" 2>&1) || true
+  cpu=$( (TIMEFORMAT=%U; time (cd "$dir" && ./pan "${args[@]}" >"$label.out" 2>&1)) 2>&1) || true
   out="$dir/$label.out"
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
   states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$out" | tail -n 1)
-  printf '%-21s %-20s %-42s %9s states %8s  errors: %s\n' "$label" "$property" "${defines:-(all triggers)}" \
-    "${states:-?}" "$(seconds $(($(millis) - started)))" "${errors:-?}"
+  printf '%-21s %-20s %-42s %9s states %8s (cpu %s s)  errors: %s\n' "$label" "$property" \
+    "${defines:-(all triggers)}" "${states:-?}" "$(seconds $(($(millis) - started)))" "${cpu:-?}" "${errors:-?}"
   local verdict=ok
   if [ -z "$errors" ] || grep -qE "max search depth too small|memory limit|out of memory" "$out"; then
     verdict="INCOMPLETE SEARCH"
