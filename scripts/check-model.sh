@@ -27,7 +27,8 @@ config() {
   mkdir -p "$dir" && cp "$model" "$dir/claim.pml"
   if [ "$mode" = safety ]; then cflags="-DSAFETY -DNOCLAIM"; else cflags="-DNFAIR=3"; fi
   # shellcheck disable=SC2086 # word lists
-  (cd "$dir" && spin $defines -a claim.pml >/dev/null && gcc "$opt" -DMEMLIM=2048 $cflags -o pan pan.c)
+  (cd "$dir" && { spin $defines -a claim.pml >spin.out || { cat spin.out; false; }; } \
+    && gcc "$opt" -DMEMLIM=2048 $cflags -o pan pan.c)
 }
 
 # check DIR LABEL EXPECT PROPERTY DEFINES: run the verifier of DIR for PROPERTY ("safety" or an ltl name) and
