@@ -3,7 +3,7 @@
  * the engine, and what was proved: docs/model/README.md.  scripts/check-model.sh runs every check.
  *
  * One session row, Flinks, and the triggers that race over them:
- *   Beacon  request_cancel (records the intent), then the cancel task          crashes anywhere
+ *   Beacon  request_cancel (a graced exit: records the intent), then the task     crashes anywhere
  *   Admin   cancel_session                                                     crashes anywhere
  *   Sweep   flinks_cancel_sessions --retry-failed, run by cron until no intent  crashes, cron starts it again
  *   Shopper the shopper pays at Flinks: its Completed webhook; later EFT0302 -> EFT0301, which a sync learns
@@ -38,6 +38,7 @@ mtype:apply = { applied, duplicate, stale };                                    
 mtype:status st = InProgress;   /* column: status cancelled_at remote_status */
 mtype:details det = NoDetails;  /* column: status_details */
 bool intent;                    /* column: cancel_requested_at cancel_source cancel_reason */
+bool graced;                    /* the intent is a graced beacon's (cancel_reason GRACED_REASON): a resume may take it back */
 byte claim;                     /* column: cancel_claim (0: none, else the holder's token) */
 bool expired;                   /* column: cancel_claimed_at (older than claim_ttl()) */
 bool notfound;                  /* column: not_found_at */
@@ -130,7 +131,7 @@ inline cancel_session(stale_read) {
     if
     :: OPEN && (claim == 0 || CLAIM_EXPIRED) ->
          revived = revived || (stale_read && withdrawn && !intent);
-         claim = me; expired = false; intent = true; seen = st; seend = det;
+         claim = me; expired = false; graced = intent && graced; intent = true; seen = st; seend = det;
          printf("TRAIL worker %d claims the session (status %e)\n", me, st)
     :: else ->
          result = (TERMINAL(st) -> already_terminal : (notfound -> not_found : pending)); goto unclaimed
@@ -201,7 +202,9 @@ called:
 
 proctype Beacon(byte me) {
   WORKER_LOCALS; bool queued;
-  atomic { alive[me] = true; queued = !TERMINAL(st) && !intent; intent = intent || queued }  /* request_cancel */
+  atomic {                                                       /* request_cancel(reason=GRACED_REASON) */
+    alive[me] = true; queued = !TERMINAL(st) && !intent; graced = graced || queued; intent = intent || queued
+  }
   if
   :: queued && intent && !TERMINAL(st) ->                        /* the task: has_pending_cancel, then cancel */
        printf("TRAIL the beacon's task reads the intent\n");
@@ -261,11 +264,12 @@ proctype Sync() {
   d_step { finished++; verdict = 0; ss = 0; sd = 0 }
 }
 
-/* services.intent.withdraw_cancel(): take the intent back while no claim is held. */
+/* services.intent.withdraw_cancel(graced_only=True): take a graced intent back while no claim is held. */
 proctype Resume() {
   atomic {
     if
-    :: intent && claim == 0 && !TERMINAL(st) -> intent = false; withdrawn = true; printf("TRAIL resume withdraws the intent\n")
+    :: intent && graced && claim == 0 && !TERMINAL(st) ->
+         intent = false; graced = false; withdrawn = true; printf("TRAIL resume withdraws the intent\n")
     :: else
     fi
   }
