@@ -31,7 +31,7 @@ logger = logging.getLogger("flinks_sessions.tasks")
 
 @task()
 def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
-    """Cancel a session whose cancel intent is still standing (a withdrawn or finished one is skipped)."""
+    """Cancel a session whose cancel intent still stands when it is claimed (a withdrawn one is not)."""
     from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import cancel_session
 
@@ -39,9 +39,7 @@ def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
     if session is None:
         logger.warning("cancel task: no session %s", session_id)
         return "missing"
-    if not session.has_pending_cancel:
-        return "skipped"
-    return cancel_session(session, source=source, reason=reason).outcome.value
+    return cancel_session(session, source=source, reason=reason, if_requested=True).outcome.value
 
 
 @task()

@@ -82,9 +82,10 @@ jobs_list=(
   "withdraw|-DNO_SYNC|safety|-O2|withdraw-races:hold:safety"
   "liveness|-DNO_SYNC -DNO_RESUME|ltl|-O2|orphan-claim-cleared:hold:orphan_claim_cleared cancel-ends:hold:cancel_ends"
   "takeover|-DNO_SYNC -DNO_RESUME -DERRORS=0|ltl|-O0|second-cancel-call:fail:one_cancel_call"
-  "withdrawn|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0|ltl|-O0|withdraw-after-read:fail:withdraw_wins"
+  "withdrawn|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0|ltl|-O0|withdraw-after-read:hold:withdraw_wins"
   "broken-finish|-DNO_RESUME -DBROKEN_FINISH|safety|-O0|broken-finish:fail:safety"
   "broken-ttl|-DNO_SYNC -DNO_RESUME -DBROKEN_TTL|ltl|-O0|broken-ttl:fail:orphan_claim_cleared"
+  "broken-intent|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0 -DBROKEN_INTENT|ltl|-O0|broken-intent:fail:withdraw_wins"
 )
 run_job() {
   local name defines mode opt checks

@@ -28,7 +28,7 @@
 
 mtype:status = { Initiated, InProgress, Completed, Failed, Cancelled, Expired };  /* status.Status */
 mtype:details = { NoDetails, EFT0301, EFT0302, EFT0501 };                         /* status.DETAIL_* */
-mtype:outcome = { cancelled, already_terminal, not_found, failed, pending };      /* services.CancelOutcome */
+mtype:outcome = { cancelled, already_terminal, not_found, failed, pending, withdrawn }; /* services.CancelOutcome */
 mtype:answer = { A_cancelled, A_ended, A_not_found, A_failed };                   /* cancel.AnswerKind */
 mtype:apply = { applied, duplicate, stale };                                      /* ApplyOutcome (known statuses) */
 
@@ -59,7 +59,7 @@ byte lost;                      /* transitions whose worker died between commit 
 bool reported;                  /* a CancelOutcome.cancelled result was returned */
 bool accepted;                  /* Flinks acted on a POST /cancel */
 bool repeated;                  /* a POST /cancel was sent after Flinks had acted on one */
-bool withdrawn;                 /* withdraw_cancel took an intent back */
+bool took_back;                 /* withdraw_cancel took an intent back */
 bool revived;                   /* a task or sweep that read the intent before the withdraw cancelled anyway */
 bool alive[4 + CRASHES];        /* by claim token: is that worker still running? */
 byte finished, finite;          /* processes done, of those that end (all but Sweep and Clock) */
@@ -117,24 +117,32 @@ inline release() {
 #define CLAIM_EXPIRED expired                                     /* cancel_claimed_at < now - claim_ttl() */
 #endif
 
+#ifdef BROKEN_INTENT
+#define INTENT_STANDS true                                        /* the claim forgets if_requested */
+#else
+#define INTENT_STANDS (intent || !if_requested)                   /* _take's cancel_requested_at IS NOT NULL */
+#endif
+
 #ifdef BROKEN_FINISH
 #define STILL_OURS true
 #else
 #define STILL_OURS (claim == me && st == seen && det == seend)   /* _store_groups' UPDATE ... WHERE */
 #endif
 
-/* services.cancel (_CancelEngine): claim -> call -> finish. `stale_read`: the caller decided from an earlier read.
+/* services.cancel (_CancelEngine): claim -> call -> finish. `if_requested`: the trigger acts on an intent it read
+ * earlier (the beacon's task, the retry sweep), so its claim also requires the intent to stand.
  * What a worker read dies with its call (the last step resets it, so runs differ only in what matters). */
-inline cancel_session(stale_read) {
+inline cancel_session(if_requested) {
   /* 1. claim (_take): one conditional UPDATE, the intent written only if none, a cancel_attempt row. */
   atomic {
     if
-    :: OPEN && (claim == 0 || CLAIM_EXPIRED) ->
-         revived = revived || (stale_read && withdrawn && !intent);
+    :: OPEN && (claim == 0 || CLAIM_EXPIRED) && INTENT_STANDS ->
+         revived = revived || (if_requested && took_back && !intent);
          claim = me; expired = false; graced = intent && graced; intent = true; seen = st; seend = det;
          printf("TRAIL worker %d claims the session (status %e)\n", me, st)
     :: else ->
-         result = (TERMINAL(st) -> already_terminal : (notfound -> not_found : pending)); goto unclaimed
+         result = (TERMINAL(st) -> already_terminal : (notfound -> not_found :
+                  (if_requested && !intent -> withdrawn : pending))); goto unclaimed
     fi
   }
   /* 2. call: POST /cancel (then GET /status after a 400); HTTP only, as slow as it likes. */
@@ -269,7 +277,7 @@ proctype Resume() {
   atomic {
     if
     :: intent && graced && claim == 0 && !TERMINAL(st) ->
-         intent = false; graced = false; withdrawn = true; printf("TRAIL resume withdraws the intent\n")
+         intent = false; graced = false; took_back = true; printf("TRAIL resume withdraws the intent\n")
     :: else
     fi
   }
@@ -308,7 +316,7 @@ init {
   assert(signalled + lost == stored);           /* every transition signalled once, unless its worker died */
   assert(!intent || TERMINAL(st) || notfound);  /* every standing cancel intent ended the session */
   assert(claim == 0 || notfound);               /* no claim is left, but on a session Flinks does not know */
-  assert(!TERMINAL(remote) || st == remote || notfound || withdrawn)  /* the row agrees with Flinks (see README) */
+  assert(!TERMINAL(remote) || st == remote || notfound || took_back)  /* the row agrees with Flinks (see README) */
 }
 
 /* Properties checked with -a (-f for liveness); see scripts/check-model.sh. */

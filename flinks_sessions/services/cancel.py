@@ -65,6 +65,7 @@ class CancelOutcome(StrEnum):
     NOT_FOUND = "not_found"  # Flinks does not know it; marked, nothing else changed
     FAILED = "failed"  # no answer that ends it: recorded for flinks_cancel_sessions --retry-failed
     PENDING = "pending"  # another worker holds the claim and is cancelling it right now
+    WITHDRAWN = "withdrawn"  # asked ``if_requested``, and the intent had been taken back: nothing was called
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,18 @@ def claim_ttl() -> timedelta:
 
 
 def cancel_session(
-    session: PaymentSession, *, source: str, reason: str = "", actor: Any = None
+    session: PaymentSession, *, source: str, reason: str = "", actor: Any = None, if_requested: bool = False
 ) -> CancelResult:
     """Cancel at Flinks now and store the outcome: the engine over one session, in the calling thread.
 
-    Must not run inside ``atomic()``: it makes an HTTP call, which must never wait under a caller's row lock
-    (the claim's durable transaction refuses to start there).
+    ``if_requested`` is for triggers that act on a recorded intent (the beacon's task, the retry sweep): the
+    claim then also requires the intent to stand, so a resume that withdrew it after the trigger read it wins
+    (WITHDRAWN). Must not run inside ``atomic()``: it makes an HTTP call, which must never wait under a
+    caller's row lock (the claim's durable transaction refuses to start there).
     """
     check_source(source)
-    return pipeline.run_one(_CancelEngine(source=source, reason=reason, actor=actor), session)
+    engine = _CancelEngine(source=source, reason=reason, actor=actor, if_requested=if_requested)
+    return pipeline.run_one(engine, session)
 
 
 def cancel_sessions(
@@ -112,6 +116,7 @@ def cancel_sessions(
     source: str,
     reason: str = "",
     actor: Any = None,
+    if_requested: bool = False,
     concurrency: int = 8,
     on_result: Callable[[CancelResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -120,13 +125,14 @@ def cancel_sessions(
 
     The guarantees are :func:`cancel_session`'s, and both may race over the same sessions: one upstream call,
     one transition, one audit row and one signal (after commit) per session; a session named twice is
-    cancelled once (the second gets PENDING). Each session is updated in place with what the cancel read and
-    stored. ``on_result`` runs in the calling thread as results arrive (progress bars); ``should_stop`` and
-    Ctrl-C stop the run as :func:`~flinks_sessions.services.pipeline.run` describes. Must not run inside
-    ``atomic()``, except in a test case, where the sessions are cancelled one by one in the calling thread.
+    cancelled once (the second gets PENDING); ``if_requested`` as for :func:`cancel_session`. Each session is
+    updated in place with what the cancel read and stored. ``on_result`` runs in the calling thread as results
+    arrive (progress bars); ``should_stop`` and Ctrl-C stop the run as
+    :func:`~flinks_sessions.services.pipeline.run` describes. Must not run inside ``atomic()``, except in a
+    test case, where the sessions are cancelled one by one in the calling thread.
     """
     check_source(source)
-    engine = _CancelEngine(source=source, reason=reason, actor=actor)
+    engine = _CancelEngine(source=source, reason=reason, actor=actor, if_requested=if_requested)
     return pipeline.run(
         engine, sessions, concurrency=concurrency, on_result=on_result, should_stop=should_stop
     )
@@ -164,10 +170,11 @@ class _Moved(Exception):
 class _CancelEngine:
     """The three stages of one cancel run (one session or many), for the caller or the scheduler."""
 
-    def __init__(self, *, source: str, reason: str, actor: Any) -> None:
+    def __init__(self, *, source: str, reason: str, actor: Any, if_requested: bool) -> None:
         self.source = source
         self.reason = reason
         self.actor = actor
+        self.if_requested = if_requested
         self.ttl = claim_ttl()
         self.clients = Clients()
         self.seen: set[int] = set()
@@ -206,10 +213,13 @@ class _CancelEngine:
         no_intent = Q(cancel_requested_at__isnull=True)
         claimed: list[_Call] = []
         early: list[CancelResult] = []
+        claimable = (
+            PaymentSession.objects.filter(pk__in=list(ready)).open().unclaimed(stale_before=now - self.ttl)
+        )
+        if self.if_requested:
+            claimable = claimable.filter(cancel_requested_at__isnull=False)
         with transaction.atomic(durable=True):
-            PaymentSession.objects.filter(pk__in=list(ready)).open().unclaimed(
-                stale_before=now - self.ttl
-            ).update(
+            claimable.update(
                 cancel_claim=claim,
                 cancel_claimed_at=now,
                 updated_at=now,
@@ -225,7 +235,7 @@ class _CancelEngine:
                 for name, value in zip(self.fields, row, strict=True):
                     setattr(session, name, value)
                 if session.cancel_claim != claim:
-                    early.append(_unclaimed_result(session))
+                    early.append(self._unclaimed_result(session))
                     continue
                 attempts.append(
                     audit_event(
@@ -242,6 +252,18 @@ class _CancelEngine:
         gone = "the session no longer exists"
         early.extend(CancelResult(CancelOutcome.FAILED, session, gone) for session, _client in ready.values())
         return claimed, early
+
+    def _unclaimed_result(self, session: PaymentSession) -> CancelResult:
+        """Why a claim failed, read from the stored row: nothing was called and nothing changed."""
+        if session.is_terminal:
+            return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
+        if session.session_id is None:
+            return CancelResult(CancelOutcome.FAILED, session, "the session was never confirmed by Flinks")
+        if session.not_found_at is not None:
+            return CancelResult(CancelOutcome.NOT_FOUND, session)
+        if self.if_requested and session.cancel_requested_at is None:
+            return CancelResult(CancelOutcome.WITHDRAWN, session)
+        return CancelResult(CancelOutcome.PENDING, session)
 
     def claim_failed(self, session: PaymentSession, error: Exception) -> CancelResult:
         return CancelResult(CancelOutcome.FAILED, session, describe_error(error))
@@ -386,14 +408,3 @@ class _CancelEngine:
 def _remote(answer: Answer) -> RemoteStatus:
     assert answer.remote is not None  # noqa: S101 - only answers that carry Flinks' state are grouped
     return answer.remote
-
-
-def _unclaimed_result(session: PaymentSession) -> CancelResult:
-    """Why a claim failed, read from the stored row: nothing was called and nothing changed."""
-    if session.is_terminal:
-        return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
-    if session.session_id is None:
-        return CancelResult(CancelOutcome.FAILED, session, "the session was never confirmed by Flinks")
-    if session.not_found_at is not None:
-        return CancelResult(CancelOutcome.NOT_FOUND, session)
-    return CancelResult(CancelOutcome.PENDING, session)

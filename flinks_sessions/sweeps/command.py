@@ -137,14 +137,17 @@ class SweepCommand(BaseCommand):
         finally:
             progress.close()
 
-    def run_cancel(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> RunSummary:
-        """Cancel now, ``--concurrency`` calls at a time, with progress."""
+    def run_cancel(
+        self, sessions: Sequence[PaymentSession], options: dict[str, Any], *, if_requested: bool = False
+    ) -> RunSummary:
+        """Cancel now, ``--concurrency`` calls at a time, with progress (``if_requested``: only standing intents)."""
         progress = self.progress(sessions, options)
         try:
             return run.cancel_many(
                 sessions,
                 source="command",
                 reason=options["reason"],
+                if_requested=if_requested,
                 concurrency=options["concurrency"],
                 on_result=progress.update,
             )

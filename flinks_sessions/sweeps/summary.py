@@ -64,6 +64,9 @@ def _tail(summary: RunSummary) -> list[str]:
         parts.append(
             ngettext("%d being cancelled elsewhere", "%d being cancelled elsewhere", pending) % pending
         )
+    withdrawn = summary.counts[CancelOutcome.WITHDRAWN.value]
+    if withdrawn:
+        parts.append(ngettext("%d withdrawn meanwhile", "%d withdrawn meanwhile", withdrawn) % withdrawn)
     if summary.interrupted and summary.not_started:
         parts.append(gettext("%d not started (interrupted)") % summary.not_started)
     return parts

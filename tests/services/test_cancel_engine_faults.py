@@ -172,3 +172,40 @@ def test_a_non_terminal_answer_releases_the_claim_and_is_due_for_a_retry(
     assert list(due) == [session]
     assert session.cancel_requested_at is not None
     assert session.cancel_requested_at <= timezone.now()
+
+
+# --- 5. a withdrawn intent was still cancelled by a trigger that had read it (found by the SPIN model) ------------
+
+
+@pytest.mark.parametrize("trigger", ["task", "retry sweep"])
+def test_an_intent_withdrawn_after_the_trigger_read_it_is_not_cancelled(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch, trigger: str
+) -> None:
+    """The resume lands after the task (or the retry sweep) saw the intent and before its claim: nothing ends."""
+    from flinks_sessions.services.accounts import Clients
+    from flinks_sessions.services.graced import GRACED_REASON
+    from flinks_sessions.sweeps.selection import SessionFilters, select_retry_failed
+    from flinks_sessions.tasks import cancel_session_task
+
+    session = make_session(sandbox, cancel_requested_at=timezone.now(), cancel_source="beacon")
+    PaymentSession.objects.filter(pk=session.pk).update(cancel_reason=GRACED_REASON, last_error="earlier")
+    real_get = Clients.get
+
+    def resume_lands_first(self: Clients, account: str) -> Any:  # the claim has the client first
+        services.withdraw_cancel(PaymentSession.objects.get(pk=session.pk), source="beacon", graced_only=True)
+        return real_get(self, account)
+
+    monkeypatch.setattr(Clients, "get", resume_lands_first)
+    if trigger == "task":
+        outcome = cancel_session_task.call(str(session.session_id), "beacon", GRACED_REASON)
+    else:
+        [due] = select_retry_failed(SessionFilters())
+        [result] = services.cancel_sessions([due], source="command", if_requested=True)
+        outcome = result.outcome
+    assert outcome == CancelOutcome.WITHDRAWN
+    session.refresh_from_db()
+    assert session.status == Status.INITIATED
+    assert session.cancel_requested_at is None
+    assert session.cancel_claim is None
+    assert cancel_calls(sandbox) == 0
+    assert kinds(session) == [Kind.CANCEL_WITHDRAWN]

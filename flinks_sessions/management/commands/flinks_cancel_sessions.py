@@ -86,7 +86,8 @@ class Command(SweepCommand):
             self.finish(done, summary.describe_enqueue(done), options)
             return
 
-        done = self.run_cancel(sessions, options)
+        # The retry sweep acts on intents: one withdrawn since it was selected is left alone.
+        done = self.run_cancel(sessions, options, if_requested=options["retry_failed"])
         run.add_unknown(done, unknown)
         self.finish(done, summary.describe_cancel(done), options)
 
