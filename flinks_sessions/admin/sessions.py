@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -26,7 +25,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
-from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
+from flinks_sessions.admin.filters import AccountListFilter
+from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
+from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
+from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps import run
 from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_counts, describe_sync_counts
@@ -85,49 +88,6 @@ def status_badge_html(session: PaymentSession) -> str:
     )
 
 
-class SessionEventInline(admin.TabularInline):
-    """The audit trail, oldest first. Append-only: nobody adds, edits or deletes a line from here."""
-
-    model = SessionEvent
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = False
-    fields = (
-        "created_at",
-        "kind",
-        "from_status",
-        "to_status",
-        "status_details",
-        "source",
-        "actor",
-        "reason",
-        "payload",
-    )
-    readonly_fields = fields
-    verbose_name = _("audit event")
-    verbose_name_plural = _("audit trail")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SessionEvent]:
-        return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Whoever may see a session may see its audit trail (no separate SessionEvent permission needed)."""
-        opts = PaymentSession._meta
-        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
-            f"{opts.app_label}.change_{opts.model_name}"
-        )
-
-
 @admin.register(PaymentSession)
 class PaymentSessionAdmin(admin.ModelAdmin):
     list_display = (
@@ -141,10 +101,16 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_display_links = ("reference_id", "session_id")
-    list_filter = ("status", "product", "account", "created_at")
+    list_filter = ("status", "product", AccountListFilter, "created_at")
     list_select_related = ("owner",)
-    date_hierarchy = "created_at"
-    ordering = ("-created_at",)
+    date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
+    ordering = ("-created_at", "-pk")
+    # At a million rows, counting them costs more than the page: see admin/pagination.py.
+    paginator = EstimatedCountPaginator
+    list_per_page = LIST_PER_PAGE
+    show_full_result_count = False
+    search_fields = ("session_id", "reference_id", "owner")  # what get_search_results matches, for the help
+    search_help_text = SESSION_SEARCH_HELP
     readonly_fields = READ_ONLY_FIELDS
     fieldsets = (
         (
@@ -190,15 +156,13 @@ class PaymentSessionAdmin(admin.ModelAdmin):
     def status_badge(self, obj: PaymentSession) -> str:
         return status_badge_html(obj)
 
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        """Session id, reference, and the owner's login name and email, whatever the user model calls them."""
-        user_model = get_user_model()
-        names = {field.name for field in user_model._meta.get_fields()}
-        fields = ["session_id", "reference_id"]
-        for name in (user_model.USERNAME_FIELD, user_model.get_email_field_name()):
-            if name in names and f"owner__{name}" not in fields:
-                fields.append(f"owner__{name}")
-        return fields
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[PaymentSession], search_term: str
+    ) -> tuple[QuerySet[PaymentSession], bool]:
+        """Each word narrows the list by a lookup an index serves (see ``admin/search.py``); no duplicates."""
+        for term in search_term.split():
+            queryset = queryset.filter(session_match(term))
+        return queryset, False
 
     # --- permissions ------------------------------------------------------------------------------------
 
@@ -295,6 +259,9 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         context["flinks_can_cancel"] = bool(
             obj is not None and obj.is_open and self.has_cancel_permission(request, obj)
         )
+        if obj is not None:
+            context["flinks_events_url"] = events_url(obj)
+            context["flinks_inline_events"] = INLINE_EVENTS
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _change_url(self, session: PaymentSession) -> str:
