@@ -413,7 +413,7 @@ def sweep_cases() -> list[Case]:
     """What each sweep evaluates to pick its sessions or deliveries (nothing is called or deleted)."""
     from django.core.management import call_command
 
-    from flinks_sessions.selection import SessionFilters, select_open, select_retry_failed
+    from flinks_sessions.sweeps.selection import SessionFilters, select_open, select_retry_failed
 
     def rows(queryset: Any) -> tuple[int, int]:
         selected = len(list(queryset))
