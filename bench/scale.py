@@ -665,7 +665,8 @@ def main() -> int:
 
     needs_fill = create_databases(sizes, args.reuse)
     print(
-        f"scale bench: {args.small:,} vs {args.large:,} sessions and deliveries, PostgreSQL, Django test client"
+        f"scale bench: {args.small:,} vs {args.large:,} sessions and deliveries, PostgreSQL, Django test client,"
+        f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
     for size, rows in sizes.items():
         if needs_fill[size]:
@@ -675,6 +676,9 @@ def main() -> int:
     clients, ids = prepare(sizes)
     cases = [*page_cases(clients, ids), *sweep_cases()]
     results = run_cases(cases, sizes, args.repeat)
+    print(
+        f"  measured; load average now {os.getloadavg()[0]:.1f} (times scale with it; the ratios much less)"
+    )
     ok = print_table(cases, results, sizes, print_explains(cases))
 
     age, batches = prune_batches(args.batch_size, days=8)
