@@ -48,12 +48,15 @@ def date_hierarchy(cl: ChangeList) -> dict[str, Any] | None:
         context["choices"] = [{"title": capfirst(formats.date_format(date, "MONTH_DAY_FORMAT"))}]
         return context
 
+    if year and month:
+        context["back"] = {"link": link({year_field: year}), "title": str(year)}
+    elif year:
+        context["back"] = {"link": link({}), "title": _("All dates")}
     bounds = cl.queryset.aggregate(first=models.Min(field_name), last=models.Max(field_name))
     first, last = _local(bounds["first"]), _local(bounds["last"])
     if first is None or last is None:
         return context
     if year and month:
-        context["back"] = {"link": link({year_field: year}), "title": str(year)}
         context["choices"] = [
             {
                 "link": link({year_field: year, month_field: month, day_field: number}),
@@ -64,7 +67,6 @@ def date_hierarchy(cl: ChangeList) -> dict[str, Any] | None:
             for number in range(first.day, last.day + 1)
         ]
     elif year:
-        context["back"] = {"link": link({}), "title": _("All dates")}
         context["choices"] = [
             {
                 "link": link({year_field: year, month_field: number}),

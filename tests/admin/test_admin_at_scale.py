@@ -254,6 +254,8 @@ def test_the_date_hierarchy_lists_from_the_first_row_to_the_last_without_a_scan(
     months, sql = hierarchy(operator, created_at__year=2025)
     assert months == ["March 2025", "April 2025", "May 2025"]
     assert not [statement for statement in sql if "DISTINCT" in statement.upper()]
+    empty, _sql = hierarchy(operator, created_at__year=2024)
+    assert empty == []
     days, _sql = hierarchy(operator, created_at__year=2025, created_at__month=3)
     assert days == ["March 9"]
     in_may = operator.get(reverse(SESSIONS), {"created_at__year": 2025, "created_at__month": 5})
