@@ -252,7 +252,7 @@ class WebhookDelivery(models.Model):
         # The admin's order and the prune's batches walk (received_at, id) in index order.
         indexes = (
             models.Index(fields=("received_at", "id"), name="flinks_delivery_received"),
-            # The admin's outcome filter, newest first.
+            # The admin's outcome filter, newest first; the receiver's count of this minute's rejections.
             models.Index(fields=("outcome", "received_at", "id"), name="flinks_delivery_outcome"),
         )
 
