@@ -205,7 +205,7 @@ FROM generate_series(1, %(events)s) e
 FILL_DELIVERIES = """
 INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
     signature_valid, event_type, flinks_session_id, session_id, remote_status, status_details, event_when,
-    outcome, error, processed_at)
+    outcome, error, processed_at, truncated, dropped_after)
 SELECT received, '203.0.113.7', '{"Content-Type": "application/json", "X-Webhook-Signature": "[redacted]"}',
     convert_to(json_build_object('when', received, 'type', 'SessionSetupStatusChanged', 'payload',
         json_build_object('sessionId', md5('s' || j)::uuid, 'amount', 65, 'status', 'Completed',
@@ -213,7 +213,7 @@ SELECT received, '203.0.113.7', '{"Content-Type": "application/json", "X-Webhook
     'X-Webhook-Signature', outcome <> 'invalid_signature', 'SessionSetupStatusChanged', md5('s' || j)::uuid,
     CASE WHEN outcome <> 'unknown_session' THEN (SELECT min(id) FROM flinks_sessions_paymentsession) + j - 1 END,
     'Completed', 'EFT0301', received, outcome, CASE WHEN outcome = 'error' THEN 'database went away' ELSE '' END,
-    received
+    received, false, 0
 FROM (
     SELECT i, 1 + (i * 7) %% %(sessions)s AS j,
         now() - make_interval(secs => 400 * 86400.0 * (%(n)s - i) / %(n)s) AS received,
