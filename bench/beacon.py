@@ -36,6 +36,7 @@ import argparse
 import http.client
 import math
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -432,6 +433,8 @@ def main() -> int:
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         PYTHONUNBUFFERED="1",
         BENCH_WITHOUT_ENQUEUE="1" if args.without_enqueue else "0",
+        # The sandbox's control API token: the child sandbox and SandboxControl both read it.
+        FLINKS_SANDBOX_TOKEN=secrets.token_urlsafe(24),
     )
     try:
         with start_sandbox(env) as sandbox_process:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -57,6 +58,8 @@ def ensure_database(url: str) -> None:
 
 
 def start_sandbox(latency: float) -> tuple[subprocess.Popen[str], str]:
+    # The sandbox's control API token: the child sandbox and SandboxControl both read it.
+    os.environ.setdefault("FLINKS_SANDBOX_TOKEN", secrets.token_urlsafe(24))
     process = subprocess.Popen(
         [
             sys.executable, "-m", "flinks_sessions.sandbox",

@@ -44,6 +44,17 @@ except ImportError:  # Django 5.2: the backport is an app
     INSTALLED_APPS.append("django_tasks")
 INSTALLED_APPS.append("django_tasks_db")
 
+# The local Flinks sandbox is a development tool: its app (which brings `manage.py flinks_sandbox`) is installed
+# only with DEBUG on, and it has its own credentials, which the account below uses unless told otherwise.
+FLINKS_SANDBOX = {
+    "PORT": env.int("FLINKS_SANDBOX_PORT", default=8765),
+    "CLIENT_ID": "sandbox-client",
+    "CLIENT_SECRET": "sandbox-secret",
+    "WEBHOOK_SECRET": "sandbox-webhook-secret",
+}
+if DEBUG:
+    INSTALLED_APPS.append("flinks_sessions.sandbox")
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,14 +103,15 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}
 FLINKS_SESSIONS = {
     "ACCOUNTS": {
         "default": {
-            "BASE_URL": env.str("FLINKS_BASE_URL", default="http://127.0.0.1:8765"),
+            # Out of the box: the local sandbox. Production sets all four (and DEBUG off).
+            "BASE_URL": env.str("FLINKS_BASE_URL", default=f"http://127.0.0.1:{FLINKS_SANDBOX['PORT']}"),
             "HOSTED_URL": env.str("FLINKS_HOSTED_URL", default=""),
-            "CLIENT_ID": env.str("FLINKS_CLIENT_ID", default="sandbox-client"),
-            "CLIENT_SECRET": env.str("FLINKS_CLIENT_SECRET", default="sandbox-secret"),
+            "CLIENT_ID": env.str("FLINKS_CLIENT_ID", default=FLINKS_SANDBOX["CLIENT_ID"]),
+            "CLIENT_SECRET": env.str("FLINKS_CLIENT_SECRET", default=FLINKS_SANDBOX["CLIENT_SECRET"]),
             "API_KEY": env.str("FLINKS_API_KEY", default="") or None,
         }
     },
-    "WEBHOOK_SECRETS": env.list("FLINKS_WEBHOOK_SECRETS", default=["sandbox-webhook-secret"]),
+    "WEBHOOK_SECRETS": env.list("FLINKS_WEBHOOK_SECRETS", default=[FLINKS_SANDBOX["WEBHOOK_SECRET"]]),
     "EXIT_GRACE_PERIOD": env.float("FLINKS_EXIT_GRACE_PERIOD", default=10.0),
     "BEACON_THROTTLE_RATE": env.str("FLINKS_BEACON_THROTTLE_RATE", default="60/min") or None,
     "TASK_QUEUE": env.str("FLINKS_TASK_QUEUE", default="default"),

@@ -25,11 +25,15 @@ export DEMO_ADMIN_EMAIL="${DEMO_ADMIN_EMAIL:-admin@example.com}"
 export DJANGO_SETTINGS_MODULE=example_project.settings
 export FLINKS_BASE_URL="${FLINKS_BASE_URL:-http://127.0.0.1:${sandbox_port}}"
 export PYTHONUNBUFFERED=1
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"  # the sandbox app (manage.py flinks_sandbox) is installed only with DEBUG
 
 out="$(scripts/bootstrap.sh)"
 python="${out##*$'\n'}"
 [ "$out" = "$python" ] || printf '%s\n' "${out%$'\n'*}"
 mkdir -p var
+# The sandbox's control API (/_sandbox/) answers loopback clients showing this token; the banner prints it.
+FLINKS_SANDBOX_TOKEN="${FLINKS_SANDBOX_TOKEN:-$("$python" -c 'import secrets; print(secrets.token_urlsafe(24))')}"
+export FLINKS_SANDBOX_TOKEN
 
 port_free() {
   "$python" - "$1" "$2" <<'PY'
@@ -121,6 +125,7 @@ cat <<MSG
     Shop:            http://${host}:${port}/
     Admin:           http://${host}:${port}/admin/   login: ${DEMO_ADMIN_USERNAME} / ${DEMO_ADMIN_PASSWORD}
     Flinks sandbox:  http://127.0.0.1:${sandbox_port}/   (webhooks to http://${host}:${port}${webhook_path})
+                     control API token (X-Sandbox-Token): ${FLINKS_SANDBOX_TOKEN}
     Worker:          db_worker (django-tasks-db)
     Press Ctrl-C to stop everything.
 

@@ -72,7 +72,12 @@ echo "==> migrating a throwaway database ($work/db.sqlite3)"
 "$python" manage.py migrate --noinput --verbosity 0
 
 echo "==> the Flinks sandbox"
-"$python" manage.py flinks_sandbox --host 127.0.0.1 --port 0 > "$work/sandbox.log" 2>&1 &
+# The standalone sandbox (the site runs with DEBUG off, so it has no flinks_sandbox command); the token lets the
+# seeding step below use the sandbox's control API.
+FLINKS_SANDBOX_TOKEN="$("$python" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+export FLINKS_SANDBOX_TOKEN
+"$python" -m flinks_sessions.sandbox --host 127.0.0.1 --port 0 --webhook-secret "$FLINKS_WEBHOOK_SECRETS" \
+  > "$work/sandbox.log" 2>&1 &
 pids+=("$!")
 sandbox_url="$(await_line "$work/sandbox.log" '.*listening on (http://[^ ]+).*' "${pids[-1]}")"
 export FLINKS_BASE_URL="$sandbox_url"
@@ -88,6 +93,7 @@ echo "    $server_url"
 echo "==> seeding two sessions at the sandbox, pointing the sandbox's webhooks at the server"
 seed="$("$python" - "$sandbox_url" "$server_url" <<'PY'
 import json
+import os
 import sys
 import urllib.request
 
@@ -102,7 +108,10 @@ from flinks_sessions.services import start_session
 sandbox, server = sys.argv[1:]
 config = json.dumps({"webhook_url": server + reverse("flinks_sessions:webhook")}).encode()
 request = urllib.request.Request(
-    f"{sandbox}/_sandbox/config", data=config, method="POST", headers={"Content-Type": "application/json"}
+    f"{sandbox}/_sandbox/config",
+    data=config,
+    method="POST",
+    headers={"Content-Type": "application/json", "X-Sandbox-Token": os.environ["FLINKS_SANDBOX_TOKEN"]},
 )
 urllib.request.urlopen(request, timeout=10).close()
 payor = {"firstName": "Schema", "lastName": "Thesis", "email": "schemathesis@example.com"}

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "flinks_sessions",
+    "flinks_sessions.sandbox",  # development only: the flinks_sandbox command
 ]
 try:
     import django.tasks  # noqa: F401
@@ -106,6 +107,13 @@ FLINKS_SESSIONS = {
     "RETRY": {"ATTEMPTS": 4, "BACKOFF": 0.01, "BACKOFF_MAX": 0.05},
     "CONNECT_TIMEOUT": 2,
     "READ_TIMEOUT": 5,
+}
+
+# The sandbox's own credentials (manage.py flinks_sandbox); the account above uses the same ones on purpose.
+FLINKS_SANDBOX = {
+    "CLIENT_ID": "sandbox-client",
+    "CLIENT_SECRET": "sandbox-secret",
+    "WEBHOOK_SECRET": "sandbox-webhook-secret",
 }
 
 LOGGING = {

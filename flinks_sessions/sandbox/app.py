@@ -38,7 +38,13 @@ def is_page_path(path: str) -> bool:
 class SandboxApp:
     """Everything one sandbox owns, independent of the HTTP server that feeds it requests."""
 
-    def __init__(self, config: SandboxConfig | None = None, faults: FaultSettings | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        faults: FaultSettings | None = None,
+        *,
+        control_token: str | None = None,
+    ) -> None:
         self.config = config or SandboxConfig()
         self._initial_config = self.config.copy()
         self._initial_faults = dataclasses.replace(faults) if faults else FaultSettings()
@@ -57,6 +63,7 @@ class SandboxApp:
             log=self.log,
             webhooks=self.webhooks,
             reset=self.reset,
+            token=control_token,
         )
 
     def reset(self) -> None:

@@ -1,7 +1,8 @@
 """Command-line options shared by ``python -m flinks_sessions.sandbox`` and ``manage.py flinks_sandbox``.
 
 One function defines the options so the two entry points cannot drift; each only chooses its defaults (the
-management command takes credentials from Django settings when they exist).
+management command takes them from the ``FLINKS_SANDBOX`` setting, never from the site's Flinks account).
+The banner prints the URL, then the control token (``FLINKS_SANDBOX_TOKEN`` when set, else a random one).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any, TextIO
 
 from flinks_sessions.signatures import SignatureForm
 
+from .access import TOKEN_HEADER
 from .config import ERROR_STYLES, PRODUCT_NAMES, SandboxConfig, parse_signature_form
 from .faults import FaultSettings
 from .server import SandboxServer
 
 DEFAULT_PORT = 8765
+MAX_PORT = 65535
 
 
 def _error_rate(value: str) -> tuple[int, float]:
@@ -31,6 +34,17 @@ def _error_rate(value: str) -> tuple[int, float]:
         return int(status), float(rate)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected STATUS=RATE such as 503=0.3, not {value!r}") from error
+
+
+def _port(value: str) -> int:
+    """A TCP port, refused here with a usage error rather than by ``bind()`` with an ``OverflowError``."""
+    try:
+        port = int(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a port number, not {value!r}") from error
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and {MAX_PORT}, not {port}")
+    return port
 
 
 def _signature_form(value: str) -> SignatureForm:
@@ -55,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
     server = parser.add_argument_group("server")
     server.add_argument("--host", default=values["host"], help="interface to bind (default: %(default)s)")
     server.add_argument(
-        "--port", type=int, default=values["port"], help="port; 0 picks a free one (default: %(default)s)"
+        "--port", type=_port, default=values["port"], help="port; 0 picks a free one (default: %(default)s)"
     )
     server.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
@@ -164,13 +178,17 @@ def serve(
             previous[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
     try:
         server.start()
-        line = f"Flinks sandbox listening on {server.url}"
-        if write is not None:
-            write(line)
-        else:
-            stream = out or sys.stdout
-            stream.write(line + "\n")
-            stream.flush()
+        lines = [
+            f"Flinks sandbox listening on {server.url}",
+            f"Control API token ({TOKEN_HEADER} header, /_sandbox/ from loopback only): {server.control_token}",
+        ]
+        for line in lines:
+            if write is not None:
+                write(line)
+            else:
+                stream = out or sys.stdout
+                stream.write(line + "\n")
+                stream.flush()
         server.serve_until(stop)
     finally:
         server.stop()

@@ -1,17 +1,20 @@
 """``SandboxControl``: a typed client for the ``/_sandbox/`` routes, for tests and benchmarks elsewhere.
 
+It sends the sandbox's control token (given, or read from ``FLINKS_SANDBOX_TOKEN``) in ``X-Sandbox-Token``.
 It uses its own ``requests.Session`` that ignores proxy settings from the environment (a loopback sandbox
 must be reached directly), and it raises on any unexpected answer so a test fails where the problem is.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from types import TracebackType
 from typing import Any
 
 import requests
 
+from .access import TOKEN_ENVIRONMENT_VARIABLE, TOKEN_HEADER
 from .requestlog import filter_entries
 
 
@@ -20,15 +23,29 @@ class SandboxControlError(RuntimeError):
 
 
 class SandboxControl:
-    """Steer and inspect a running sandbox, e.g. ``SandboxControl(server.url).fail_next(503, 503)``."""
+    """Steer and inspect a running sandbox, e.g. ``SandboxControl(url, token=...).fail_next(503, 503)``.
+
+    In-process, ``server.control()`` builds one with the server's token.
+    """
 
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, session: requests.Session | None = None
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = session or requests.Session()
         self._session.trust_env = False
+        token = token or os.environ.get(TOKEN_ENVIRONMENT_VARIABLE)
+        if token:
+            self._session.headers[TOKEN_HEADER] = token
+
+    def __repr__(self) -> str:
+        return f"<SandboxControl {self.base_url}>"
 
     def _call(self, method: str, path: str, json: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
         response = self._session.request(

@@ -1,7 +1,8 @@
 """The ``/_sandbox/`` routes: how a test or benchmark in another process inspects and steers the emulator.
 
-They are JSON, unauthenticated (the sandbox only listens on loopback) and never faulted, so a test can always
-read the request log or switch faults off even while the API is failing on purpose. ``control.py`` holds the
+They are JSON, answer only loopback clients that show the sandbox's control token (``access.py``), and are
+never faulted, so a test can always read the request log or switch faults off even while the API is failing
+on purpose. ``control.py`` holds the
 typed client for these routes.
 """
 
@@ -11,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .access import new_token, refusal
 from .config import SandboxConfig
 from .faults import Faults, FaultSettings
 from .requestlog import RequestLog
@@ -62,7 +64,9 @@ class ControlApi:
         log: RequestLog,
         webhooks: WebhookSender,
         reset: Callable[[], None],
+        token: str | None = None,
     ) -> None:
+        self.token = token or new_token()
         self.config = config
         self.state = state
         self.faults = faults
@@ -71,6 +75,9 @@ class ControlApi:
         self.reset = reset
 
     def handle(self, request: Request) -> Response:
+        refused = refusal(request, self.token)
+        if refused is not None:
+            return refused
         path = request.path.rstrip("/")
         try:
             return self._route(request, path)

@@ -14,7 +14,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .app import MAX_BODY, SandboxApp
@@ -24,6 +24,9 @@ from .requestlog import RequestLog
 from .state import SandboxState
 from .webhooks import WebhookSender
 from .wire import Request, Response, _Drop, problem, reason
+
+if TYPE_CHECKING:
+    from .control import SandboxControl
 
 logger = logging.getLogger("flinks_sessions.sandbox")
 
@@ -132,6 +135,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 headers={name.lower(): value for name, value in self.headers.items()},
                 body=body,
                 body_too_large=too_large,
+                peer=str(self.client_address[0]) if self.client_address else "",
             )
             result = self.server.app.handle(request)
             if isinstance(result, _Drop):
@@ -217,10 +221,11 @@ class SandboxServer:
         *,
         faults: FaultSettings | None = None,
         verbose: bool = False,
+        control_token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.app = SandboxApp(config, faults)
+        self.app = SandboxApp(config, faults, control_token=control_token)
         self.verbose = verbose
         self._httpd: _SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -239,6 +244,17 @@ class SandboxServer:
     @property
     def state(self) -> SandboxState:
         return self.app.state
+
+    @property
+    def control_token(self) -> str:
+        """The secret the ``/_sandbox/`` routes require in ``X-Sandbox-Token`` (generated unless given)."""
+        return self.app.control.token
+
+    def control(self, *, timeout: float = 10.0) -> SandboxControl:
+        """A ``SandboxControl`` for this sandbox, holding its control token."""
+        from .control import SandboxControl
+
+        return SandboxControl(self.url, token=self.control_token, timeout=timeout)
 
     @property
     def log(self) -> RequestLog:

@@ -31,6 +31,8 @@ class Request:
     body: bytes = b""
     # Set when the body was larger than the server accepts; it was not read.
     body_too_large: bool = False
+    # The client's IP address as the socket saw it (no proxy header is trusted): the control routes check it.
+    peer: str = ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -51,6 +51,11 @@ def token(url: str, client: requests.Session | None = None) -> str:
     return str(response.json()["access_token"])
 
 
+def control_header(sandbox: Any) -> dict[str, str]:
+    """The header the ``/_sandbox/`` routes require, with this sandbox's control token."""
+    return {"X-Sandbox-Token": sandbox.control_token}
+
+
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
 

@@ -7,12 +7,12 @@ import pytest
 from flinks_sessions.sandbox import SandboxControl, SandboxServer
 from flinks_sessions.sandbox.control import SandboxControlError
 
-from . import bearer, create, http, session_body, token
+from . import bearer, control_header, create, http, session_body, token
 
 
 @pytest.fixture
 def control(flinks_sandbox: SandboxServer) -> SandboxControl:
-    with SandboxControl(flinks_sandbox.url) as client:
+    with flinks_sandbox.control() as client:
         yield client
 
 
@@ -112,7 +112,22 @@ def test_reset_restores_the_start(flinks_sandbox: SandboxServer, control: Sandbo
 def test_health_and_unknown_control_routes(flinks_sandbox: SandboxServer, control: SandboxControl) -> None:
     assert control.health()
     control.wait_until_ready(timeout=1)
-    assert http().get(f"{flinks_sandbox.url}/_sandbox/nothing").status_code == 404
-    assert http().put(f"{flinks_sandbox.url}/_sandbox/faults").status_code == 405
-    assert http().post(f"{flinks_sandbox.url}/_sandbox/config", data=b"[1").status_code == 400
+    assert (
+        http()
+        .get(f"{flinks_sandbox.url}/_sandbox/nothing", headers=control_header(flinks_sandbox))
+        .status_code
+        == 404
+    )
+    assert (
+        http()
+        .put(f"{flinks_sandbox.url}/_sandbox/faults", headers=control_header(flinks_sandbox))
+        .status_code
+        == 405
+    )
+    assert (
+        http()
+        .post(f"{flinks_sandbox.url}/_sandbox/config", data=b"[1", headers=control_header(flinks_sandbox))
+        .status_code
+        == 400
+    )
     assert not SandboxControl("http://127.0.0.1:9", timeout=0.5).health()

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from flinks_sessions.sandbox import FaultSettings, SandboxControl, SandboxServer
+from flinks_sessions.sandbox import FaultSettings, SandboxServer
 from flinks_sessions.testing import SandboxFactory
 
-from . import bearer, create, http, session_body, token
+from . import bearer, control_header, create, http, session_body, token
 
 
 def _status_calls(sandbox: SandboxServer, count: int, session: tuple[str, str] | None = None) -> list[int]:
@@ -30,7 +30,7 @@ def test_latency_is_added_to_api_calls_only(flinks_sandbox: SandboxServer) -> No
     client.get(f"{flinks_sandbox.url}/api/v2/sessions/{session_id}/status", headers=bearer(access))
     assert time.monotonic() - started >= 0.2
     started = time.monotonic()
-    client.get(f"{flinks_sandbox.url}/_sandbox/requests")
+    client.get(f"{flinks_sandbox.url}/_sandbox/requests", headers=control_header(flinks_sandbox))
     client.get(f"{flinks_sandbox.url}/app/?sessionId={session_id}")
     assert time.monotonic() - started < 0.2
 
@@ -119,16 +119,21 @@ def test_control_routes_and_page_are_never_faulted(flinks_sandbox: SandboxServer
     session_id, _ = create(flinks_sandbox.url)
     flinks_sandbox.faults.update(drop_rate=1.0)
     client = http()
-    assert client.get(f"{flinks_sandbox.url}/_sandbox/faults").status_code == 200
+    assert (
+        client.get(
+            f"{flinks_sandbox.url}/_sandbox/faults", headers=control_header(flinks_sandbox)
+        ).status_code
+        == 200
+    )
     assert client.get(f"{flinks_sandbox.url}/app/?sessionId={session_id}").status_code == 200
     assert client.post(f"{flinks_sandbox.url}/app/api/{session_id}/start").status_code == 200
-    control = SandboxControl(flinks_sandbox.url)
+    control = flinks_sandbox.control()
     control.clear_faults()
     assert token(flinks_sandbox.url)
 
 
 def test_faults_configured_over_http(flinks_sandbox: SandboxServer) -> None:
-    control = SandboxControl(flinks_sandbox.url)
+    control = flinks_sandbox.control()
     settings = control.set_faults(error_rates={503: 0.25}, latency=0.01, seed=3)
     assert settings["error_rates"] == {"503": 0.25}
     assert flinks_sandbox.faults.error_rates == {503: 0.25}
@@ -136,10 +141,14 @@ def test_faults_configured_over_http(flinks_sandbox: SandboxServer) -> None:
     control.fail_next(503, "drop")
     assert flinks_sandbox.faults.fail_next == [503, "drop"]
     assert control.set_faults()["error_rates"] == {}
-    response = http().post(f"{flinks_sandbox.url}/_sandbox/faults", json={"drop_rate": 2})
+    response = http().post(
+        f"{flinks_sandbox.url}/_sandbox/faults", json={"drop_rate": 2}, headers=control_header(flinks_sandbox)
+    )
     assert response.status_code == 400
     assert "between 0 and 1" in response.json()["error"]
-    response = http().post(f"{flinks_sandbox.url}/_sandbox/faults", json={"bogus": 1})
+    response = http().post(
+        f"{flinks_sandbox.url}/_sandbox/faults", json={"bogus": 1}, headers=control_header(flinks_sandbox)
+    )
     assert response.status_code == 400
 
 

@@ -101,13 +101,11 @@ def test_unreachable_receiver_is_recorded_as_an_error(flinks_sandbox_factory: Sa
 
 
 def test_webhook_target_changed_at_run_time(flinks_sandbox_factory: SandboxFactory) -> None:
-    from flinks_sessions.sandbox import SandboxControl
-
     sandbox = flinks_sandbox_factory()
     session_id, _ = create(sandbox.url)
     sandbox.state.complete(session_id)  # no webhook_url: nothing is sent
     with WebhookReceiver().running() as receiver:
-        control = SandboxControl(sandbox.url)
+        control = sandbox.control()
         config = control.set_config(
             webhook_url=receiver.url, webhook_secret="rotated", webhook_form="flinks-authenticity-key"
         )

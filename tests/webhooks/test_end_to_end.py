@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from flinks_sessions import services
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from flinks_sessions.sandbox.control import SandboxControl
 from flinks_sessions.signatures import SignatureForm
 from tests.conftest import flinks_settings_for
 from tests.support import wait_for
@@ -44,7 +43,7 @@ def test_sandbox_completion_reaches_the_app(webhook_sandbox: Any, form: Signatur
     webhook_sandbox.config.update({"webhook_form": form.value})
     session = services.start_session(amount="100.00", reference_id="Happy1", payor=PAYOR)
 
-    SandboxControl(webhook_sandbox.url).complete(str(session.session_id))
+    webhook_sandbox.control().complete(str(session.session_id))
 
     delivery = wait_for(lambda: _delivery_for(session), message="the webhook delivery")
     assert delivery.outcome == Outcome.APPLIED
@@ -98,7 +97,7 @@ def test_cancelled_webhook_racing_our_cancel_call_still_changes_once(
 
 def test_sandbox_failure_reaches_the_app(webhook_sandbox: Any) -> None:
     session = services.start_session(amount="10.00", reference_id="Unhappy1", payor=PAYOR)
-    control = SandboxControl(webhook_sandbox.url)
+    control = webhook_sandbox.control()
     control.fail(str(session.session_id), "EFT0403")
     wait_for(lambda: _delivery_for(session), message="the failure webhook")
     session.refresh_from_db()
@@ -110,7 +109,7 @@ def test_webhook_reconciles_a_creation_that_timed_out(webhook_sandbox: Any, sett
     from flinks_sessions.exceptions import FlinksUnavailable
 
     settings.FLINKS_SESSIONS = flinks_settings_for(webhook_sandbox.url, READ_TIMEOUT=0.3)
-    control = SandboxControl(webhook_sandbox.url)
+    control = webhook_sandbox.control()
     control.set_faults(fail_next=["timeout"], timeout_seconds=0.8, paths=["/api/v2/sessions"])
     with pytest.raises(FlinksUnavailable) as failure:
         services.start_session(amount="42.00", reference_id="order-timeout-1", payor=PAYOR)
