@@ -34,6 +34,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required  # Django ≥ 5.1; the app needs 5.2
 from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -123,6 +124,9 @@ class WebhookView(View):
             "signature_valid": valid and not replay,
             "outcome": outcome,
             "error": error,
+            # Processed right here: the row is claimed as it is inserted (see webhooks/reprocess.py), so a
+            # reprocessing sweep leaves it alone unless this process dies before recording the outcome.
+            "processed_at": timezone.now() if status == 200 and not settings.webhook_async else None,
             **_envelope_fields(envelope),
         }
         if status == 401:
