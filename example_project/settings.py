@@ -91,8 +91,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 # so a restarted database costs no failed request. Off trades that for the round trip.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The dev server and the db_worker write to one file: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # The dev server and the worker write to one file: wait for the lock instead of failing, take it at BEGIN
+    # (a deferred transaction upgrading to a write fails at once instead of waiting), and use WAL so readers
+    # never wait for a writer. The demo's worker (`manage.py demo_worker`) also outlives a longer lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.float("DJANGO_SQLITE_TIMEOUT", default=20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
 
 # The beacon throttle counts in this cache; use a shared one (Redis, Memcached) with several processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

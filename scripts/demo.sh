@@ -97,7 +97,8 @@ trap 'exit 130' INT TERM
 
 start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port" \
   --webhook-url "http://${host}:${port}${webhook_path}"
-start "$python" manage.py db_worker --interval 0.2 --worker-id demo-worker
+# db_worker that waits out a locked SQLite file (example_project/shop/management/commands/demo_worker.py).
+start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker
 start "$python" manage.py runserver "${host}:${port}"
 
 wait_until_up() {
@@ -126,7 +127,7 @@ cat <<MSG
     Admin:           http://${host}:${port}/admin/   login: ${DEMO_ADMIN_USERNAME} / ${DEMO_ADMIN_PASSWORD}
     Flinks sandbox:  http://127.0.0.1:${sandbox_port}/   (webhooks to http://${host}:${port}${webhook_path})
                      control API token (X-Sandbox-Token): ${FLINKS_SANDBOX_TOKEN}
-    Worker:          db_worker (django-tasks-db)
+    Worker:          demo_worker (django-tasks-db's db_worker, tolerant of a locked SQLite file)
     Press Ctrl-C to stop everything.
 
 MSG
