@@ -1,6 +1,6 @@
 """Shared fixtures: a sandbox on a free loopback port with the app pointed at it, and the CI switches.
 
-``FLINKS_REQUIRE=postgres,browser`` (set by .ci/run) makes a test that needs an extra fail instead of skip.
+``FLINKS_REQUIRE=postgres,browser,redis`` (set by .ci/run) makes a test that needs an extra fail instead of skip.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def _extras(request: pytest.FixtureRequest) -> None:
         _missing("postgres", "needs PostgreSQL: set DATABASE_URL")
     if request.node.get_closest_marker("browser") and not shutil.which("chromium"):
         _missing("browser", "needs Debian's chromium: apt-get install chromium")
+    if request.node.get_closest_marker("redis"):
+        from tests.distributed.rq_support import redis_problem
+
+        problem = redis_problem()
+        if problem:
+            _missing("redis", problem)
 
 
 def flinks_settings_for(url: str, **overrides: Any) -> dict[str, Any]:
