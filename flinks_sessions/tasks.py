@@ -22,7 +22,7 @@ from django.utils import timezone
 try:  # Django ≥ 6.0
     from django.tasks import task, task_backends
 except ImportError:  # pragma: no cover - Django 5.2 with the backport
-    from django_tasks import task, task_backends  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from django_tasks import task, task_backends  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
 
 from flinks_sessions.conf import get_settings
 

@@ -99,7 +99,7 @@ def test_the_demo_worker_outlives_a_locked_database(demo_env: dict[str, str], tm
         assert "The database stayed locked" in (tmp_path / "demo_worker.log").read_text()
         enqueue = run_python(
             "manage.py", "shell", "-c",
-            "from flinks_sessions.tasks import reprocess_webhooks_task; reprocess_webhooks_task.enqueue()",
+            "from flinks_sessions.webhooks.tasks import reprocess_webhooks_task; reprocess_webhooks_task.enqueue()",
             env=demo_env,
         )  # fmt: skip
         assert enqueue.returncode == 0, enqueue.stderr

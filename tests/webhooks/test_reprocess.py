@@ -216,7 +216,7 @@ def test_an_error_outcome_fails_the_run(
 ) -> None:
     deliver(status_webhook(make_session(), "Completed", "EFT0301"))
     backdate(minutes=6)
-    monkeypatch.setattr(processing, "apply_locked", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(processing, "apply_report", lambda *a, **k: 1 / 0)
     with pytest.raises(CommandError, match="1 deliveries ended in error"):
         reprocess()
     assert WebhookDelivery.objects.get().outcome == Outcome.ERROR
