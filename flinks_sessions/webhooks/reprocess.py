@@ -9,6 +9,7 @@ the sweep is given: a delivery is *stranded* when it arrived that long ago and i
 queued, its enqueue failed) or its claim is that old (its claimant died; processing takes well under a second).
 Claiming a stranded row compares ``processed_at`` with the value read, so a queued task, another sweep or a
 slow claimant that wakes up again gets the row only if nobody took it in between: one of them processes it.
+See "A webhook delivery's claim" in docs/architecture.md.
 """
 
 from __future__ import annotations
