@@ -105,6 +105,8 @@ class RQQueue:
                 if job is not None:
                     job.delete()
         self.queue.delete(delete_jobs=True)
+        # A killed worker never unregisters itself: drop the queue's worker set too (Redis is shared).
+        self.queue.connection.delete(f"rq:workers:{self.name}")
 
 
 @pytest.fixture
