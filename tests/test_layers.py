@@ -27,8 +27,6 @@ LAYERS: dict[str, int] = {
     "apps": 7,  # wires the layers together when Django starts
     **dict.fromkeys(("sandbox", "testing"), 8),  # development and test tools, outside production paths
 }
-ENTRY_POINTS = 6
-ASIDE = 8
 
 
 def module_name(path: Path) -> str:
@@ -72,8 +70,7 @@ def upward_imports(module: str, path: Path) -> list[str]:
     upward = []
     for line, target in imported(module, path):
         theirs = layer(target)
-        # The entry points may start the development tools (the sandbox's command); nothing below them may.
-        if theirs > own and not (theirs == ASIDE and own >= ENTRY_POINTS):
+        if theirs > own:
             upward.append(f"line {line}: {target} (layer {theirs})")
     return upward
 
