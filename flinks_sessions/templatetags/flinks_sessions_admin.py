@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import django
 from django import template
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.template.base import Parser, Token
@@ -14,8 +17,11 @@ register = template.Library()
 @register.tag(name="flinks_date_hierarchy")
 def date_hierarchy_tag(parser: Parser, token: Token) -> InclusionAdminNode:
     """Renders Django's own ``admin/date_hierarchy.html`` (overridable per model like the built-in tag)."""
-    return InclusionAdminNode(
-        "date_hierarchy",
+    # Django 6.0 added the tag's name as the node's first argument; 5.2 has none.
+    named = ("date_hierarchy",) if django.VERSION >= (6, 0) else ()
+    node: Any = InclusionAdminNode  # the stubs know one of the two signatures
+    return node(
+        *named,
         parser,
         token,
         func=date_hierarchy,
