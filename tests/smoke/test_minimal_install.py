@@ -38,6 +38,8 @@ OPTIONAL_MODULES = (
     "playwright",
     "gunicorn",
     "drf_spectacular",
+    "prometheus_client",
+    "opentelemetry",
     "pytest",
 )
 
