@@ -36,7 +36,10 @@ MINIMAL_PYTHONS = ("3.11", "3.13")  # Django 5.2 with the Django Tasks backport,
 # Fails when an optional package got installed anyway (a new hard dependency pulling one in, say).
 ONLY_REQUIRED_DEPENDENCIES = """
 import importlib.util, sys
-extras = ("django_tasks_db", "environ", "psycopg", "tqdm", "playwright", "gunicorn", "responses", "drf_spectacular")
+extras = (
+    "django_tasks_db", "environ", "psycopg", "tqdm", "playwright", "gunicorn", "responses", "drf_spectacular",
+    "prometheus_client", "opentelemetry",
+)
 found = [name for name in extras if importlib.util.find_spec(name)]
 sys.exit(f"optional packages are installed: {found}" if found else 0)
 """

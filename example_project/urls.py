@@ -1,4 +1,4 @@
-"""The shop, the app's endpoints (exit beacon, status, webhooks), the admin and the OpenAPI schema."""
+"""The shop, the app's endpoints (exit beacon, status, webhooks), the admin, the OpenAPI schema and /metrics."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
+from flinks_sessions.api.metrics import metrics_view
+
 urlpatterns = [
     path("", include("example_project.shop.urls")),
     path("flinks/", include("flinks_sessions.urls")),
     path("admin/", admin.site.urls),
+    # Prometheus scrapes this (the `metrics` extra; 501 without it). A real site keeps it off the internet.
+    path("metrics", metrics_view, name="metrics"),
 ]
 if apps.is_installed("drf_spectacular"):  # the `openapi` extra: the schema of the app's endpoints
     from drf_spectacular.views import SpectacularAPIView

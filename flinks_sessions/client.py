@@ -7,6 +7,7 @@ exceptions. It holds no database code: services decide what a response means for
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -23,7 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from flinks_sessions import __version__
+from flinks_sessions import __version__, metrics, tracing
 from flinks_sessions.conf import AccountSettings, FlinksSettings, get_settings
 from flinks_sessions.credentials import BasicAuth, BearerAuth, Secret
 from flinks_sessions.exceptions import (
@@ -36,6 +37,7 @@ from flinks_sessions.exceptions import (
     FlinksRequestError,
     FlinksUnavailable,
 )
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.status import Status, normalise_status
 
 logger = logging.getLogger("flinks_sessions.client")
@@ -169,7 +171,9 @@ class FlinksClient:
         5xx raises :class:`FlinksUnavailable` with ``ambiguous=True`` and the caller reconciles by referenceId.
         """
         token = self._authorize()
-        response = self._send("POST", "/api/v2/sessions", token=token, json=dict(body), idempotent=False)
+        response = self._send(
+            "POST", "/api/v2/sessions", endpoint="create", token=token, json=dict(body), idempotent=False
+        )
         data = self._json(response)
         session_id = data.get("sessionId")
         if not session_id:
@@ -180,22 +184,38 @@ class FlinksClient:
 
     def get_status(self, session_id: str) -> RemoteStatus:
         """GET /status: the same fields a webhook carries."""
-        return RemoteStatus.from_payload(self._call("GET", f"/api/v2/sessions/{session_id}/status"))
+        return RemoteStatus.from_payload(
+            self._call(
+                "GET", f"/api/v2/sessions/{session_id}/status", endpoint="status", session_id=session_id
+            )
+        )
 
     def get_details(self, session_id: str) -> dict[str, Any]:
         """GET /details: the full session (step, masked payor account, guarantee details)."""
-        return self._call("GET", f"/api/v2/sessions/{session_id}/details")
+        return self._call(
+            "GET", f"/api/v2/sessions/{session_id}/details", endpoint="details", session_id=session_id
+        )
 
     def cancel_session(self, session_id: str) -> RemoteStatus:
         """POST /cancel. A 400 means the session already ended upstream: :class:`FlinksAlreadyTerminal`."""
         return RemoteStatus.from_payload(
-            self._call("POST", f"/api/v2/sessions/{session_id}/cancel", cancel=True)
+            self._call(
+                "POST",
+                f"/api/v2/sessions/{session_id}/cancel",
+                endpoint="cancel",
+                session_id=session_id,
+                cancel=True,
+            )
         )
 
     def confirm_guarantee(self, session_id: str, *, accepted: bool) -> dict[str, Any]:
         """POST /guarantees/confirm (GEFT)."""
         return self._call(
-            "POST", f"/api/v2/sessions/{session_id}/guarantees/confirm", json={"guaranteeAccepted": accepted}
+            "POST",
+            f"/api/v2/sessions/{session_id}/guarantees/confirm",
+            endpoint="guarantee",
+            session_id=session_id,
+            json={"guaranteeAccepted": accepted},
         )
 
     def hosted_url(self, session_id: str) -> str:
@@ -230,6 +250,7 @@ class FlinksClient:
         response = self._send(
             "POST",
             "/api/v1/authorize",
+            endpoint="token",
             data={"grant_type": "client_credentials"},
             auth=BasicAuth(self.account.client_id, self.account.client_secret),
             idempotent=True,
@@ -250,15 +271,31 @@ class FlinksClient:
 
     @sensitive_variables("token")
     def _call(
-        self, method: str, path: str, *, json: Mapping[str, Any] | None = None, cancel: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        session_id: str,
+        json: Mapping[str, Any] | None = None,
+        cancel: bool = False,
     ) -> dict[str, Any]:
         """An authorized, retried call. On 401 the token is renewed and the call made once more."""
         token = self.access_token()
+        send = functools.partial(
+            self._send,
+            method,
+            path,
+            endpoint=endpoint,
+            session_id=session_id,
+            json=json,
+            idempotent=True,
+            cancel=cancel,
+        )
         try:
-            response = self._send(method, path, token=token, json=json, idempotent=True, cancel=cancel)
+            response = send(token=token)
         except FlinksAuthError:
-            token = self.access_token(stale=token)
-            response = self._send(method, path, token=token, json=json, idempotent=True, cancel=cancel)
+            response = send(token=self.access_token(stale=token))
         return self._json(response)
 
     @sensitive_variables()  # this frame and every frame below it (requests, urllib3) when DEBUG is off
@@ -267,6 +304,8 @@ class FlinksClient:
         method: str,
         path: str,
         *,
+        endpoint: str,
+        session_id: str | None = None,
         token: str | None = None,
         json: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
@@ -274,18 +313,23 @@ class FlinksClient:
         idempotent: bool,
         cancel: bool = False,
     ) -> requests.Response:
-        """Send with retries. ``idempotent`` calls retry network errors, timeouts and 429/502/503/504."""
+        """Send with retries. ``idempotent`` calls retry network errors, timeouts and 429/502/503/504.
+
+        Every attempt is counted and timed under ``endpoint`` (a fixed name, never the URL: it holds ids) and
+        runs in a span of its own.
+        """
         policy = self.settings.retry
         url = f"{self.account.base_url}{path}"
         auth = BearerAuth(token) if token else auth  # never a plain "Authorization" header in this frame
-        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             started = time.monotonic()
             try:
-                response = self.http.request(method, url, json=json, data=data, auth=auth, timeout=timeout)
+                response = self._attempt(
+                    method, url, endpoint, session_id, attempt, json=json, data=data, auth=auth
+                )
             except requests.ConnectTimeout as exc:
                 # Nothing reached Flinks: safe to retry even a creation.
                 failure = FlinksUnavailable(f"could not connect to Flinks ({type(exc).__name__})")
@@ -313,7 +357,16 @@ class FlinksClient:
                 ) from None
             else:
                 elapsed = time.monotonic() - started
-                logger.debug("%s %s -> %s in %.3fs", method, path, response.status_code, elapsed)
+                logger.debug(
+                    "%s %s -> %s in %.3fs",
+                    method,
+                    path,
+                    response.status_code,
+                    elapsed,
+                    extra=session_extra(
+                        outcome=str(response.status_code), session_id=session_id, account=self.account.name
+                    ),
+                )
                 if response.status_code < 400:
                     return response
                 if response.status_code not in policy.statuses:
@@ -338,8 +391,35 @@ class FlinksClient:
                 attempt,
                 policy.attempts - 1,
                 delay,
+                extra=session_extra(outcome="retry", session_id=session_id, account=self.account.name),
             )
             time.sleep(delay)
+
+    @sensitive_variables()  # ``request`` holds the auth object
+    def _attempt(
+        self, method: str, url: str, endpoint: str, session_id: str | None, attempt: int, **request: Any
+    ) -> requests.Response:
+        """One HTTP request, counted, timed and traced whatever it ends in."""
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        status = metrics.ERROR_STATUS
+        started = time.monotonic()
+        with tracing.span(
+            f"flinks.{endpoint}",
+            session_id=session_id,
+            **{
+                "http.request.method": method,
+                "flinks_sessions.endpoint": endpoint,
+                "flinks_sessions.attempt": attempt,
+            },
+        ) as span:
+            try:
+                response = self.http.request(method, url, timeout=timeout, **request)
+                status = str(response.status_code)
+                span.set_attribute("http.response.status_code", response.status_code)
+                return response
+            finally:
+                metrics.FLINKS_REQUESTS.labels(endpoint=endpoint, status=status).inc()
+                metrics.FLINKS_REQUEST_DURATION.labels(endpoint=endpoint).observe(time.monotonic() - started)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff; a ``Retry-After`` from Flinks is honoured up to a cap."""

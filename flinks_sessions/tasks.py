@@ -24,7 +24,9 @@ try:  # Django ≥ 6.0
 except ImportError:  # pragma: no cover - Django 5.2 with the backport
     from django_tasks import task, task_backends  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
 
+from flinks_sessions import tracing
 from flinks_sessions.conf import get_settings
+from flinks_sessions.log_context import session_extra
 
 logger = logging.getLogger("flinks_sessions.tasks")
 
@@ -35,11 +37,16 @@ def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
     from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import cancel_session
 
-    session = PaymentSession.objects.filter(session_id=session_id).first()
-    if session is None:
-        logger.warning("cancel task: no session %s", session_id)
-        return "missing"
-    return cancel_session(session, source=source, reason=reason, if_requested=True).outcome.value
+    with tracing.span("task.cancel_session", session_id=session_id, **{"flinks_sessions.source": source}):
+        session = PaymentSession.objects.filter(session_id=session_id).first()
+        if session is None:
+            logger.warning(
+                "cancel task: no session %s",
+                session_id,
+                extra=session_extra(source=source, outcome="missing", session_id=session_id),
+            )
+            return "missing"
+        return cancel_session(session, source=source, reason=reason, if_requested=True).outcome.value
 
 
 @task()
@@ -48,10 +55,11 @@ def sync_session_task(session_id: str) -> str:
     from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import sync_session
 
-    session = PaymentSession.objects.filter(session_id=session_id).first()
-    if session is None:
-        return "missing"
-    return sync_session(session).outcome.value
+    with tracing.span("task.sync_session", session_id=session_id):
+        session = PaymentSession.objects.filter(session_id=session_id).first()
+        if session is None:
+            return "missing"
+        return sync_session(session).outcome.value
 
 
 def route(task_obj: Any, delay: float | None = None) -> Any:
@@ -78,12 +86,18 @@ def enqueue_cancel(session_id: str, *, source: str, reason: str = "", delay: flo
     try:
         if delay and not backend_supports_defer():
             logger.info(
-                "Backend cannot defer; the sweep will cancel session %s after the grace period", session_id
+                "Backend cannot defer; the sweep will cancel session %s after the grace period",
+                session_id,
+                extra=session_extra(source=source, outcome="deferred_to_sweep", session_id=session_id),
             )
             return
         route(cancel_session_task, delay).enqueue(session_id, source, reason)
     except Exception:
-        logger.exception("Could not enqueue the cancel of session %s; the sweep will pick it up", session_id)
+        logger.exception(
+            "Could not enqueue the cancel of session %s; the sweep will pick it up",
+            session_id,
+            extra=session_extra(source=source, outcome="enqueue_failed", session_id=session_id),
+        )
 
 
 def enqueue_requested_cancel(

@@ -2,9 +2,11 @@
 # `make demo`: the example shop and everything it needs, from nothing, on SQLite.
 #   1. builds .venv (scripts/bootstrap.sh), migrates, creates the demo admin (idempotent);
 #   2. runs the Flinks sandbox (webhooks pointed at the dev server), a db_worker and runserver;
-#   3. prints the shop URL, the admin URL and the login; Ctrl-C stops all three.
+#   3. prints the shop URL, the admin URL and the login; Ctrl-C or SIGTERM stops all three, frees their ports
+#      and exits 0.
 # Settings come from the environment, then .env (see .env.example): DEMO_HOST, DEMO_PORT, FLINKS_SANDBOX_PORT,
-# DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_EMAIL, and everything example_project/settings.py reads.
+# DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_EMAIL, DEMO_PYTHON, and everything
+# example_project/settings.py reads (DATABASE_URL for another database than var/example.sqlite3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,9 +29,15 @@ export FLINKS_BASE_URL="${FLINKS_BASE_URL:-http://127.0.0.1:${sandbox_port}}"
 export PYTHONUNBUFFERED=1
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"  # the sandbox app (manage.py flinks_sandbox) is installed only with DEBUG
 
-out="$(scripts/bootstrap.sh)"
-python="${out##*$'\n'}"
-[ "$out" = "$python" ] || printf '%s\n' "${out%$'\n'*}"
+# DEMO_PYTHON runs the demo with an interpreter that already has the `example` extra (a test, a nox session)
+# instead of building .venv.
+if [ -n "${DEMO_PYTHON:-}" ]; then
+  python="$DEMO_PYTHON"
+else
+  out="$(scripts/bootstrap.sh)"
+  python="${out##*$'\n'}"
+  [ "$out" = "$python" ] || printf '%s\n' "${out%$'\n'*}"
+fi
 mkdir -p var
 # The sandbox's control API (/_sandbox/) answers loopback clients showing this token; the banner prints it.
 FLINKS_SANDBOX_TOKEN="${FLINKS_SANDBOX_TOKEN:-$("$python" -c 'import secrets; print(secrets.token_urlsafe(24))')}"
@@ -74,26 +82,33 @@ PY
 
 # Each child leads its own process group, so stopping one also stops what it started (runserver's reloader).
 pids=()
+helpers=()
 start() {
   if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi
   pids+=("$!")
 }
+group_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
 stop() {
   trap - INT TERM EXIT
+  set +e
   echo
   echo "==> stopping the sandbox, the worker and the server"
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
+  for pid in "${helpers[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done
+  for _ in $(seq 100); do
     alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    for pid in "${pids[@]}"; do group_alive "$pid" && alive=1; done
     [ "$alive" = 0 ] && break
     sleep 0.1
   done
-  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  echo "==> stopped"
 }
+# A requested stop (Ctrl-C, or SIGTERM from a process manager, `timeout` or CI) is a success: exit 0 after
+# every child has gone. The EXIT trap stops them on any other exit too (an error, a child that died).
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT TERM
 
 start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port" \
   --webhook-url "http://${host}:${port}${webhook_path}"
@@ -101,8 +116,10 @@ start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port"
 start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker
 start "$python" manage.py runserver "${host}:${port}"
 
+# The probe runs in the background and is waited for, so that a signal is acted on at once (bash runs a trap
+# only once a foreground command has ended).
 wait_until_up() {
-  "$python" - "$1" <<'PY'
+  "$python" -c '
 import sys, time, urllib.request
 deadline = time.monotonic() + 60
 while True:
@@ -115,7 +132,9 @@ while True:
         if time.monotonic() > deadline:
             sys.exit(f"{sys.argv[1]} did not come up")
         time.sleep(0.2)
-PY
+' "$1" &
+  helpers+=("$!")
+  wait "$!"
 }
 wait_until_up "http://127.0.0.1:${sandbox_port}/_sandbox/health"
 wait_until_up "http://${host}:${port}/"
@@ -125,6 +144,7 @@ cat <<MSG
 ==> The demo shop is running
     Shop:            http://${host}:${port}/
     Admin:           http://${host}:${port}/admin/   login: ${DEMO_ADMIN_USERNAME} / ${DEMO_ADMIN_PASSWORD}
+    Metrics:         http://${host}:${port}/metrics   (Prometheus text)
     Flinks sandbox:  http://127.0.0.1:${sandbox_port}/   (webhooks to http://${host}:${port}${webhook_path})
                      control API token (X-Sandbox-Token): ${FLINKS_SANDBOX_TOKEN}
     Worker:          demo_worker (django-tasks-db's db_worker, tolerant of a locked SQLite file)
@@ -132,7 +152,7 @@ cat <<MSG
 
 MSG
 
-# Stay up until Ctrl-C, or until one of the three stops on its own.
+# Stay up until Ctrl-C or SIGTERM, or until one of the three stops on its own (then the others are stopped).
 set +e
 wait -n "${pids[@]}"
 status=$?

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("status", "signals", "exceptions", "signatures", "conf", "checks", "task_checks"), 1),
     # Leaf helpers for the entry points and the client: bounded JSON, the client address, redacted credentials.
     **dict.fromkeys(("safejson", "forwarding", "credentials"), 1),
+    **dict.fromkeys(("metrics", "tracing", "log_context"), 1),  # observability, beside conf
     **dict.fromkeys(("client", "models", "migrations"), 2),
     "services": 3,
     "tasks": 4,

@@ -11,6 +11,7 @@ Answers (README, "Exit beacon"): bad, expired or another session's token → 403
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -24,16 +25,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flinks_sessions import metrics, tracing
 from flinks_sessions.api import schema  # noqa: F401 - registers the OpenAPI description (drf-spectacular)
 from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
 from flinks_sessions.api.permissions import HasExitToken
 from flinks_sessions.api.serializers import ExitRequest, SessionStatusSerializer
 from flinks_sessions.api.throttles import BeaconThrottle, StatusThrottle
 from flinks_sessions.conf import get_settings
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import request_cancel, withdraw_cancel
 
+logger = logging.getLogger("flinks_sessions.api")
+
 SOURCE = "beacon"
+
+# The ``result`` label of ``flinks_sessions_beacons_total`` for each answer (docs/deployment.md, "Metrics").
+BEACON_RESULTS = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "unknown_session",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "throttled",
+}
 
 
 class JSONOnlyNegotiation(DefaultContentNegotiation):
@@ -95,6 +110,24 @@ class SessionExitView(BrowserEndpoint):
     """
 
     http_method_names = ["post"]
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every beacon, refused or not, in a span and counted once by the answer it got."""
+        with tracing.span("beacon", session_id=kwargs.get("session_id")) as span:
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code == status.HTTP_202_ACCEPTED:
+                result = "queued" if (getattr(response, "data", None) or {}).get("queued") else "repeated"
+            else:
+                result = BEACON_RESULTS.get(response.status_code, "error")
+            span.set_attribute("flinks_sessions.outcome", result)
+        metrics.BEACONS.labels(result=result).inc()
+        logger.debug(
+            "Exit beacon for Flinks session %s: %s",
+            kwargs.get("session_id"),
+            result,
+            extra=session_extra(source=SOURCE, outcome=result, session_id=kwargs.get("session_id")),
+        )
+        return response
 
     def post(self, request: Request, session_id: UUID | str) -> Response:
         body = ExitRequest.from_data(request.data)

@@ -7,6 +7,7 @@ either and so that the control routes and the hosted page are provably never fau
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
 import threading
 
@@ -86,6 +87,13 @@ class SandboxApp:
         if is_page_path(path):
             return self.page.handle(request)
         if path == "/" and request.method == "GET":
+            return self._root(request)
+        return problem(404, f"No route for {request.method} {path}", path)
+
+    def _root(self, request: Request) -> Response:
+        """What the demo's banner links to: a page for a person, the same facts as JSON for a program."""
+        accept = request.header("accept") or ""
+        if "application/json" in accept and "text/html" not in accept:
             return json_response(
                 200,
                 {
@@ -95,7 +103,14 @@ class SandboxApp:
                     "control": "/_sandbox",
                 },
             )
-        return problem(404, f"No route for {request.method} {path}", path)
+        recent = sorted(self.state.sessions(), key=lambda session: session.created_at, reverse=True)[:20]
+        items = "".join(
+            f'<li><a href="/app/?sessionId={html.escape(session.session_id)}">{html.escape(session.session_id)}</a>'
+            f" {html.escape(session.status_label())}</li>"
+            for session in recent
+        )
+        body = ROOT_PAGE.format(sessions=f"<ul>{items}</ul>" if items else "<p>No session yet.</p>")
+        return Response(200, body.encode("utf-8"), "text/html; charset=utf-8")
 
     def _api(self, request: Request) -> Response | _Drop:
         authorization = authorization_kind(request.header("authorization"))
@@ -118,6 +133,26 @@ class SandboxApp:
         response = injected_error(decision, request.path) if faulted else self.api.handle(request)
         self.log.record(request.method, request.path, response.status, authorization, decision.kind)
         return response
+
+
+ROOT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Flinks Pay sandbox</title></head>
+<body>
+<h1>Flinks Pay sandbox</h1>
+<p>A local emulator of the Flinks Pay API (flinks-sessions' development and test double). It is not Flinks:
+no money moves and nothing leaves this machine.</p>
+<h2>Hosted page</h2>
+<p>The hosted payment flow is at <code>/app/?sessionId=&lt;id&gt;</code>; the shop opens it at checkout.
+Recent sessions:</p>
+{sessions}
+<h2>API</h2>
+<p>The Flinks endpoints: <code>POST /api/v1/authorize</code> and <code>/api/v2/sessions</code>.</p>
+<h2>Control API</h2>
+<p><a href="/_sandbox">/_sandbox</a> lists the control routes (JSON): complete, fail or expire a session,
+inject faults, read the request log and the webhooks sent. They answer only on loopback, to a request carrying
+the sandbox's control token in <code>X-Sandbox-Token</code>.</p>
+</body></html>
+"""
 
 
 def injected_error(decision: FaultDecision, path: str) -> Response:

@@ -35,9 +35,11 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from flinks_sessions import metrics, tracing
 from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksAlreadyTerminal, FlinksError, FlinksNotFound
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.accounts import Clients, describe_error
@@ -107,7 +109,10 @@ def cancel_session(
     """
     check_source(source)
     engine = _CancelEngine(source=source, reason=reason, actor=actor, if_requested=if_requested)
-    return pipeline.run_one(engine, session)
+    with tracing.span("cancel", session_id=session.session_id, **{"flinks_sessions.source": source}) as span:
+        result = pipeline.run_one(engine, session)
+        span.set_attribute("flinks_sessions.outcome", result.outcome.value)
+    return result
 
 
 def cancel_sessions(
@@ -200,9 +205,9 @@ class _CancelEngine:
                 else:
                     early.append(CancelResult(CancelOutcome.FAILED, session, str(client)))
         if not ready:
-            return [], early
+            return [], self.report(early)
         claimed, unclaimed = self._take(ready)
-        return claimed, early + unclaimed
+        return claimed, self.report(early + unclaimed)
 
     def _take(
         self, ready: dict[int, tuple[PaymentSession, FlinksClient]]
@@ -266,7 +271,35 @@ class _CancelEngine:
         return CancelResult(CancelOutcome.PENDING, session)
 
     def claim_failed(self, session: PaymentSession, error: Exception) -> CancelResult:
-        return CancelResult(CancelOutcome.FAILED, session, describe_error(error))
+        [result] = self.report([CancelResult(CancelOutcome.FAILED, session, describe_error(error))])
+        return result
+
+    # --- results -------------------------------------------------------------------------------------------
+
+    def report(self, results: list[CancelResult]) -> list[CancelResult]:
+        """Count and log each result: every result of a run, one session or many, leaves the engine here.
+
+        A failure (or a session Flinks does not know) is a WARNING with the reason, anything else INFO; each
+        record carries the :mod:`~flinks_sessions.log_context` keys, so every cancel can be found by session.
+        """
+        for result in results:
+            outcome = result.outcome.value
+            metrics.CANCELS.labels(source=self.source, outcome=outcome).inc()
+            extra = session_extra(result.session, source=self.source, outcome=outcome)
+            if result.outcome is CancelOutcome.FAILED or result.outcome is CancelOutcome.NOT_FOUND:
+                logger.warning(
+                    "Cancel of Flinks session %s (%s): %s %s",
+                    extra["session_id"], self.source, outcome, result.error, extra=extra,
+                )  # fmt: skip
+            else:
+                logger.info(
+                    "Cancel of Flinks session %s (%s): %s",
+                    extra["session_id"],
+                    self.source,
+                    outcome,
+                    extra=extra,
+                )
+        return results
 
     # --- call ----------------------------------------------------------------------------------------------
 
@@ -283,7 +316,11 @@ class _CancelEngine:
         except FlinksError as exc:
             return Answer(AnswerKind.FAILED, error=str(exc))
         except Exception as exc:
-            logger.exception("Cancelling Flinks session %s raised", session_id)
+            logger.exception(
+                "Cancelling Flinks session %s raised",
+                session_id,
+                extra=session_extra(call.session, source=self.source, outcome=CancelOutcome.FAILED),
+            )
             return Answer(AnswerKind.FAILED, error=describe_error(exc))
 
     # --- finish --------------------------------------------------------------------------------------------
@@ -321,7 +358,7 @@ class _CancelEngine:
                     )
                 one_by_one.extend(item for items in groups.values() for item in items)
         results.extend(self._store_one(call, answer) for call, answer in one_by_one)
-        return results
+        return self.report(results)
 
     def _store_groups(self, groups: dict[tuple[Any, ...], list[tuple[_Call, Answer]]]) -> list[CancelResult]:
         """One transaction: per group, an UPDATE that proves every row still holds its claim and claimed state."""
@@ -388,20 +425,22 @@ class _CancelEngine:
                 )
             copy_state(locked, session)
         except Exception as exc:  # the claim stays until claim_ttl(); the sweep picks the session up then
-            logger.exception("Could not store the cancel of Flinks session %s", session.session_id)
+            logger.exception(
+                "Could not store the cancel of Flinks session %s",
+                session.session_id,
+                extra=session_extra(session, source=self.source, outcome=CancelOutcome.FAILED),
+            )
             return CancelResult(CancelOutcome.FAILED, session, describe_error(exc))
         return self._result(session, answer, error)
 
     @staticmethod
     def _result(session: PaymentSession, answer: Answer, error: str) -> CancelResult:
         if answer.kind is AnswerKind.NOT_FOUND:
-            logger.warning("Flinks does not know session %s: %s", session.session_id, error)
             return CancelResult(CancelOutcome.NOT_FOUND, session, error)
         if answer.kind is AnswerKind.CANCELLED and session.status == Status.CANCELLED:
             return CancelResult(CancelOutcome.CANCELLED, session)
         if session.is_terminal:
             return CancelResult(CancelOutcome.ALREADY_TERMINAL, session)
-        logger.warning("Cancelling Flinks session %s failed: %s", session.session_id, error)
         return CancelResult(CancelOutcome.FAILED, session, error)
 
 

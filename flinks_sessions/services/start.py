@@ -14,6 +14,7 @@ from django.db import transaction
 from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.status import Product, Status
 
@@ -125,7 +126,14 @@ def start_session(
     except FlinksUnavailable as exc:
         if exc.ambiguous:
             PaymentSession.objects.create(**fields, last_error=f"creation outcome unknown: {exc}"[:1000])
-            logger.error("Creating Flinks session %s may or may not have succeeded: %s", clean_reference, exc)
+            logger.error(
+                "Creating Flinks session %s may or may not have succeeded: %s",
+                clean_reference,
+                exc,
+                extra=session_extra(
+                    source="api", outcome="ambiguous", reference_id=clean_reference, account=account_name
+                ),
+            )
         raise
     with transaction.atomic():
         session = PaymentSession.objects.create(
@@ -173,5 +181,6 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
     logger.warning(
         "Attached Flinks session %s to the ambiguous creation of reference %s (row %s)",
         remote.session_id, remote.reference_id, session.pk,
+        extra=session_extra(session, source=source, outcome="attached"),
     )  # fmt: skip
     return session

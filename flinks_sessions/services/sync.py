@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.exceptions import FlinksError, FlinksNotFound
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.accounts import Clients, describe_error
@@ -115,7 +116,11 @@ class _SyncEngine:
         except FlinksError as exc:
             return _Reply(error=str(exc))
         except Exception as exc:
-            logger.exception("Syncing Flinks session %s raised", session_id)
+            logger.exception(
+                "Syncing Flinks session %s raised",
+                session_id,
+                extra=session_extra(poll.session, source="sync", outcome="failed"),
+            )
             return _Reply(error=describe_error(exc))
 
     def finish(self, done: list[tuple[_Poll, _Reply]]) -> list[SyncResult]:
@@ -136,12 +141,21 @@ class _SyncEngine:
                     record_failure(locked, SessionEvent.Kind.SYNC_FAILED, reply.error, source="sync", now=now)
             copy_state(locked, session)
         except Exception as exc:
-            logger.exception("Could not store the sync of Flinks session %s", session.session_id)
+            logger.exception(
+                "Could not store the sync of Flinks session %s",
+                session.session_id,
+                extra=session_extra(session, source="sync", outcome="failed"),
+            )
             return SyncResult(SyncOutcome.FAILED, session, describe_error(exc))
         if reply.remote is not None:
             changed = applied.outcome is ApplyOutcome.APPLIED
             return SyncResult(SyncOutcome.CHANGED if changed else SyncOutcome.UNCHANGED, session)
         if reply.not_found:
             return SyncResult(SyncOutcome.NOT_FOUND, session, reply.error)
-        logger.warning("Syncing Flinks session %s failed: %s", session.session_id, reply.error)
+        logger.warning(
+            "Syncing Flinks session %s failed: %s",
+            session.session_id,
+            reply.error,
+            extra=session_extra(session, source="sync", outcome="failed"),
+        )
         return SyncResult(SyncOutcome.FAILED, session, reply.error)

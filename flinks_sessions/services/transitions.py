@@ -11,7 +11,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from flinks_sessions import metrics
 from flinks_sessions.client import RemoteStatus
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.signals import SOURCES, send_safely, session_cancelled, session_status_changed
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
@@ -227,9 +229,11 @@ def prepare_transition(
         status_details=session.status_details,
         payload=dict(remote.payload),
     )
+    metrics.TRANSITIONS.labels(from_status=previous, to_status=new_status, source=source).inc()
     logger.info(
         "Flinks session %s: %s -> %s (%s) via %s",
         session.session_id, previous, new_status, session.status_details, source,
+        extra=session_extra(session, source=source, outcome=new_status),
     )  # fmt: skip
     # Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed
     # by Flinks' webhook is still the shopper leaving.

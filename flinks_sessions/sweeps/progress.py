@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from django.core.management.base import OutputWrapper
@@ -15,6 +18,11 @@ class Progress:
 
     Verbosity 0 reports nothing (the command still prints its summary); 1 shows the bar, or one line per item
     when the output is not a terminal (cron logs keep the ids); 2 also prints every item above the bar.
+
+    While it reports items, the console's log lines are kept from doubling it or breaking it: INFO records
+    about a session (they carry ``session_id``) are left off the console handlers, since each session gets
+    its line here; warnings and errors still show, written above the bar through tqdm on a terminal. Other
+    handlers (a log file, a JSON shipper) get every record.
     """
 
     def __init__(
@@ -23,13 +31,19 @@ class Progress:
         self.verbosity = verbosity
         self.stdout = stdout
         self._bar: Any = None
-        if verbosity <= 0 or total <= 0 or force_plain or not _isatty(stdout):
+        self._logging = contextlib.ExitStack()
+        if verbosity <= 0 or total <= 0:
+            return
+        self._logging.enter_context(_console_without_session_info())
+        if force_plain or not _isatty(stdout):
             return
         try:
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
         except ImportError:  # pragma: no cover - tqdm is optional
             return
         self._bar = tqdm(total=total, desc=description, unit="session", file=_raw_stream(stdout), leave=True)
+        self._logging.enter_context(logging_redirect_tqdm(loggers=_console_loggers()))
 
     def update(self, result: ItemResult) -> None:
         if self.verbosity <= 0:
@@ -44,9 +58,37 @@ class Progress:
         self._bar.update(1)
 
     def close(self) -> None:
+        self._logging.close()
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _console_loggers() -> list[logging.Logger]:
+    """Where a site's console handlers hang: the root logger, or ours (as the example project does)."""
+    return [logging.getLogger(), logging.getLogger("flinks_sessions")]
+
+
+def _drop_session_info(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not getattr(record, "session_id", "")
+
+
+@contextlib.contextmanager
+def _console_without_session_info() -> Iterator[None]:
+    """Keep INFO records about a session off the console handlers (stdout or stderr) while a sweep reports."""
+    consoles = [
+        handler
+        for logger in _console_loggers()
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr)
+    ]
+    for handler in consoles:
+        handler.addFilter(_drop_session_info)
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            handler.removeFilter(_drop_session_info)
 
 
 def _raw_stream(stdout: Any) -> TextIO:

@@ -9,6 +9,7 @@ try:  # Django ≥ 6.0
 except ImportError:  # pragma: no cover - Django 5.2 with the backport
     from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
 
+from flinks_sessions import tracing
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.selection import SessionFilters, parse_duration, select_open
 
@@ -24,6 +25,7 @@ def sync_sessions_task(
     ``older_than`` is a duration like ``"30m"``; returns the outcome counts (changed, unchanged, failed...).
     """
     filters = SessionFilters(older_than=parse_duration(older_than) if older_than else None, limit=limit)
-    done = run.sync_many(list(select_open(filters)), concurrency=concurrency)
+    with tracing.span("task.sync_sessions"):
+        done = run.sync_many(list(select_open(filters)), concurrency=concurrency)
     logger.info("sync sweep: %s", summary.describe_sync(done))
     return {**done.counts, "total": done.total}

@@ -13,7 +13,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from flinks_sessions import metrics
 from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.services import ApplyOutcome, apply_report
 from flinks_sessions.signals import send_safely, webhook_received
@@ -37,7 +39,8 @@ def process_delivery(
     """Apply ``delivery`` and store its outcome; returns the outcome. Never raises for a bad delivery.
 
     ``envelope`` saves re-parsing the body when the caller has just parsed it. ``announce`` sends
-    ``webhook_received`` after commit (the admin's reprocessing does not: nothing was received).
+    ``webhook_received`` after commit and counts the outcome in ``flinks_sessions_webhooks_total`` (the
+    admin's reprocessing does neither: nothing was received).
 
     An unexpected exception rolls the processing back, is logged at ERROR with its traceback, and is stored
     as outcome ``error`` with its message; the view still answers 200. Flinks sends a webhook once and never
@@ -59,12 +62,20 @@ def process_delivery(
                 _save_outcome(delivery, outcome, error)
         except Exception as exc:
             logger.exception(
-                "Processing webhook delivery %s failed; it is stored with outcome 'error'", delivery.pk
+                "Processing webhook delivery %s failed; it is stored with outcome 'error'",
+                delivery.pk,
+                extra=session_extra(
+                    source="webhook",
+                    outcome=Outcome.ERROR,
+                    session_id=parsed.session_id,
+                    delivery_id=delivery.pk,
+                ),
             )
             delivery.session_id = previous_session
             outcome, error = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:2000]
             _save_outcome(delivery, outcome, error)
     if announce:
+        metrics.WEBHOOKS.labels(outcome=outcome).inc()
         announce_delivery(delivery)
     return outcome
 
@@ -81,11 +92,27 @@ def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
         return Outcome.IGNORED, f"event type {envelope.event_type!r} is not handled"
     result = apply_report(remote, source="webhook")
     if result is None:
-        logger.info("Webhook delivery %s names unknown Flinks session %s", delivery.pk, envelope.session_id)
+        logger.info(
+            "Webhook delivery %s names unknown Flinks session %s",
+            delivery.pk,
+            envelope.session_id,
+            extra=session_extra(
+                source="webhook",
+                outcome=Outcome.UNKNOWN_SESSION,
+                session_id=envelope.session_id,
+                delivery_id=delivery.pk,
+            ),
+        )
         return Outcome.UNKNOWN_SESSION, ""
     delivery.session = result.session
     outcome = _OUTCOMES[result.outcome]
-    logger.info("Webhook delivery %s for session %s: %s", delivery.pk, envelope.session_id, outcome)
+    logger.info(
+        "Webhook delivery %s for session %s: %s",
+        delivery.pk,
+        envelope.session_id,
+        outcome,
+        extra=session_extra(result.session, source="webhook", outcome=outcome, delivery_id=delivery.pk),
+    )
     if result.outcome is ApplyOutcome.UNKNOWN_STATUS:
         return outcome, f"unknown status {remote.raw_status!r} kept raw, nothing changed"
     return outcome, ""

@@ -10,6 +10,7 @@ try:  # Django ≥ 6.0
 except ImportError:  # pragma: no cover - Django 5.2 with the backport
     from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
 
+from flinks_sessions import tracing
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.sweeps.selection import parse_duration
 from flinks_sessions.tasks import route
@@ -22,14 +23,15 @@ logger = logging.getLogger("flinks_sessions.webhooks")
 @task()
 def process_webhook_task(delivery_id: int) -> str:
     """Process a stored webhook delivery; a delivery already taken or processed is skipped."""
-    # Claim it with one conditional UPDATE, so a task delivered twice (or one whose delivery a reprocessing sweep
-    # already took) is processed once.
-    if not claim(delivery_id):
-        exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
-        if not exists:
-            logger.warning("webhook task: no delivery %s", delivery_id)
-        return "skipped" if exists else "missing"
-    return process_delivery(WebhookDelivery.objects.get(pk=delivery_id))
+    with tracing.span("task.process_webhook", **{"flinks_sessions.delivery_id": delivery_id}):
+        # Claim it with one conditional UPDATE, so a task delivered twice (or one whose delivery a reprocessing
+        # sweep already took) is processed once.
+        if not claim(delivery_id):
+            exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
+            if not exists:
+                logger.warning("webhook task: no delivery %s", delivery_id)
+            return "skipped" if exists else "missing"
+        return process_delivery(WebhookDelivery.objects.get(pk=delivery_id))
 
 
 @task()
@@ -39,7 +41,8 @@ def reprocess_webhooks_task(older_than: str = "5m", limit: int | None = None) ->
     Processes deliveries left ``received`` for longer than ``older_than`` (a killed web process or worker, a
     failed enqueue); returns the counts (found, processed, claimed_elsewhere, and one per outcome).
     """
-    done = reprocess_stranded(parse_duration(older_than), limit=limit)
+    with tracing.span("task.reprocess_webhooks"):
+        done = reprocess_stranded(parse_duration(older_than), limit=limit)
     if done.found:
         logger.info("webhook reprocessing sweep: %s", done.as_dict())
     return done.as_dict()

@@ -39,8 +39,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from flinks_sessions import metrics, tracing
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import WebhookPayloadError
+from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.webhooks import processing
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
@@ -73,32 +75,57 @@ class WebhookView(View):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Receive; a chunked body the server cannot frame is a 411, and a database that cannot be reached an
-        outage to see (503, logged at ERROR), never a 500."""
+        outage to see (503, logged at ERROR), never a 500. Every request runs in a span."""
+        with tracing.span("webhook") as span:
+            response = self.answer(request, span)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    def answer(self, request: HttpRequest, span: Any) -> HttpResponse:
         try:
-            return self.receive(request)
+            return self.receive(request, span)
         except LengthRequired:
-            logger.warning("Webhook refused: a chunked body this server cannot frame (answered 411)")
+            metrics.WEBHOOKS.labels(outcome="length_required").inc()
+            logger.warning(
+                "Webhook refused: a chunked body this server cannot frame (answered 411)",
+                extra=session_extra(source="webhook", outcome="length_required"),
+            )
             return _answer(
                 411,
                 error="length required",
                 detail="send Content-Length; this server cannot read chunked bodies",
             )
         except (OperationalError, InterfaceError):
-            logger.exception("Webhook not stored: the database is unavailable (answered 503)")
+            metrics.WEBHOOKS.labels(outcome="database_unavailable").inc()
+            logger.exception(
+                "Webhook not stored: the database is unavailable (answered 503)",
+                extra=session_extra(source="webhook", outcome="database_unavailable"),
+            )
             return _answer(503, error="database unavailable")
 
-    def receive(self, request: HttpRequest) -> HttpResponse:
+    def receive(self, request: HttpRequest, span: Any) -> HttpResponse:
+        """The handling of one request; ``span`` learns the session and the delivery as they are known.
+
+        A request that is not processed here (refused, malformed, or handed to a worker) is counted here;
+        a processed one by :func:`~flinks_sessions.webhooks.processing.process_delivery`.
+        """
         settings = get_settings()
         body = read_body(request, settings.webhook_max_body)  # raises LengthRequired: 411 in post()
         if body is None:
+            metrics.WEBHOOKS.labels(outcome="too_large").inc()
             logger.warning(
-                "Webhook refused: body over WEBHOOK_MAX_BODY (%d bytes)", settings.webhook_max_body
+                "Webhook refused: body over WEBHOOK_MAX_BODY (%d bytes)",
+                settings.webhook_max_body,
+                extra=session_extra(source="webhook", outcome="too_large"),
             )
             return _answer(413, error="body too large")
         candidates = signature_headers(request.headers, settings)
         if not candidates:
+            metrics.WEBHOOKS.labels(outcome="missing_signature").inc()
             logger.warning(
-                "Webhook refused: no accepted signature header (from %s)", request.META.get("REMOTE_ADDR")
+                "Webhook refused: no accepted signature header (from %s)",
+                request.META.get("REMOTE_ADDR"),
+                extra=session_extra(source="webhook", outcome="missing_signature"),
             )
             return _answer(400, error="missing signature")
         form, valid = verify(body, candidates, settings)
@@ -129,16 +156,33 @@ class WebhookView(View):
             "processed_at": timezone.now() if status == 200 and not settings.webhook_async else None,
             **_envelope_fields(envelope),
         }
+        session_id = envelope.session_id if envelope is not None else None
+        if session_id is not None:
+            span.set_attribute(tracing.SESSION_ID, str(session_id))
         if status == 401:
+            metrics.WEBHOOKS.labels(outcome=outcome).inc()
             rejected = store_rejected_delivery(request, body, settings, **fields)
+            extra = session_extra(
+                source="webhook",
+                outcome=outcome,
+                session_id=session_id,
+                delivery_id=rejected.pk if rejected is not None else "",
+            )
             if rejected is None:  # over WEBHOOK_REJECTED_PER_MINUTE: counted on the minute's last row
-                logger.debug("Webhook refused and not stored: %s", error)
+                logger.debug("Webhook refused and not stored: %s", error, extra=extra)
             else:
-                logger.warning("Webhook delivery %s refused: %s", rejected.pk, error)
+                logger.warning("Webhook delivery %s refused: %s", rejected.pk, error, extra=extra)
             return _answer(401, error="invalid signature")
         delivery = store_delivery(request, body, settings, **fields)
+        span.set_attribute("flinks_sessions.delivery_id", delivery.pk)
         if envelope is None:
-            logger.warning("Webhook delivery %s is malformed: %s", delivery.pk, error)
+            metrics.WEBHOOKS.labels(outcome=outcome).inc()
+            logger.warning(
+                "Webhook delivery %s is malformed: %s",
+                delivery.pk,
+                error,
+                extra=session_extra(source="webhook", outcome=outcome, delivery_id=delivery.pk),
+            )
             processing.announce_delivery(delivery)
             return _answer(400, error="malformed", detail=error)
         if settings.webhook_async:

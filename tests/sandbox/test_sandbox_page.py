@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from flinks_sessions.sandbox import SandboxServer
+from flinks_sessions.sandbox.control import TOKEN_HEADER
 
 from . import bearer, create, http
 
@@ -158,3 +159,23 @@ def test_buttons_post_the_documented_events_in_a_real_browser(flinks_sandbox: Sa
         finally:
             browser.close()
     assert flinks_sandbox.state.get(completed).status == "Completed"
+
+
+def test_the_root_url_is_a_page_that_says_what_it_is_and_links_on(flinks_sandbox: SandboxServer) -> None:
+    """The demo's banner prints the sandbox's root URL: a person opening it gets a page, not raw JSON."""
+    session_id, _ = create(flinks_sandbox.url, referenceId="order-8")
+    response = http().get(f"{flinks_sandbox.url}/", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = response.text
+    assert "<title>Flinks Pay sandbox</title>" in page
+    assert "not Flinks" in page
+    assert f'href="/app/?sessionId={session_id}"' in page  # the hosted page of each recent session
+    assert 'href="/_sandbox"' in page  # the control API's list of routes (it asks for the control token)
+    routes = http().get(
+        f"{flinks_sandbox.url}/_sandbox", headers={TOKEN_HEADER: flinks_sandbox.control_token}
+    )
+    assert routes.json()["routes"]
+    # A program that asks for JSON still gets the old summary.
+    as_json = http().get(f"{flinks_sandbox.url}/", headers={"Accept": "application/json"})
+    assert as_json.json()["control"] == "/_sandbox"

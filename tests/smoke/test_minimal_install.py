@@ -38,6 +38,8 @@ OPTIONAL_MODULES = (
     "playwright",
     "gunicorn",
     "drf_spectacular",
+    "prometheus_client",
+    "opentelemetry",
     "pytest",
 )
 
@@ -95,6 +97,41 @@ def test_system_checks_report_no_error() -> None:
     ours = {message.id for message in messages if (message.id or "").startswith("flinks_sessions.")}
     assert ours <= {"flinks_sessions.W010"}
     call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+# Without prometheus-client and OpenTelemetry (whether or not this environment has them): a client call, a span
+# and a scrape of /metrics, in a fresh interpreter.
+WITHOUT_OBSERVABILITY = """
+import sys
+sys.modules["prometheus_client"] = None
+sys.modules["opentelemetry"] = None
+import django
+django.setup()
+from django.test import RequestFactory
+from flinks_sessions import metrics, tracing
+from flinks_sessions.api.metrics import metrics_view
+assert not metrics.enabled()
+metrics.FLINKS_REQUESTS.labels(endpoint="cancel", status="200").inc()
+metrics.FLINKS_REQUEST_DURATION.labels(endpoint="cancel").observe(0.1)
+with tracing.span("cancel", session_id="x") as span:
+    span.set_attribute("flinks_sessions.outcome", "cancelled")
+response = metrics_view(RequestFactory().get("/metrics"))
+print(response.status_code, response.content.decode().strip())
+"""
+
+
+def test_metrics_and_traces_are_inert_without_their_extras() -> None:
+    """No prometheus-client, no OpenTelemetry: the counters and spans do nothing and /metrics says why (501)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.smoke.minimal_settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+    }
+    for name in ("FLINKS_TEST_TASKS", "DATABASE_URL"):
+        env.pop(name, None)
+    done = run_python("-c", WITHOUT_OBSERVABILITY, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "501 Metrics are off: install flinks-sessions[metrics] (prometheus-client)."
 
 
 def test_the_version_is_exposed() -> None:

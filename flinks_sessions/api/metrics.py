@@ -1,0 +1,74 @@
+"""``/metrics``: the app's Prometheus metrics for a scraper (the ``metrics`` extra).
+
+Not in ``flinks_sessions.urls``: a site mounts it where its Prometheus looks, and keeps it off the public
+internet (at the proxy, or by wrapping the view), as the example project and docs/deployment.md show::
+
+    path("metrics", flinks_sessions.api.metrics.metrics_view)
+
+The counters come from :mod:`flinks_sessions.metrics` (summed over gunicorn's workers when
+``PROMETHEUS_MULTIPROC_DIR`` is set). The two backlog gauges are read here, at scrape time, with two aggregate
+queries on indexed columns, so they are right however many processes serve the site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views import View
+
+from flinks_sessions import metrics
+from flinks_sessions.models import PaymentSession
+
+
+def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
+    """The gauges: open sessions older than ``open_after``, and standing cancels that failed or still wait.
+
+    "Open" is ``PaymentSession.objects.open()``, the sweeps' own definition. The first query uses the
+    (status, created_at) index, the second the cancel_requested_at one.
+    """
+    overdue = PaymentSession.objects.open().filter(created_at__lt=timezone.now() - open_after).count()
+    yield metrics.Reading(
+        "open_sessions_overdue",
+        f"Sessions still open more than {int(open_after.total_seconds())} s after they were created.",
+        overdue,
+    )
+    backlog = (
+        PaymentSession.objects.open()
+        .filter(cancel_requested_at__isnull=False)
+        .aggregate(
+            failed=Count("pk", filter=Q(attempt_count__gt=0)), pending=Count("pk", filter=Q(attempt_count=0))
+        )
+    )
+    documentation = (
+        "Open sessions asked to cancel: 'failed' had at least one failed attempt (--retry-failed picks them up), "
+        "'pending' wait for their first."
+    )
+    for state in ("failed", "pending"):
+        yield metrics.Reading("cancel_backlog", documentation, backlog[state] or 0, {"state": state})
+
+
+class MetricsView(View):
+    """Answer a Prometheus scrape; ``open_after`` is when an open session counts as overdue."""
+
+    http_method_names = ["get"]
+    open_after = timedelta(minutes=30)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not metrics.enabled():
+            return HttpResponse(
+                "Metrics are off: install flinks-sessions[metrics] (prometheus-client).\n",
+                status=501,
+                content_type="text/plain; charset=utf-8",
+            )
+        body, content_type = metrics.exposition(
+            lambda: read_backlog(self.open_after), request.headers.get("Accept", "")
+        )
+        return HttpResponse(body, content_type=content_type)
+
+
+metrics_view = MetricsView.as_view()

@@ -1,0 +1,99 @@
+"""``make demo`` as a process manager, ``timeout`` or a CI runner stops it: SIGTERM ends everything, cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+pytest.importorskip("environ", reason="the demo needs the `example` extra")
+pytest.importorskip("django_tasks_db", reason="the demo needs the `example` extra")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_with(marker: bytes) -> list[int]:
+    """Every process whose environment holds ``marker`` (what the demo and each of its children inherit)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if marker in environment:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
+    ports = (free_port(), free_port())
+    marker = f"FLINKS_DEMO_TEST={tmp_path.name}".encode()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "FLINKS_", "DATABASE_URL", "PYTEST_"))
+    }
+    env.update(
+        DEMO_PORT=str(ports[0]),
+        FLINKS_SANDBOX_PORT=str(ports[1]),
+        DEMO_PYTHON=sys.executable,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        FLINKS_DEMO_TEST=tmp_path.name,
+    )
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        script = subprocess.Popen(  # noqa: S603 - our own script
+            [str(ROOT / "scripts" / "demo.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield script, log, marker, ports
+    finally:
+        if script.poll() is None:
+            script.kill()
+        for pid in processes_with(marker):  # whatever a failed test left behind
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_stops_every_child_frees_the_ports_and_exits_0(
+    demo: tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]],
+) -> None:
+    script, log, marker, ports = demo
+    deadline = time.monotonic() + 120
+    while b"The demo shop is running" not in log.read_bytes():
+        assert script.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    assert all(listening(port) for port in ports)
+    assert len(processes_with(marker)) >= 4  # the script, the sandbox, the worker, runserver (and its child)
+
+    script.send_signal(signal.SIGTERM)
+
+    assert script.wait(timeout=30) == 0, log.read_text()
+    assert processes_with(marker) == []
+    assert not any(listening(port) for port in ports)
+    assert b"==> stopped" in log.read_bytes()

@@ -1,0 +1,96 @@
+"""Under gunicorn with two workers and ``PROMETHEUS_MULTIPROC_DIR``, a scrape sums what every worker counted."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, subprocess_env
+
+pytest.importorskip("gunicorn", reason="gunicorn (the test extra) is not installed")
+parser = pytest.importorskip("prometheus_client.parser", reason="the `metrics` extra is not installed")
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the workers read the test database's tables
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request on a connection of its own, so that any worker may take it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=b"{}", headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    port = free_port()
+    env = subprocess_env(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter
+        [
+            sys.executable, "-m", "gunicorn", "tests.observability.wsgi:application",
+            "--workers", "2", "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request(port, "HEAD", "/flinks/webhooks/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail((tmp_path / "gunicorn.log").read_text())
+                time.sleep(0.2)
+        yield port, metrics_dir
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_a_scrape_sums_the_counters_of_both_workers(gunicorn: tuple[int, Path]) -> None:
+    port, metrics_dir = gunicorn
+    sent = 0
+    # Unsigned webhooks (400, counted as missing_signature), many at once, until both workers have counted.
+    with ThreadPoolExecutor(8) as pool:
+        while len(list(metrics_dir.glob("counter_*.db"))) < 2:
+            assert sent < 800, "one worker took every request"
+            statuses = list(pool.map(lambda _: request(port, "POST", "/flinks/webhooks/")[0], range(40)))
+            assert set(statuses) == {400}
+            sent += len(statuses)
+    workers = {path.stem.removeprefix("counter_") for path in metrics_dir.glob("counter_*.db")}
+    assert len(workers) == 2
+
+    status, body = request(port, "GET", "/metrics")
+
+    assert status == 200
+    families = {family.name: family for family in parser.text_string_to_metric_families(body.decode())}
+    counted = {
+        sample.labels["outcome"]: sample.value
+        for sample in families["flinks_sessions_webhooks"].samples
+        if sample.name == "flinks_sessions_webhooks_total"
+    }
+    assert counted == {"missing_signature": sent}
+    assert [sample.value for sample in families["flinks_sessions_open_sessions_overdue"].samples] == [0]
