@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -13,7 +14,13 @@ from django.utils import timezone
 
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.signals import SOURCES, send_safely, session_cancelled, session_status_changed
+from flinks_sessions.signals import (
+    SOURCES,
+    amount_reduced,
+    send_safely,
+    session_cancelled,
+    session_status_changed,
+)
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -24,6 +31,7 @@ class ApplyOutcome(StrEnum):
     DUPLICATE = "duplicate"  # the session already holds this state: nothing stored, nothing sent
     STALE = "stale"  # the session is in a terminal state this report cannot undo
     UNKNOWN_STATUS = "unknown_status"  # Flinks sent a value we do not know: kept raw, nothing changed
+    MISMATCH = "mismatch"  # the report's referenceId is not the session's: logged, nothing applied
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,12 @@ def apply_remote_status(
 def apply_locked(
     locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None, reason: str = ""
 ) -> ApplyResult:
-    """The body of :func:`apply_remote_status` for callers that already hold the row lock."""
+    """The body of :func:`apply_remote_status` for callers that already hold the row lock.
+
+    The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
+    """
     previous = locked.status
+    note_amount(locked, remote, source=source, actor=actor)
     outcome = decide(previous, locked.status_details, remote)
     if outcome is ApplyOutcome.UNKNOWN_STATUS:
         if remote.raw_status and remote.raw_status[:40] != locked.remote_status and not is_terminal(previous):
@@ -122,6 +134,50 @@ def apply_locked(
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
         write_transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
     return ApplyResult(outcome, locked, previous)
+
+
+def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None) -> bool:
+    """Store the amount Flinks reports in ``settled_amount``; audit and announce it when below the request.
+
+    With Next Best Offer Flinks may settle less than was asked for, even for a preset amount
+    (``docs/flinks-api.md``, "Amounts"). A repeated report of the same amount changes nothing; a terminal
+    session keeps the amount it ended with. The row must be locked by the caller. Returns whether it changed.
+    """
+    settled = remote.amount
+    if settled is None or settled == locked.settled_amount:
+        return False
+    if locked.is_terminal and locked.settled_amount is not None:
+        return False
+    settled = settled.quantize(Decimal("0.01"))
+    if settled == locked.settled_amount:
+        return False
+    locked.settled_amount = settled
+    PaymentSession.objects.filter(pk=locked.pk).update(settled_amount=settled, updated_at=timezone.now())
+    requested = locked.amount
+    if requested is None or settled >= requested:
+        return True
+    audit_event(
+        locked,
+        SessionEvent.Kind.AMOUNT_REDUCED,
+        source=source,
+        actor=actor,
+        reason=f"Flinks settles {settled} of the {requested} requested",
+        payload={"requested": str(requested), "settled": str(settled)},
+    ).save()
+    logger.info("Flinks session %s: reduced offer, %s of %s requested", locked.session_id, settled, requested)
+
+    def announce() -> None:
+        send_safely(
+            amount_reduced,
+            PaymentSession,
+            session=locked,
+            requested=requested,
+            settled=settled,
+            source=source,
+        )
+
+    transaction.on_commit(announce)
+    return True
 
 
 def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) -> dict[str, Any]:
