@@ -117,6 +117,11 @@ def policy_decision(session: PaymentSession, offer: GuaranteeOffer) -> bool | No
 
 def apply_guarantee_policy(session: PaymentSession) -> GuaranteeResult | None:
     """Decide the stored offer as the policy says (the task the offer's webhook enqueues); ``None`` if not."""
+    if session.product != Product.GEFT:
+        logger.warning(
+            "A guarantee offer named session %s, which is not GEFT: nothing decided", session.session_id
+        )
+        return None
     offer = GuaranteeOffer.from_payload(session.guarantee_offer.get("payload") or {})
     accepted = policy_decision(session, offer)
     if accepted is None:

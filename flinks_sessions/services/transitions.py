@@ -25,6 +25,9 @@ from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
 
+# One more than the largest amount the amount columns hold (9 digits, 2 of them decimals).
+_MAX_STORED_AMOUNT = Decimal("10000000")
+
 
 class ApplyOutcome(StrEnum):
     APPLIED = "applied"  # the session changed state; one event stored, signals sent after commit
@@ -145,6 +148,9 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
     """
     settled = remote.amount
     if settled is None or settled == locked.settled_amount:
+        return False
+    if not Decimal(0) <= settled < _MAX_STORED_AMOUNT:  # no such payment: the column could not hold it
+        logger.warning("Flinks session %s: ignoring a reported amount of %s", locked.session_id, settled)
         return False
     if locked.is_terminal and locked.settled_amount is not None:
         return False

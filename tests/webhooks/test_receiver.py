@@ -453,3 +453,18 @@ def test_webhook_received_waits_for_the_commit(
     for callback in callbacks:
         callback()
     assert [name for name, _ in signals.sent] == ["status_changed", "webhook_received"]
+
+
+@pytest.mark.parametrize("amount", [-5, 10**12])
+def test_an_amount_no_payment_could_have_is_not_stored(deliver: Any, make_session: Any, amount: int) -> None:
+    session = make_session()
+    webhook = signed_webhook(
+        sessionId=str(session.session_id),
+        referenceId=session.reference_id,
+        amount=amount,
+        status="Completed",
+        statusDetails="EFT0301",
+    )
+    assert deliver(webhook).json() == {"outcome": "applied"}
+    session.refresh_from_db()
+    assert (session.status, session.settled_amount) == (Status.COMPLETED, None)
