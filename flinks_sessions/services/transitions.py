@@ -160,6 +160,13 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
     locked.settled_amount = settled
     PaymentSession.objects.filter(pk=locked.pk).update(settled_amount=settled, updated_at=timezone.now())
     requested = locked.amount
+    if requested is not None and settled > requested:
+        logger.warning(
+            "Flinks session %s: settled amount %s is above the %s requested",
+            locked.session_id,
+            settled,
+            requested,
+        )
     if requested is None or settled >= requested:
         return True
     audit_event(
