@@ -106,7 +106,7 @@ class GuaranteeOffer:
         offer_type = pick("offerType", "type")
         reference = pick("referenceId")
         return cls(
-            session_id=str(session_id).strip() if isinstance(session_id, str) else "",
+            session_id=session_id.strip()[:64] if isinstance(session_id, str) else "",
             amount=_amount(pick("offeredAmount", "guaranteedAmount", "amount")),
             requested_amount=_amount(pick("requestedAmount")),
             offer_type=offer_type[:40] if isinstance(offer_type, str) else "",
