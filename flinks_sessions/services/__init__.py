@@ -25,7 +25,7 @@ from flinks_sessions.services.guarantee import (
 )
 from flinks_sessions.services.intent import request_cancel, withdraw_cancel
 from flinks_sessions.services.offers import OfferOutcome, OfferResult, record_guarantee_offer
-from flinks_sessions.services.reports import apply_report
+from flinks_sessions.services.reports import Mismatch, apply_report
 from flinks_sessions.services.start import build_session_body, start_session
 from flinks_sessions.services.sync import SyncOutcome, SyncResult, sync_session, sync_sessions
 from flinks_sessions.services.transitions import ApplyOutcome, ApplyResult, apply_remote_status
@@ -37,6 +37,7 @@ __all__ = [
     "CancelResult",
     "GuaranteeOutcome",
     "GuaranteeResult",
+    "Mismatch",
     "OfferOutcome",
     "OfferResult",
     "SyncOutcome",

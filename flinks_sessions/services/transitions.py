@@ -34,7 +34,6 @@ class ApplyOutcome(StrEnum):
     DUPLICATE = "duplicate"  # the session already holds this state: nothing stored, nothing sent
     STALE = "stale"  # the session is in a terminal state this report cannot undo
     UNKNOWN_STATUS = "unknown_status"  # Flinks sent a value we do not know: kept raw, nothing changed
-    MISMATCH = "mismatch"  # the report's referenceId is not the session's: logged, nothing applied
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from flinks_sessions.client import GuaranteeOffer
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import WebhookPayloadError
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from flinks_sessions.services import ApplyOutcome, OfferOutcome, apply_report, record_guarantee_offer
+from flinks_sessions.services import (
+    ApplyOutcome,
+    Mismatch,
+    OfferOutcome,
+    apply_report,
+    record_guarantee_offer,
+)
 from flinks_sessions.signals import send_safely, webhook_received
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
 
@@ -30,7 +36,6 @@ _OUTCOMES: dict[ApplyOutcome, str] = {
     ApplyOutcome.DUPLICATE: Outcome.DUPLICATE,
     ApplyOutcome.STALE: Outcome.STALE,
     ApplyOutcome.UNKNOWN_STATUS: Outcome.IGNORED,
-    ApplyOutcome.MISMATCH: Outcome.MISMATCH,
 }
 _OFFER_OUTCOMES: dict[OfferOutcome, str] = {
     OfferOutcome.RECORDED: Outcome.GUARANTEE_OFFERED,
@@ -101,15 +106,15 @@ def _apply_status(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, s
         logger.info("Webhook delivery %s names unknown Flinks session %s", delivery.pk, envelope.session_id)
         return Outcome.UNKNOWN_SESSION, ""
     delivery.session = result.session
+    if isinstance(result, Mismatch):
+        return Outcome.MISMATCH, (
+            f"referenceId {result.reported_reference!r} is not the session's {result.session.reference_id!r}: "
+            "not applied"
+        )[:2000]
     outcome = _OUTCOMES[result.outcome]
     logger.info("Webhook delivery %s for session %s: %s", delivery.pk, envelope.session_id, outcome)
     if result.outcome is ApplyOutcome.UNKNOWN_STATUS:
         return outcome, f"unknown status {remote.raw_status!r} kept raw, nothing changed"
-    if result.outcome is ApplyOutcome.MISMATCH:
-        return outcome, (
-            f"referenceId {remote.reference_id!r} is not the session's {result.session.reference_id!r}: "
-            "not applied"
-        )[:2000]
     return outcome, ""
 
 
