@@ -123,7 +123,6 @@ def test_the_canoe_is_paid_by_guaranteed_eft_through_the_guarantee_step(
     """As in ``make demo``: the sandbox offers the guarantee to the shop, which accepts it (the default policy)."""
     from django.urls import reverse
 
-    from flinks_sessions.sandbox.control import SandboxControl
     from tests.support import wait_for
 
     shop.config.update(
@@ -136,7 +135,7 @@ def test_the_canoe_is_paid_by_guaranteed_eft_through_the_guarantee_step(
     session = PaymentSession.objects.get()
     assert (session.product, session.amount) == ("geft", 1000)
 
-    waiting = SandboxControl(shop.url).pay(str(session.session_id))
+    waiting = shop.control().pay(str(session.session_id))
     assert waiting["step"]["current"] == "GuaranteeDecision"
 
     def completed() -> bool:

@@ -10,7 +10,6 @@ import pytest
 from flinks_sessions import services
 from flinks_sessions.exceptions import GuaranteeAlreadyDecided
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.sandbox.control import SandboxControl
 from tests.guarantee.conftest import GEFT_PAYOR, confirm_calls, start_geft
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +53,7 @@ def test_a_second_decision_is_refused_and_sends_nothing(sandbox: Any, signals: A
 def test_an_error_answer_from_flinks_is_a_typed_outcome(sandbox: Any, signals: Any) -> None:
     """Flinks refuses the decision (the session ended there before we heard): nothing is decided here."""
     session = start_geft()
-    SandboxControl(sandbox.url).fail(str(session.session_id), "EFT0404")
+    sandbox.control().fail(str(session.session_id), "EFT0404")
 
     result = services.decide_guarantee(session, True, source="api")
 
@@ -111,7 +110,7 @@ def test_a_reduced_offer_learnt_by_polling_is_settled_and_audited(
 ) -> None:
     """No guarantee webhook and the status webhook lost: ``/status`` and ``/details`` both carry the amount."""
     session = start_geft("Happy2", "1000.00")
-    SandboxControl(sandbox.url).complete(str(session.session_id))  # auto-accepted: $500 of $1,000
+    sandbox.control().complete(str(session.session_id))  # auto-accepted: $500 of $1,000
 
     if read == "status":
         services.sync_session(session)

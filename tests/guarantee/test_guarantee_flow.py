@@ -20,7 +20,6 @@ from django.urls import reverse
 from flinks_sessions import services
 from flinks_sessions.client import GuaranteeOffer
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
-from flinks_sessions.sandbox.control import SandboxControl
 from tests.conftest import flinks_settings_for
 from tests.guarantee.conftest import confirm_calls, start_geft
 from tests.support import wait_for
@@ -50,7 +49,7 @@ def _use_policy(settings: Any, sandbox: Any, policy: str) -> None:
 def test_accept_policy_completes_the_session(guarantee_sandbox: Any, signals: Any) -> None:
     session = start_geft()
 
-    paid = SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    paid = guarantee_sandbox.control().pay(str(session.session_id))
     assert paid["step"]["current"] == "GuaranteeDecision"
 
     wait_for(lambda: _ended(session), message="the session to end")
@@ -78,7 +77,7 @@ def test_reject_policy_fails_the_session(guarantee_sandbox: Any, settings: Any, 
     _use_policy(settings, guarantee_sandbox, "reject")
     session = start_geft()
 
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
 
     wait_for(lambda: _ended(session), message="the session to end")
     assert (session.status, session.status_details) == (Status.FAILED, "EFT0402")
@@ -98,7 +97,7 @@ def test_a_callable_policy_decides_from_the_offer(
     _use_policy(settings, guarantee_sandbox, f"{__name__}.accept_full_offers")
     session = start_geft(reference, "1000.00")
 
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
 
     wait_for(lambda: _ended(session), message="the session to end")
     assert (session.status, session.guarantee_decision) == (status, decision)
@@ -107,7 +106,7 @@ def test_a_callable_policy_decides_from_the_offer(
 def test_manual_policy_waits_for_an_operator_in_the_admin(guarantee_sandbox: Any, settings: Any) -> None:
     _use_policy(settings, guarantee_sandbox, "manual")
     session = start_geft()
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
     waiting = wait_for(
         lambda: PaymentSession.objects.undecided_guarantees().first(), message="the offer to be recorded"
     )
@@ -170,7 +169,7 @@ def test_an_offer_nobody_acknowledges_fails_the_session_and_sync_stores_it(
     settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url)
     session = start_geft()
 
-    SandboxControl(sandbox.url).pay(str(session.session_id))
+    sandbox.control().pay(str(session.session_id))
 
     tries = wait_for(
         lambda: [record for record in sandbox.webhooks.wait_for(3) if record.get("kind") == "guarantee"][2:],
@@ -188,7 +187,7 @@ def test_a_reduced_offer_is_settled_and_announced(guarantee_sandbox: Any, signal
     """Happy2: $1,000 asked, $500 guaranteed (Next Best Offer); accepted, Flinks settles $500."""
     session = start_geft("Happy2", "1000.00")
 
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
 
     wait_for(lambda: _ended(session), message="the session to end")
     assert (session.status, session.amount, session.settled_amount) == (
@@ -208,7 +207,7 @@ def test_a_geft_session_without_an_amount_settles_what_the_shopper_entered(guara
     session = start_geft(amount=None)
     assert session.amount is None
 
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
 
     wait_for(lambda: _ended(session), message="the session to end")
     assert (session.status, session.settled_amount) == (Status.COMPLETED, Decimal("100.00"))
@@ -219,7 +218,7 @@ def test_sync_names_the_guarantees_waiting_for_a_decision(guarantee_sandbox: Any
     _use_policy(settings, guarantee_sandbox, "manual")
     session = start_geft()
     other = start_geft()
-    SandboxControl(guarantee_sandbox.url).pay(str(session.session_id))
+    guarantee_sandbox.control().pay(str(session.session_id))
     wait_for(lambda: PaymentSession.objects.undecided_guarantees().exists(), message="the offer")
 
     out, err = StringIO(), StringIO()
