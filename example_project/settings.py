@@ -124,6 +124,8 @@ FLINKS_SESSIONS = {
     "BEACON_THROTTLE_RATE": env.str("FLINKS_BEACON_THROTTLE_RATE", default="60/min") or None,
     "TASK_QUEUE": env.str("FLINKS_TASK_QUEUE", default="default"),
     "TRUST_X_FORWARDED_FOR": env.bool("FLINKS_TRUST_X_FORWARDED_FOR", default=False),
+    # accept (as Flinks does without a guarantee webhook), reject, manual, or a dotted path to a callable.
+    "GUARANTEE_DECISION": env.str("FLINKS_GUARANTEE_DECISION", default="accept"),
 }
 
 # The shop itself.

@@ -1,6 +1,7 @@
 """App configuration: registers the system checks, owns the shared Flinks clients, and wires the layers.
 
-The services announce a recorded cancel intent; the task layer enqueues it. Connecting the two here keeps the
+The services announce a recorded cancel intent and a guarantee offer; the task layer enqueues the cancel and
+the guarantee policy's decision. Connecting the two here keeps the
 services free of any import of the task layer.
 """
 
@@ -22,8 +23,8 @@ class FlinksSessionsConfig(AppConfig):
         import flinks_sessions.task_checks  # noqa: F401 - registers the task setup checks
         from flinks_sessions import checks  # noqa: F401 - registers the checks
         from flinks_sessions.client import ClientRegistry
-        from flinks_sessions.signals import cancel_requested
-        from flinks_sessions.tasks import enqueue_requested_cancel
+        from flinks_sessions.signals import cancel_requested, guarantee_offered
+        from flinks_sessions.tasks import enqueue_guarantee_policy, enqueue_requested_cancel
 
         self.clients = ClientRegistry()
         setting_changed.connect(self._forget_clients, dispatch_uid="flinks_sessions.clients")
@@ -31,6 +32,11 @@ class FlinksSessionsConfig(AppConfig):
             enqueue_requested_cancel,
             sender=self.get_model("PaymentSession"),
             dispatch_uid="flinks_sessions.enqueue",
+        )
+        guarantee_offered.connect(
+            enqueue_guarantee_policy,
+            sender=self.get_model("PaymentSession"),
+            dispatch_uid="flinks_sessions.guarantee_policy",
         )
 
     def _forget_clients(self, *, setting: str, **kwargs: Any) -> None:

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
-from flinks_sessions.conf import SETTING_NAME, parse_settings
+from flinks_sessions.conf import GUARANTEE_POLICIES, SETTING_NAME, parse_settings
 from flinks_sessions.exceptions import FlinksConfigurationError
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -107,6 +108,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="flinks_sessions.W003",
             )
         )
+    messages.extend(_check_guarantee_policy(parsed.guarantee_decision))
+    overlap = {name.lower() for name in parsed.guarantee_event_types} & {
+        name.lower() for name in parsed.transaction_event_types
+    }
+    if overlap:
+        messages.append(
+            checks.Error(
+                gettext("%(setting)s names %(types)s both as a guarantee event and as a transaction event.")
+                % {"setting": SETTING_NAME, "types": ", ".join(sorted(overlap))},
+                hint=gettext(
+                    "Keep each event type in one of GUARANTEE_EVENT_TYPES and TRANSACTION_EVENT_TYPES."
+                ),
+                id="flinks_sessions.E021",
+            )
+        )
     if "rest_framework" not in settings.INSTALLED_APPS:
         messages.append(
             checks.Error(
@@ -116,3 +132,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return messages
+
+
+def _check_guarantee_policy(policy: str) -> list[checks.CheckMessage]:
+    """A dotted ``GUARANTEE_DECISION`` must import and be callable now, not when the first guarantee arrives."""
+    if policy in GUARANTEE_POLICIES:
+        return []
+    try:
+        target = import_string(policy)
+    except ImportError as exc:
+        problem = str(exc)
+    else:
+        if callable(target):
+            return []
+        problem = gettext("it is not callable")
+    return [
+        checks.Error(
+            gettext("%(setting)s['GUARANTEE_DECISION'] = %(path)r cannot be used: %(problem)s")
+            % {"setting": SETTING_NAME, "path": policy, "problem": problem},
+            hint=gettext(
+                "Use 'accept', 'reject', 'manual' or the dotted path of a callable (session, offer) -> bool."
+            ),
+            id="flinks_sessions.E020",
+        )
+    ]

@@ -73,6 +73,59 @@ class RemoteStatus:
         )
 
 
+@dataclass(frozen=True)
+class GuaranteeOffer:
+    """A GEFT guarantee Flinks offers, read defensively from an event whose payload Flinks does not publish.
+
+    ``session_id`` and ``amount`` are looked for under the names Flinks uses elsewhere (``sessionId``,
+    ``offeredAmount``/``guaranteedAmount``/``amount``, ``offerType``), flat or under ``guarantee`` /
+    ``guaranteeDetails``; ``raw`` is the whole payload, for a policy that knows more than we do.
+    """
+
+    session_id: str
+    amount: Decimal | None = None
+    requested_amount: Decimal | None = None
+    offer_type: str = ""
+    reference_id: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, payload: object) -> GuaranteeOffer:
+        data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
+        nested: Mapping[str, Any] = next(
+            (data[key] for key in ("guarantee", "guaranteeDetails") if isinstance(data.get(key), Mapping)), {}
+        )
+
+        def pick(*names: str) -> object:
+            for source in (nested, data):
+                for name in names:
+                    value = source.get(name)
+                    if value not in (None, ""):
+                        return value
+            return None
+
+        session_id = pick("sessionId", "SessionId", "session_id")
+        offer_type = pick("offerType", "type")
+        reference = pick("referenceId")
+        return cls(
+            session_id=session_id.strip()[:64] if isinstance(session_id, str) else "",
+            amount=_amount(pick("offeredAmount", "guaranteedAmount", "amount")),
+            requested_amount=_amount(pick("requestedAmount")),
+            offer_type=offer_type[:40] if isinstance(offer_type, str) else "",
+            reference_id=reference if isinstance(reference, str) else None,
+            raw=dict(data),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """What is stored on the session: the fields read and the raw payload."""
+        return {
+            "amount": None if self.amount is None else str(self.amount),
+            "requested_amount": None if self.requested_amount is None else str(self.requested_amount),
+            "offer_type": self.offer_type,
+            "payload": dict(self.raw),
+        }
+
+
 def _amount(value: object) -> Decimal | None:
     """A payload's amount, or ``None`` when it is missing or not a finite number (``"NaN"``, ``"Infinity"``)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
@@ -209,7 +262,7 @@ class FlinksClient:
         )
 
     def confirm_guarantee(self, session_id: str, *, accepted: bool) -> dict[str, Any]:
-        """POST /guarantees/confirm (GEFT)."""
+        """POST /guarantees/confirm (GEFT): ``{"sessionId", "referenceId"}``; 400 when Flinks refuses it."""
         return self._call(
             "POST",
             f"/api/v2/sessions/{session_id}/guarantees/confirm",

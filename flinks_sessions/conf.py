@@ -8,6 +8,7 @@ an id and a hint.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,13 @@ from flinks_sessions.status import Product
 
 SETTING_NAME = "FLINKS_SESSIONS"
 DEFAULT_ACCOUNT = "default"
+# The built-in guarantee policies; anything else is a dotted path to a callable ``(session, offer) -> bool``.
+GUARANTEE_POLICIES = ("accept", "reject", "manual")
+# Flinks does not publish these events' names or payloads (docs/flinks-api.md, "Guarantee decision" and
+# "e-Transfer transaction status"): a site sets the names its Flinks contact gives it.
+DEFAULT_GUARANTEE_EVENT_TYPES = ("GuaranteeOffered",)
+DEFAULT_TRANSACTION_EVENT_TYPES = ("TransactionStatusChanged",)
+_DOTTED_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,17 @@ class FlinksSettings:
     task_queue: str = "default"
     task_priority: int = 0
     cancel_claim_ttl: float | None = None
+    guarantee_decision: str = "accept"
+    guarantee_event_types: tuple[str, ...] = DEFAULT_GUARANTEE_EVENT_TYPES
+    transaction_event_types: tuple[str, ...] = DEFAULT_TRANSACTION_EVENT_TYPES
+
+    def is_guarantee_event(self, event_type: str) -> bool:
+        """Whether a webhook of ``event_type`` is a GEFT guarantee offer (compared case-insensitively)."""
+        return event_type.lower() in {name.lower() for name in self.guarantee_event_types}
+
+    def is_transaction_event(self, event_type: str) -> bool:
+        """Whether a webhook of ``event_type`` is an e-Transfer transaction status (never a session status)."""
+        return event_type.lower() in {name.lower() for name in self.transaction_event_types}
 
     def account(self, name: str | None = None) -> AccountSettings:
         """The named account (the default when ``name`` is empty); a clear error when it is not configured."""
@@ -222,6 +241,26 @@ def _parse_forms(raw: object) -> tuple[SignatureForm, ...]:
     return tuple(forms)
 
 
+def _parse_guarantee_decision(value: object) -> str:
+    if value is None:
+        return "accept"
+    if not isinstance(value, str) or not (
+        value.strip().lower() in GUARANTEE_POLICIES or _DOTTED_PATH.match(value.strip())
+    ):
+        raise FlinksConfigurationError(
+            f"{SETTING_NAME}['GUARANTEE_DECISION'] must be 'accept', 'reject', 'manual' or the dotted path of "
+            f"a callable (session, offer) -> bool, not {value!r}."
+        )
+    value = value.strip()
+    return value.lower() if value.lower() in GUARANTEE_POLICIES else value
+
+
+def _event_types(values: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if key not in values:
+        return default
+    return tuple(name.strip() for name in _strings(values[key], f"{SETTING_NAME}['{key}']") if name.strip())
+
+
 def parse_settings(raw: object) -> FlinksSettings:
     """Validate and fill in defaults. Raises FlinksConfigurationError with a message that names the key."""
     values = _require_mapping(raw if raw is not None else {}, SETTING_NAME)
@@ -271,5 +310,10 @@ def parse_settings(raw: object) -> FlinksSettings:
             None
             if values.get("CANCEL_CLAIM_TTL") is None
             else _number(values, "CANCEL_CLAIM_TTL", 0, minimum=1)
+        ),
+        guarantee_decision=_parse_guarantee_decision(values.get("GUARANTEE_DECISION")),
+        guarantee_event_types=_event_types(values, "GUARANTEE_EVENT_TYPES", DEFAULT_GUARANTEE_EVENT_TYPES),
+        transaction_event_types=_event_types(
+            values, "TRANSACTION_EVENT_TYPES", DEFAULT_TRANSACTION_EVENT_TYPES
         ),
     )

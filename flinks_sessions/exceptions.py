@@ -78,3 +78,15 @@ class FlinksUnavailable(FlinksAPIError):
 
 class WebhookPayloadError(FlinksError, ValueError):
     """A webhook body is not the JSON envelope Flinks documents."""
+
+
+class GuaranteeAlreadyDecided(FlinksError, ValueError):
+    """A second decision on one GEFT guarantee: it was decided already, or another caller is deciding it now.
+
+    ``decision`` is the stored answer (``"accepted"``/``"rejected"``), empty while the other call is in flight.
+    Nothing was sent to Flinks: a guarantee is confirmed once.
+    """
+
+    def __init__(self, message: str, *, decision: str = "") -> None:
+        super().__init__(message)
+        self.decision = decision

@@ -30,6 +30,12 @@ class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
         """No cancel in flight: no claim, or one taken before ``stale_before`` (its worker died or stalled)."""
         return self.filter(Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=stale_before))
 
+    def undecided_guarantees(self) -> PaymentSessionQuerySet:
+        """Open GEFT sessions whose guarantee offer reached the site and that nobody has decided yet."""
+        return self.open().filter(
+            product=Product.GEFT, guarantee_offered_at__isnull=False, guarantee_decision=""
+        )
+
     def due_for_retry(self, *, stale_before: datetime, intent_before: datetime) -> PaymentSessionQuerySet:
         """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling now.
 
@@ -52,11 +58,19 @@ PaymentSessionManager = models.Manager.from_queryset(PaymentSessionQuerySet)
 _OPEN = Q(status__in=list(OPEN_STATUSES))
 
 
+class GuaranteeDecision(models.TextChoices):
+    """The merchant's answer to a GEFT guarantee offer, as Flinks accepted it."""
+
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+
+
 class PaymentSession(models.Model):
     """A Flinks Pay session as this site knows it."""
 
     Status: ClassVar[type[Status]] = Status
     Product: ClassVar[type[Product]] = Product
+    GuaranteeDecision: ClassVar[type[GuaranteeDecision]] = GuaranteeDecision
 
     # Null only while a creation's outcome is unknown (timeout after sending); reconciled by reference_id.
     session_id = models.UUIDField(_("Flinks session id"), unique=True, null=True, blank=True, editable=False)
@@ -66,7 +80,12 @@ class PaymentSession(models.Model):
         _("status as Flinks spelled it"), max_length=40, blank=True, editable=False
     )
     status_details = models.CharField(_("status details"), max_length=20, blank=True, editable=False)
-    amount = models.DecimalField(_("amount"), max_digits=9, decimal_places=2)
+    # What was asked for; null for a GEFT session whose shopper enters the amount at Flinks.
+    amount = models.DecimalField(_("amount"), max_digits=9, decimal_places=2, null=True, blank=True)
+    # What Flinks last reported (/status, /details, a webhook): lower than ``amount`` after a reduced offer.
+    settled_amount = models.DecimalField(
+        _("settled amount"), max_digits=9, decimal_places=2, null=True, blank=True, editable=False
+    )
     currency = models.CharField(_("currency"), max_length=3, default="CAD")
     product = models.CharField(_("product"), max_length=12, choices=Product.choices, default=Product.EFT)
     account = models.CharField(_("Flinks account"), max_length=64, default="default")
@@ -88,6 +107,27 @@ class PaymentSession(models.Model):
     # Who is calling Flinks' /cancel right now: set under the row lock, cleared when the call's outcome is stored.
     cancel_claim = models.UUIDField(_("cancel claim"), null=True, blank=True, editable=False)
     cancel_claimed_at = models.DateTimeField(_("cancel claimed at"), null=True, blank=True, editable=False)
+    # The GEFT guarantee: when Flinks' offer event arrived, what it said, and the merchant's one decision.
+    guarantee_offered_at = models.DateTimeField(
+        _("guarantee offered at"), null=True, blank=True, editable=False
+    )
+    guarantee_offer = models.JSONField(_("guarantee offer"), default=dict, blank=True, editable=False)
+    guarantee_decision = models.CharField(
+        _("guarantee decision"),
+        max_length=8,
+        choices=GuaranteeDecision.choices,
+        blank=True,
+        default="",
+        editable=False,
+    )
+    guarantee_decided_at = models.DateTimeField(
+        _("guarantee decided at"), null=True, blank=True, editable=False
+    )
+    # Who is calling Flinks' /guarantees/confirm right now (the cancel claim's discipline).
+    guarantee_claim = models.UUIDField(_("guarantee claim"), null=True, blank=True, editable=False)
+    guarantee_claimed_at = models.DateTimeField(
+        _("guarantee claimed at"), null=True, blank=True, editable=False
+    )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
     not_found_at = models.DateTimeField(_("not found at Flinks at"), null=True, blank=True, editable=False)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True, editable=False)
@@ -117,10 +157,17 @@ class PaymentSession(models.Model):
                 condition=_OPEN & Q(cancel_requested_at__isnull=False),
                 name="flinks_sess_open_cancel_req",
             ),
+            # The guarantees waiting for a decision (admin filter, flinks_sync_sessions): a handful of rows.
+            models.Index(
+                fields=("guarantee_offered_at", "id"),
+                condition=_OPEN & Q(guarantee_offered_at__isnull=False, guarantee_decision=""),
+                name="flinks_sess_guarantee_wait",
+            ),
         )
         permissions = (
             ("cancel_paymentsession", _("Can cancel payment sessions at Flinks")),
             ("sync_paymentsession", _("Can sync payment sessions from Flinks")),
+            ("decide_guarantee_paymentsession", _("Can accept or reject GEFT guarantees at Flinks")),
         )
 
     def __str__(self) -> str:
@@ -160,6 +207,10 @@ class SessionEvent(models.Model):
         CANCEL_FAILED = "cancel_failed", _("Cancel failed")
         NOT_FOUND = "not_found", _("Not found at Flinks")
         SYNC_FAILED = "sync_failed", _("Sync failed")
+        GUARANTEE_OFFERED = "guarantee_offered", _("Guarantee offered")
+        GUARANTEE_DECIDED = "guarantee_decided", _("Guarantee decided")
+        GUARANTEE_FAILED = "guarantee_failed", _("Guarantee decision failed")
+        AMOUNT_REDUCED = "amount_reduced", _("Amount reduced by Flinks")
 
     session = models.ForeignKey(
         PaymentSession,
@@ -213,6 +264,9 @@ class WebhookDelivery(models.Model):
         STALE = "stale", _("Stale")
         UNKNOWN_SESSION = "unknown_session", _("Unknown session")
         IGNORED = "ignored", _("Ignored event type")
+        GUARANTEE_OFFERED = "guarantee_offered", _("Guarantee offer recorded")
+        RECORDED = "recorded", _("Recorded (not a session status)")
+        MISMATCH = "mismatch", _("Mismatch (not applied)")
         INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
         MALFORMED = "malformed", _("Malformed")
         ERROR = "error", _("Error")

@@ -4,6 +4,13 @@
 ``session_status_changed`` sender=PaymentSession, session, previous_status, status, source
 ``webhook_received``       sender=WebhookDelivery, delivery
 ``cancel_requested``       sender=PaymentSession, session_id, source, reason, delay
+``guarantee_offered``      sender=PaymentSession, session, offer (a ``GuaranteeOffer``), delivery
+``guarantee_decided``      sender=PaymentSession, session, accepted, source, actor
+``amount_reduced``         sender=PaymentSession, session, requested, settled, source
+
+``guarantee_offered`` announces a GEFT guarantee Flinks is waiting on; the app's own receiver applies the
+``GUARANTEE_DECISION`` policy in a task (nothing is enqueued for ``"manual"``). ``amount_reduced`` announces a
+settled amount below the requested one (Next Best Offer), once per new amount.
 
 ``cancel_requested`` announces a recorded cancel intent (``services.request_cancel``); the app's own receiver
 (connected when the app is ready) hands the cancel to the task backend, ``delay`` seconds later when given.
@@ -27,6 +34,9 @@ session_cancelled = Signal()
 session_status_changed = Signal()
 webhook_received = Signal()
 cancel_requested = Signal()
+guarantee_offered = Signal()
+guarantee_decided = Signal()
+amount_reduced = Signal()
 
 
 def send_safely(signal: Signal, sender: type, **kwargs: Any) -> None:

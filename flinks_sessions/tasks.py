@@ -62,6 +62,20 @@ def sync_session_task(session_id: str) -> str:
         return sync_session(session).outcome.value
 
 
+@task()
+def decide_guarantee_task(session_id: str) -> str:
+    """Apply the ``GUARANTEE_DECISION`` policy to a session's stored guarantee offer."""
+    from flinks_sessions.models import PaymentSession
+    from flinks_sessions.services import apply_guarantee_policy
+
+    session = PaymentSession.objects.filter(session_id=session_id).first()
+    if session is None:
+        logger.warning("guarantee task: no session %s", session_id)
+        return "missing"
+    result = apply_guarantee_policy(session)
+    return "undecided" if result is None else result.outcome.value
+
+
 def route(task_obj: Any, delay: float | None = None) -> Any:
     """The task as ``FLINKS_SESSIONS`` routes it (backend, queue, priority), deferred by ``delay`` seconds."""
     settings = get_settings()
@@ -110,3 +124,17 @@ def enqueue_requested_cancel(
 def enqueue_sync(session_id: str) -> None:
     """Hand a status poll to the task backend."""
     route(sync_session_task).enqueue(session_id)
+
+
+def enqueue_guarantee_policy(sender: type, *, session: Any, **kwargs: Any) -> None:
+    """The receiver of ``signals.guarantee_offered``: decide in a worker, unless an operator decides (manual).
+
+    Never raises: an offer whose task is lost stays undecided, which the admin's filter and
+    ``flinks_sync_sessions`` show.
+    """
+    if get_settings().guarantee_decision == "manual":
+        return
+    try:
+        route(decide_guarantee_task).enqueue(str(session.session_id))
+    except Exception:
+        logger.exception("Could not enqueue the guarantee decision of session %s", session.session_id)

@@ -111,7 +111,7 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port" \
-  --webhook-url "http://${host}:${port}${webhook_path}"
+  --webhook-url "http://${host}:${port}${webhook_path}" --guarantee-webhook
 # db_worker that waits out a locked SQLite file (example_project/shop/management/commands/demo_worker.py).
 start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker
 start "$python" manage.py runserver "${host}:${port}"

@@ -12,6 +12,8 @@ class Product:
     name: str
     description: str
     price: Decimal
+    # The Flinks Pay product its checkout uses; empty for the shop's default (``SHOP_PRODUCT``).
+    flinks_product: str = ""
 
 
 PRODUCTS: dict[str, Product] = {
@@ -25,5 +27,12 @@ PRODUCTS: dict[str, Product] = {
         ),
         Product("canoe-paddle", "Canoe paddle", "Ash and cherry, hand finished.", Decimal("249.50")),
         Product("wool-toque", "Wool toque", "Merino, knitted in Nova Scotia.", Decimal("39.99")),
+        Product(
+            "cedar-canoe",
+            "Cedar strip canoe",
+            "Paid by guaranteed EFT: Flinks offers a guarantee and the shop accepts it before you are done.",
+            Decimal(1000),
+            flinks_product="geft",
+        ),
     )
 }

@@ -82,7 +82,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             amount=product.price,
             reference_id=reference,
             payor=form.payor(),
-            product=getattr(settings, "SHOP_PRODUCT", "eft"),
+            product=product.flinks_product or getattr(settings, "SHOP_PRODUCT", "eft"),
             owner=request.user if request.user.is_authenticated else None,
             metadata={"product": product.slug},
         )

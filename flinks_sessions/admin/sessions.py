@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from flinks_sessions import services
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.filters import AccountListFilter
+from flinks_sessions.admin.guarantees import GuaranteeActionsMixin, UndecidedGuaranteeFilter
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.models import PaymentSession
@@ -57,10 +58,16 @@ READ_ONLY_FIELDS = (
     "remote_status",
     "status_details",
     "amount",
+    "settled_amount",
     "currency",
     "product",
     "account",
     "owner",
+    "guarantee_offered_at",
+    "guarantee_offer",
+    "guarantee_decision",
+    "guarantee_decided_at",
+    "guarantee_claimed_at",
     "cancel_requested_at",
     "cancel_source",
     "cancel_reason",
@@ -89,7 +96,7 @@ def status_badge_html(session: PaymentSession) -> str:
 
 
 @admin.register(PaymentSession)
-class PaymentSessionAdmin(admin.ModelAdmin):
+class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
     list_display = (
         "reference_id",
         "session_id",
@@ -97,11 +104,12 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         "product",
         "account",
         "amount",
+        "guarantee_state",
         "owner",
         "created_at",
     )
     list_display_links = ("reference_id", "session_id")
-    list_filter = ("status", "product", AccountListFilter, "created_at")
+    list_filter = ("status", "product", UndecidedGuaranteeFilter, AccountListFilter, "created_at")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
     ordering = ("-created_at", "-pk")
@@ -122,9 +130,21 @@ class PaymentSessionAdmin(admin.ModelAdmin):
                     "status_badge",
                     "status_details",
                     "remote_status",
-                    ("amount", "currency"),
+                    ("amount", "settled_amount", "currency"),
                     ("product", "account"),
                     "owner",
+                )
+            },
+        ),
+        (
+            _("Guarantee (GEFT)"),
+            {
+                "fields": (
+                    "guarantee_offered_at",
+                    "guarantee_offer",
+                    "guarantee_decision",
+                    "guarantee_decided_at",
+                    "guarantee_claimed_at",
                 )
             },
         ),
@@ -148,7 +168,7 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (SessionEventInline,)
-    actions = ("cancel_selected_sessions", "sync_selected_sessions")
+    actions = ("cancel_selected_sessions", "sync_selected_sessions", "accept_guarantee", "reject_guarantee")
 
     # --- display ----------------------------------------------------------------------------------------
 

@@ -53,8 +53,11 @@ class SandboxApp:
         self.state = SandboxState(self.config)
         self.faults = Faults(self._initial_faults)
         self.log = RequestLog()
-        self.webhooks = WebhookSender(self.config, self.stopping)
+        self.webhooks = WebhookSender(
+            self.config, self.stopping, offer_undelivered=self.state.guarantee_undelivered
+        )
         self.state.add_listener(self.webhooks)
+        self.state.add_offer_listener(self.webhooks.offer)
         self.api = FlinksApi(self.config, self.state)
         self.page = HostedPage(self.state)
         self.control = ControlApi(

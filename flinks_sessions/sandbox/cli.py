@@ -106,6 +106,15 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
         help="signature header: " + ", ".join(form.value for form in SignatureForm),
     )
     hooks.add_argument("--webhook-delay", type=float, default=0.0, help="seconds before each delivery")
+    hooks.add_argument(
+        "--guarantee-webhook",
+        action="store_true",
+        help="send each GEFT guarantee offer to --webhook-url and wait for /guarantees/confirm "
+        "(default: auto-accept, as Flinks does without a guarantee webhook)",
+    )
+    hooks.add_argument(
+        "--guarantee-event-type", default=base.guarantee_event_type, help="type of the guarantee offer event"
+    )
 
     faults = parser.add_argument_group("fault injection (API calls only)")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
@@ -145,6 +154,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         error_style=args.error_style,
         webhook_delay=args.webhook_delay,
         disabled_products=set(args.disable_product),
+        guarantee_webhook=args.guarantee_webhook,
+        guarantee_event_type=args.guarantee_event_type,
     )
 
 

@@ -45,6 +45,12 @@ class SandboxConfig:
     disabled_products: set[str] = field(default_factory=set)
     # One e-Transfer page omits ``statusDetails`` entirely; turn this on to exercise that variant.
     etransfer_omit_status_details: bool = False
+    # A guarantee webhook configured for this client: each GEFT guarantee is sent to ``webhook_url`` as a
+    # signed ``guarantee_event_type`` event (three tries, ``guarantee_retry_delay`` apart, then the session
+    # fails EFT0402) and the session waits for /guarantees/confirm. Off, as Flinks does, it is auto-accepted.
+    guarantee_webhook: bool = False
+    guarantee_event_type: str = "GuaranteeOffered"
+    guarantee_retry_delay: float = 1.0
 
     def copy(self) -> SandboxConfig:
         """An independent copy (the set is not shared), used to restore the initial settings on reset."""
@@ -97,7 +103,7 @@ def _number(name: str, value: object, *, optional: bool = False) -> float | None
 
 
 def _clean(name: str, value: object) -> Any:  # noqa: PLR0911, PLR0912 - one branch per field kind
-    if name in ("client_id", "client_secret", "webhook_secret"):
+    if name in ("client_id", "client_secret", "webhook_secret", "guarantee_event_type"):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{name} must be a non-empty string")
         return value
@@ -107,13 +113,13 @@ def _clean(name: str, value: object) -> Any:  # noqa: PLR0911, PLR0912 - one bra
         if name == "webhook_url" and value and not str(value).startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
         return value or None
-    if name in ("token_ttl", "webhook_delay"):
+    if name in ("token_ttl", "webhook_delay", "guarantee_retry_delay"):
         return _number(name, value)
     if name == "expire_after":
         return _number(name, value, optional=True)
     if name == "webhook_form":
         return parse_signature_form(value)
-    if name in ("require_auth_for_status", "etransfer_omit_status_details"):
+    if name in ("require_auth_for_status", "etransfer_omit_status_details", "guarantee_webhook"):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false")
         return value

@@ -156,6 +156,10 @@ class SandboxControl:
         """Cancel without a token (not logged as an API call); sends the webhook."""
         return self._drive(session_id, "cancel")
 
+    def pay(self, session_id: str) -> dict[str, Any]:
+        """The shopper authorises the payment: GEFT reaches the guarantee step when its webhook is configured."""
+        return self._drive(session_id, "pay")
+
     # -- tokens, config, webhooks, reset ---------------------------------------------------------------------
 
     def revoke_tokens(self) -> int:

@@ -22,7 +22,7 @@ from .webhooks import WebhookSender
 from .wire import Request, Response, json_response
 
 SESSION_ROUTE = re.compile(
-    r"^/_sandbox/sessions/(?P<id>[^/]+)(?:/(?P<action>complete|fail|expire|start|cancel))?$"
+    r"^/_sandbox/sessions/(?P<id>[^/]+)(?:/(?P<action>complete|fail|expire|start|cancel|pay))?$"
 )
 ROUTES = [
     "GET /_sandbox/health",
@@ -31,7 +31,7 @@ ROUTES = [
     "POST /_sandbox/faults/fail-next",
     "GET|POST /_sandbox/sessions",
     "GET /_sandbox/sessions/{id}",
-    "POST /_sandbox/sessions/{id}/complete|fail|expire|start|cancel",
+    "POST /_sandbox/sessions/{id}/complete|fail|expire|start|cancel|pay",
     "POST /_sandbox/tokens/revoke",
     "GET|POST /_sandbox/config",
     "GET|DELETE /_sandbox/webhooks",
@@ -192,6 +192,8 @@ class ControlApi:
             return self.state.expire(session_id, source="control")
         if action == "cancel":
             return self.state.cancel(session_id, source="control")
+        if action == "pay":  # as the shopper would: through the guarantee step when it is configured
+            return self.state.pay(session_id, source="control")
         return self.state.start(session_id, source="control")
 
     def revoke_tokens(self, _request: Request) -> Response:

@@ -50,6 +50,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed": "You left the payment flow.",
         "working": "Working…",
         "offer": "Reduced guarantee offer:",
+        "guarantee_title": "Guarantee offered",
+        "guarantee_body": "Waiting for the merchant to accept or reject the payment guarantee…",
         "events": "Events posted to the merchant page",
         "eft": "EFT",
         "geft": "Guaranteed EFT",
@@ -77,6 +79,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed": "Vous avez quitté le paiement.",
         "working": "Traitement…",
         "offer": "Offre de garantie réduite :",
+        "guarantee_title": "Garantie offerte",
+        "guarantee_body": "En attente de la décision du marchand sur la garantie de paiement…",
         "events": "Événements envoyés à la page du marchand",
         "eft": "TEF",
         "geft": "TEF garanti",
@@ -99,6 +103,8 @@ def _state_body(session: Session) -> dict[str, Any]:
         "status": session.status_label(),
         "statusDetails": session.visible_details(),
         "terminal": session.terminal,
+        "awaitingGuarantee": session.awaiting_guarantee and not session.terminal,
+        "step": session.step(),
     }
 
 
@@ -136,10 +142,11 @@ class HostedPage:
             elif action == "touch":
                 session = self.state.touch(session_id)
             elif action == "complete" and not self.state.get(session_id).scenario.always_fails:
-                session = self.state.complete(session_id, "EFT0301", source="page")
+                session = self.state.pay(session_id, source="page")
                 if session.product is Product.GEFT:
                     events.append("GUARANTEE_OFFERED")
-                events.append("SUCCESS")
+                if session.status == "Completed":
+                    events.append("SUCCESS")
             else:  # "fail", or "complete" on a scenario that always fails
                 session = self.state.fail(session_id, source="page")
                 event = FAILURE_EVENTS.get(session.status_details or "")
@@ -195,6 +202,7 @@ def render_page(session: Session | None, *, language: str = "en", parent_origin:
         "parentOrigin": parent_origin or "*",
         "active": bool(session and session.status not in TERMINAL),
         "texts": {key: text[key] for key in ("done", "failed", "closed", "working", "offer")},
+        "awaitingGuarantee": bool(session and session.awaiting_guarantee and session.status not in TERMINAL),
         "language": language,
     }
     if session is None:
@@ -207,7 +215,8 @@ def render_page(session: Session | None, *, language: str = "en", parent_origin:
     else:
         payor = f"{session.payor.get('firstName', '')} {session.payor.get('lastName', '')}".strip()
         email = str(session.payor.get("email", ""))
-        amount = format_amount(session.amount, language)
+        # A GEFT session created without an amount: the shopper enters it (the scenario's amount here).
+        amount = format_amount(session.reported_amount() or session.scenario.amount, language)
         ended_hidden = "" if session.terminal else " hidden"
         flow_hidden = " hidden" if session.terminal else ""
         status = session.status_label()
@@ -227,6 +236,11 @@ def render_page(session: Session | None, *, language: str = "en", parent_origin:
         <button type="button" id="pad-exit">{esc(text["pad_exit"])}</button>
       </div>
       <p id="result" role="status" aria-live="polite"></p>
+    </section>
+    <section class="state" id="guarantee-step" hidden>
+      <h2>{esc(text["guarantee_title"])}</h2>
+      <p>{esc(text["guarantee_body"])}</p>
+      <p id="offer"></p>
     </section>
     <section class="state" id="session-ended"{ended_hidden}>
       <h2>{esc(text["ended_title"])}</h2>
@@ -319,9 +333,27 @@ _JS = """
     if ($("session-ended")) { $("session-ended").hidden = false; }
   }
   function say(message) { if ($("result")) { $("result").textContent = message; } }
+  var waiting = false;
+  function awaitDecision(data) {
+    waiting = true;
+    setStatus(data.status);
+    if ($("flow")) { $("flow").hidden = true; }
+    $("guarantee-step").hidden = false;
+    if (data.offer) { $("offer").textContent = data.offer; }
+  }
+  function decided(data) {
+    waiting = false;
+    $("guarantee-step").hidden = true;
+    if ($("flow")) { $("flow").hidden = false; }
+    post(data.status === "Completed" ? "SUCCESS" : "GUARANTEE_FAILED");
+    settled = true;
+    setStatus(data.status);
+    say(data.status === "Completed" ? cfg.texts.done : cfg.texts.failed);
+  }
   function finish(data) {
     if (data.httpStatus === 409) { ended(data.status); return; }
     if (!data.ok) { say(data.error || "Error"); buttons(true); return; }
+    if (data.awaitingGuarantee) { (data.events || []).forEach(post); awaitDecision(data); return; }
     settled = true;
     setStatus(data.status);
     (data.events || []).forEach(post);
@@ -334,6 +366,7 @@ _JS = """
   }
   post("APP_MOUNTED");
   if (!cfg.sessionId || !cfg.active) { return; }
+  if (cfg.awaitingGuarantee) { awaitDecision({}); }
   call("start").then(function (data) {
     if (data.httpStatus === 409) { ended(data.status); } else { setStatus(data.status); }
   });
@@ -351,7 +384,9 @@ _JS = """
   });
   window.setInterval(function () {
     if (settled) { return; }
-    call(null).then(function (data) { if (data.terminal) { ended(data.status); } }).catch(function () {});
-  }, 2000);
+    call(null).then(function (data) {
+      if (waiting && data.terminal) { decided(data); } else if (data.terminal) { ended(data.status); }
+    }).catch(function () {});
+  }, 1000);
 })();
 """

@@ -44,7 +44,9 @@ CANCELLED = "Cancelled"
 EXPIRED = "Expired"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, EXPIRED})
 
-# Where the hosted flow stands for each status, reported as ``step.current`` by ``/details``.
+# Where the hosted flow stands for each status, reported as ``step.current`` by ``/details``; a GEFT session
+# waiting for the merchant's guarantee decision reports GUARANTEE_STEP.
+GUARANTEE_STEP = "GuaranteeDecision"
 STEPS = {
     INITIATED: "Welcome",
     IN_PROGRESS: "AccountSelection",
@@ -75,6 +77,10 @@ class NotGuaranteedError(Exception):
     """A guarantee call on a session that is not GEFT."""
 
 
+class GuaranteeNotOfferedError(Exception):
+    """A guarantee decision on a GEFT session that has no guarantee waiting for one."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -99,7 +105,8 @@ class NewSession:
     type: str
     direction: str | None
     reference_id: str | None
-    amount: Decimal
+    # ``None`` for a GEFT session whose shopper enters the amount in the hosted flow.
+    amount: Decimal | None
     currency: str
     payor: dict[str, Any]
     payee: dict[str, Any] | None = None
@@ -116,7 +123,7 @@ class Session:
     type: str
     direction: str | None
     reference_id: str | None
-    amount: Decimal
+    amount: Decimal | None
     currency: str
     payor: dict[str, Any]
     payee: dict[str, Any] | None
@@ -130,6 +137,10 @@ class Session:
     omit_details: bool = False
     account: dict[str, str] | None = None
     guarantee: dict[str, Any] | None = None
+    # What Flinks settles: the guarantee's offered amount once accepted (lower after a reduced offer).
+    settled_amount: Decimal | None = None
+    # A guarantee offer was sent to the merchant and Flinks waits for /guarantees/confirm.
+    awaiting_guarantee: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -141,6 +152,15 @@ class Session:
         if self.status == CANCELLED and self.product is Product.GEFT:
             return "Canceled"
         return self.status
+
+    def reported_amount(self) -> Decimal | None:
+        """The amount ``/status`` and webhooks carry: the settled one once known, else the requested one."""
+        return self.settled_amount if self.settled_amount is not None else self.amount
+
+    def step(self) -> str:
+        if self.awaiting_guarantee and not self.terminal:
+            return GUARANTEE_STEP
+        return STEPS.get(self.status, "Welcome")
 
     def visible_details(self) -> str | None:
         return None if self.omit_details else self.status_details
@@ -158,7 +178,7 @@ class Session:
         return {
             "sessionId": self.session_id,
             "referenceId": self.reference_id,
-            "amount": json_amount(self.amount),
+            "amount": _amount_or_none(self.reported_amount()),
             **self._status_fields(),
         }
 
@@ -168,23 +188,38 @@ class Session:
     def webhook_payload(self) -> dict[str, Any]:
         return {
             "sessionId": self.session_id,
-            "amount": json_amount(self.amount),
+            "amount": _amount_or_none(self.reported_amount()),
             "referenceId": self.reference_id,
             "status": self.status_label(),
             "statusDetails": self.visible_details(),
         }
 
+    def offer_payload(self) -> dict[str, Any]:
+        """The guarantee event's payload (Flinks does not publish it; these are ``guaranteeDetails``' names)."""
+        guarantee = self.guarantee or {}
+        return {
+            "sessionId": self.session_id,
+            "referenceId": self.reference_id,
+            "requestedAmount": guarantee.get("requestedAmount"),
+            "offeredAmount": guarantee.get("offeredAmount"),
+            "offerType": guarantee.get("offerType"),
+        }
+
     def details_body(self) -> dict[str, Any]:
-        """``GET /details``: the full session, payor account masked as Flinks shows it."""
+        """``GET /details``: the full session, payor account masked as Flinks shows it.
+
+        The payor's account appears once the shopper has started (never while ``Initiated``); GEFT adds
+        ``guaranteeDetails``, EFT v2 the ``userDetails`` the shopper confirmed at the bank.
+        """
         body: dict[str, Any] = {
             "sessionId": self.session_id,
             "referenceId": self.reference_id,
             "type": self.type,
             "direction": self.direction,
-            "amount": json_amount(self.amount),
+            "amount": _amount_or_none(self.reported_amount()),
             "currency": self.currency,
             **self._status_fields(),
-            "step": {"current": STEPS.get(self.status, "Welcome")},
+            "step": {"current": self.step()},
             "payor": {**self.payor, "account": dict(self.account) if self.account else None},
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
@@ -193,6 +228,13 @@ class Session:
             body["payee"] = self.payee
         if self.product is Product.GEFT:
             body["guaranteeDetails"] = dict(self.guarantee or {})
+        if self.product is Product.EFT:
+            body["userDetails"] = {
+                "firstName": self.payor.get("firstName"),
+                "lastName": self.payor.get("lastName"),
+                "email": self.payor.get("email"),
+                "accountValidated": self.account is not None and self.status == COMPLETED,
+            }
         return body
 
     def control_view(self) -> dict[str, Any]:
@@ -207,6 +249,10 @@ class Session:
         }
 
 
+def _amount_or_none(amount: Decimal | None) -> int | float | None:
+    return None if amount is None else json_amount(amount)
+
+
 @dataclass(frozen=True)
 class Transition:
     """One change of status, handed to listeners after the state lock is released."""
@@ -217,12 +263,15 @@ class Transition:
 
 
 Listener = Callable[[Transition], None]
+# Called (outside the lock) with a snapshot of a GEFT session whose guarantee now waits for the merchant.
+OfferListener = Callable[["Session"], None]
 
 
 def _masked_account(session_id: str) -> dict[str, str]:
     digits = str(int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % 10_000).zfill(4)
     return {
         "institution": "FlinksCapital",
+        "institutionName": "Flinks Capital",
         "institutionNumber": "777",
         "transitNumber": "77777",
         "accountNumber": "*****" + digits,
@@ -239,6 +288,7 @@ class SandboxState:
         self._tokens: dict[str, Token] = {}
         self._sessions: dict[str, Session] = {}
         self._listeners: list[Listener] = []
+        self._offer_listeners: list[OfferListener] = []
 
     # -- listeners -------------------------------------------------------------------------------------------
 
@@ -248,6 +298,16 @@ class SandboxState:
     def remove_listener(self, listener: Listener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+
+    def add_offer_listener(self, listener: OfferListener) -> None:
+        self._offer_listeners.append(listener)
+
+    def _notify_offer(self, session: Session) -> None:
+        for listener in list(self._offer_listeners):
+            try:
+                listener(session)
+            except Exception:
+                logger.exception("sandbox guarantee offer listener failed")
 
     def _notify(self, transitions: list[Transition]) -> None:
         for transition in transitions:
@@ -313,7 +373,7 @@ class SandboxState:
         if new.product is Product.GEFT:
             session.guarantee = {
                 "enabled": True,
-                "requestedAmount": json_amount(new.amount),
+                "requestedAmount": _amount_or_none(new.amount),
                 "offeredAmount": None,
                 "offerType": None,
                 "guaranteeAccepted": None,
@@ -422,18 +482,70 @@ class SandboxState:
         return self._change(session_id, lambda _session: None, source="page", activity=True)
 
     def complete(self, session_id: str, details: str = "EFT0301", *, source: str = "control") -> Session:
+        """The payment goes through; a GEFT guarantee not offered yet is offered and auto-accepted.
+
+        That is Flinks' behaviour for a client with no guarantee webhook configured. The settled amount is
+        the guarantee's offer (lower than requested after a reduced offer).
+        """
+
         def change(session: Session) -> tuple[str, str | None]:
             if session.account is None:
                 session.account = _masked_account(session.session_id)
-            if session.guarantee is not None and session.guarantee.get("offeredAmount") is None:
-                offered = (session.amount * session.scenario.offer_ratio).quantize(Decimal("0.01"))
-                session.guarantee["offeredAmount"] = json_amount(offered)
-                session.guarantee["offerType"] = "Full" if offered >= session.amount else "Reduced"
+            if session.guarantee is not None:
+                if session.guarantee.get("offeredAmount") is None:
+                    _make_offer(session)
                 if session.guarantee.get("guaranteeAccepted") is None:
                     session.guarantee["guaranteeAccepted"] = True
+                session.settled_amount = Decimal(str(session.guarantee["offeredAmount"]))
+            session.awaiting_guarantee = False
             return COMPLETED, details
 
         return self._change(session_id, change, source=source, activity=True)
+
+    def pay(self, session_id: str, *, source: str = "page") -> Session:
+        """The shopper authorises the payment: a GEFT guarantee goes to the merchant when its webhook is on.
+
+        Otherwise (EFT v2, e-Transfer, or no guarantee webhook, where Flinks auto-accepts) it completes.
+        """
+        session = self.get(session_id)
+        if session.product is Product.GEFT and self._config.guarantee_webhook and not session.terminal:
+            return self.offer_guarantee(session_id, source=source)
+        return self.complete(session_id, "EFT0301", source=source)
+
+    def offer_guarantee(self, session_id: str, *, source: str = "page") -> Session:
+        """The shopper reached the guarantee: Flinks offers it to the merchant and waits for the decision.
+
+        Listeners (the webhook sender) are told after the lock is released. A session whose offer is already
+        out, or that is not GEFT, raises.
+        """
+
+        def change(session: Session) -> tuple[str, str | None] | None:
+            if session.guarantee is None:
+                raise NotGuaranteedError(session.session_id)
+            if session.account is None:
+                session.account = _masked_account(session.session_id)
+            _make_offer(session)
+            session.guarantee["guaranteeAccepted"] = None
+            session.awaiting_guarantee = True
+            return (IN_PROGRESS, None) if session.status == INITIATED else None
+
+        offered = self._change(session_id, change, source=source, activity=True)
+        self._notify_offer(offered)
+        return offered
+
+    def guarantee_undelivered(self, session_id: str) -> Session | None:
+        """The offer's event could not be delivered three times: the session fails (EFT0402)."""
+
+        def change(session: Session) -> tuple[str, str | None] | None:
+            if not session.awaiting_guarantee:
+                return None
+            session.awaiting_guarantee = False
+            return FAILED, "EFT0402"
+
+        try:
+            return self._change(session_id, change, source="guarantee-webhook")
+        except (SessionNotFoundError, SessionTerminalError):
+            return None
 
     def fail(self, session_id: str, details: str | None = None, *, source: str = "control") -> Session:
         """Fail with ``details`` or with the scenario's failure code (EFT0402 unless told otherwise)."""
@@ -451,10 +563,23 @@ class SandboxState:
         return self._change(session_id, lambda _s: (EXPIRED, "EFT0601"), source=source)
 
     def confirm_guarantee(self, session_id: str, accepted: bool, *, client_id: str | None = None) -> Session:
-        def change(session: Session) -> None:
+        """The merchant's decision: with an offer waiting, acceptance completes and rejection fails (EFT0402).
+
+        With no offer out (no guarantee webhook, or the shopper has not reached it) the answer is recorded and
+        the status does not change.
+        """
+
+        def change(session: Session) -> tuple[str, str | None] | None:
             if session.guarantee is None:
                 raise NotGuaranteedError(session.session_id)
             session.guarantee["guaranteeAccepted"] = accepted
+            if not session.awaiting_guarantee:
+                return None
+            session.awaiting_guarantee = False
+            if not accepted:
+                return FAILED, "EFT0402"
+            session.settled_amount = Decimal(str(session.guarantee["offeredAmount"]))
+            return COMPLETED, "EFT0301"
 
         return self._change(session_id, change, source="api", client_id=client_id, activity=True)
 
@@ -462,3 +587,14 @@ class SandboxState:
         with self._lock:
             self._sessions.clear()
             self._tokens.clear()
+
+
+def _make_offer(session: Session) -> None:
+    """The guarantee Flinks offers: the scenario's share of the amount (the shopper enters one if none was set)."""
+    assert session.guarantee is not None  # noqa: S101 - only GEFT sessions get an offer
+    if session.amount is None:
+        session.amount = session.scenario.amount
+        session.guarantee["requestedAmount"] = json_amount(session.amount)
+    offered = (session.amount * session.scenario.offer_ratio).quantize(Decimal("0.01"))
+    session.guarantee["offeredAmount"] = json_amount(offered)
+    session.guarantee["offerType"] = "Full" if offered >= session.amount else "Reduced"

@@ -14,6 +14,7 @@ from .state import NewSession, Product
 
 EFT_REFERENCE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 MAX_GEFT_REFERENCE = 100
+MAX_NAME = 100
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("99999.99")
 TYPES = ("EFT", "e-Transfer")
@@ -50,8 +51,10 @@ def _reference(value: object, product: Product) -> str | None:
     return value
 
 
-def _amount(value: object) -> Decimal:
+def _amount(value: object, product: Product) -> Decimal | None:
     if value is None:
+        if product is Product.GEFT:
+            return None  # the shopper enters it in the hosted flow
         raise InvalidSessionError("amount is required")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidSessionError("amount must be a number")
@@ -69,18 +72,23 @@ def _amount(value: object) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _payor(value: object) -> dict[str, Any]:
+def _payor(value: object, product: Product) -> dict[str, Any]:
+    """GEFT uses the email only for notifications; EFT v2 and e-Transfer need it."""
+    required = ("firstName", "lastName") if product is Product.GEFT else ("firstName", "lastName", "email")
     if not isinstance(value, dict):
-        raise InvalidSessionError(
-            "payor is required and must be an object with firstName, lastName and email"
-        )
-    for name in ("firstName", "lastName", "email"):
+        raise InvalidSessionError(f"payor is required and must be an object with {', '.join(required)}")
+    for name in required:
         field_value = value.get(name)
         if not isinstance(field_value, str) or not field_value.strip():
             raise InvalidSessionError(f"payor.{name} is required")
-    email = str(value["email"])
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise InvalidSessionError("payor.email is not a valid email address")
+    for name in ("firstName", "lastName"):
+        if len(str(value[name])) > MAX_NAME:
+            raise InvalidSessionError(f"payor.{name} must be at most {MAX_NAME} characters")
+    email = value.get("email")
+    if email not in (None, ""):
+        text = str(email)
+        if "@" not in text or text.startswith("@") or text.endswith("@"):
+            raise InvalidSessionError("payor.email is not a valid email address")
     return dict(value)
 
 
@@ -117,9 +125,9 @@ def validate_new_session(body: object) -> NewSession:
         type=kind,
         direction=direction,
         reference_id=_reference(body.get("referenceId"), product),
-        amount=_amount(body.get("amount")),
+        amount=_amount(body.get("amount"), product),
         currency=currency,
-        payor=_payor(body.get("payor")),
+        payor=_payor(body.get("payor"), product),
         payee=payee,
         options=options,
     )

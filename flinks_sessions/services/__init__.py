@@ -15,8 +15,17 @@ from flinks_sessions.services.cancel import (
     cancel_sessions,
     claim_ttl,
 )
+from flinks_sessions.services.details import fetch_details
+from flinks_sessions.services.guarantee import (
+    GuaranteeOutcome,
+    GuaranteeResult,
+    apply_guarantee_policy,
+    decide_guarantee,
+    policy_decision,
+)
 from flinks_sessions.services.intent import request_cancel, withdraw_cancel
-from flinks_sessions.services.reports import apply_report
+from flinks_sessions.services.offers import OfferOutcome, OfferResult, record_guarantee_offer
+from flinks_sessions.services.reports import Mismatch, apply_report
 from flinks_sessions.services.start import build_session_body, start_session
 from flinks_sessions.services.sync import SyncOutcome, SyncResult, sync_session, sync_sessions
 from flinks_sessions.services.transitions import ApplyOutcome, ApplyResult, apply_remote_status
@@ -26,14 +35,24 @@ __all__ = [
     "ApplyResult",
     "CancelOutcome",
     "CancelResult",
+    "GuaranteeOutcome",
+    "GuaranteeResult",
+    "Mismatch",
+    "OfferOutcome",
+    "OfferResult",
     "SyncOutcome",
     "SyncResult",
+    "apply_guarantee_policy",
     "apply_remote_status",
     "apply_report",
     "build_session_body",
     "cancel_session",
     "cancel_sessions",
     "claim_ttl",
+    "decide_guarantee",
+    "fetch_details",
+    "policy_decision",
+    "record_guarantee_offer",
     "request_cancel",
     "start_session",
     "sync_session",

@@ -336,6 +336,8 @@ class _CancelEngine:
                 and remote.status is not None
                 and is_terminal(remote.status)
                 and decide(session.status, session.status_details, remote) is ApplyOutcome.APPLIED
+                # A new amount (a reduced offer) is noted and audited row by row, by apply_locked.
+                and (remote.amount is None or remote.amount == session.settled_amount)
             ):
                 key = (
                     call.claim,

@@ -6,6 +6,9 @@ one (the webhook's outcome row then commits with the change it records) or in on
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from flinks_sessions.client import RemoteStatus
@@ -13,12 +16,27 @@ from flinks_sessions.models import PaymentSession
 from flinks_sessions.services.start import confirm_creation
 from flinks_sessions.services.transitions import ApplyResult, apply_locked, check_source
 
+logger = logging.getLogger("flinks_sessions.services")
 
-def apply_report(remote: RemoteStatus, *, source: str) -> ApplyResult | None:
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A report whose referenceId is not the stored session's: logged, nothing applied.
+
+    Not a verdict of the state machine (``transitions.decide``): the report was never put to it.
+    """
+
+    session: PaymentSession
+    reported_reference: str
+
+
+def apply_report(remote: RemoteStatus, *, source: str) -> ApplyResult | Mismatch | None:
     """Apply ``remote`` to the session with its Flinks id; ``None`` when no session here is that one.
 
     A session whose creation timed out has no id yet: the first report that names it is matched by its
-    referenceId (and amount) and attaches the id, then applies as any other.
+    referenceId (and amount) and attaches the id, then applies as any other. A report whose referenceId is
+    not the stored one is not about the session we know by that id (a misrouted or forged event, a mix-up of
+    accounts): it is logged and answered with a :class:`Mismatch`, and nothing is applied.
     """
     check_source(source)
     with transaction.atomic():
@@ -29,4 +47,10 @@ def apply_report(remote: RemoteStatus, *, source: str) -> ApplyResult | None:
             if found is None:
                 return None
             locked = found
+        if remote.reference_id and remote.reference_id != locked.reference_id:
+            logger.warning(
+                "Flinks reported referenceId %r for session %s, stored as %r: not applied",
+                remote.reference_id[:100], remote.session_id, locked.reference_id,
+            )  # fmt: skip
+            return Mismatch(locked, remote.reference_id)
         return apply_locked(locked, remote, source=source)

@@ -3,67 +3,52 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.products import (
+    clean_amount,
+    clean_payee,
+    clean_payor,
+    clean_reference,
+    rules_for,
+)
 from flinks_sessions.status import Product, Status
 
 logger = logging.getLogger("flinks_sessions.services")
-
-_EFT_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,36}")
-MIN_AMOUNT = Decimal("0.01")
-MAX_AMOUNT = Decimal("99999.99")
-
-
-def _clean_amount(amount: Decimal | int | str) -> Decimal:
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        raise ValidationError(f"amount {amount!r} is not a number", code="amount") from None
-    if value != value.quantize(Decimal("0.01")) or not MIN_AMOUNT <= value <= MAX_AMOUNT:
-        raise ValidationError(
-            f"amount must be between {MIN_AMOUNT} and {MAX_AMOUNT} CAD with at most 2 decimals", code="amount"
-        )
-    return value.quantize(Decimal("0.01"))
-
-
-def _clean_reference(reference_id: str, product: str) -> str:
-    if product == Product.EFT and not _EFT_REFERENCE.fullmatch(reference_id):
-        raise ValidationError("an EFT referenceId is 1 to 36 letters, digits or hyphens", code="reference_id")
-    if not reference_id or len(reference_id) > 100:
-        raise ValidationError("referenceId must be 1 to 100 characters", code="reference_id")
-    return reference_id
 
 
 def build_session_body(
     *,
     product: str,
-    amount: Decimal,
+    amount: Decimal | None,
     reference_id: str,
     payor: Mapping[str, Any],
     payee: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /api/v2/sessions`` for a product (``docs/flinks-api.md``, "Products and creation")."""
-    if product == Product.EFT and payee:
-        raise ValidationError("EFT v2 sessions do not take a payee", code="payee")
+    """The JSON body of ``POST /api/v2/sessions`` for a product (``docs/flinks-api.md``, "Products and creation").
+
+    A GEFT session without an amount leaves the field out: the shopper enters it in the hosted flow.
+    """
+    clean_payee(payee, rules_for(product))
     body: dict[str, Any] = {
         "type": "e-Transfer" if product == Product.ETRANSFER else "EFT",
         "referenceId": reference_id,
-        "amount": float(amount),
         "currency": "CAD",
         "payor": dict(payor),
     }
+    if amount is not None:
+        body["amount"] = float(amount)
     merged_options = dict(options or {})
     if product != Product.ETRANSFER:
         body["direction"] = "DEBIT"
@@ -79,7 +64,7 @@ def build_session_body(
 
 def start_session(
     *,
-    amount: Decimal | int | str,
+    amount: Decimal | int | str | None = None,
     reference_id: str,
     payor: Mapping[str, Any],
     product: str = Product.EFT,
@@ -91,31 +76,32 @@ def start_session(
 ) -> PaymentSession:
     """Create the session at Flinks and store it. Raises ``ValidationError`` for bad input (nothing sent).
 
+    What each product requires is :data:`~flinks_sessions.services.products.RULES`: ``amount`` may be left
+    out for GEFT only (the shopper enters it), ``payor.email`` is required for EFT v2 and e-Transfer, EFT v2
+    takes no ``payee`` and a shorter ``reference_id``. The error's message and ``params["field"]`` name the
+    field.
+
     If the creation's outcome is unknown (a timeout or a 5xx after the request went out), a row without a
     session id is stored with the error, so the site can reconcile it by ``reference_id``, and
     :class:`~flinks_sessions.exceptions.FlinksUnavailable` is raised with ``ambiguous=True``.
     """
-    if product not in Product.values:
-        raise ValidationError(
-            f"unknown product {product!r}; use one of {', '.join(Product.values)}", code="product"
-        )
-    for key in ("firstName", "lastName", "email"):
-        if not payor.get(key):
-            raise ValidationError(f"payor.{key} is required", code="payor")
-    clean_amount = _clean_amount(amount)
-    clean_reference = _clean_reference(reference_id, product)
+    rules = rules_for(product)
+    cleaned_amount = clean_amount(amount, rules)
+    reference = clean_reference(reference_id, rules)
+    cleaned_payor = clean_payor(payor, rules)
+    clean_payee(payee, rules)
     account_name = account or get_settings().account_name_for(product)
     body = build_session_body(
         product=product,
-        amount=clean_amount,
-        reference_id=clean_reference,
-        payor=payor,
+        amount=cleaned_amount,
+        reference_id=reference,
+        payor=cleaned_payor,
         payee=payee,
         options=options,
     )
     fields = {
-        "reference_id": clean_reference,
-        "amount": clean_amount,
+        "reference_id": reference,
+        "amount": cleaned_amount,
         "product": product,
         "account": account_name,
         "owner": owner if getattr(owner, "pk", None) else None,
@@ -128,10 +114,10 @@ def start_session(
             PaymentSession.objects.create(**fields, last_error=f"creation outcome unknown: {exc}"[:1000])
             logger.error(
                 "Creating Flinks session %s may or may not have succeeded: %s",
-                clean_reference,
+                reference,
                 exc,
                 extra=session_extra(
-                    source="api", outcome="ambiguous", reference_id=clean_reference, account=account_name
+                    source="api", outcome="ambiguous", reference_id=reference, account=account_name
                 ),
             )
         raise
@@ -154,7 +140,9 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
 
     :func:`start_session` stores such a creation without an id (``docs/flinks-api.md``: no idempotency key,
     referenceId is the app's reconciliation key); the first report Flinks sends for it (a webhook) names both.
-    The amount must match too when the report carries one; of several timed-out attempts the oldest is taken.
+    When the report carries an amount it must not exceed the one asked for: Flinks may settle less (a reduced
+    offer, Next Best Offer), never more; a GEFT creation without an amount matches any. Of several timed-out
+    attempts the oldest is taken.
     Call it inside a transaction: the candidate row is locked and returned locked, ready for the status to be
     applied (:func:`~flinks_sessions.services.apply_report` does).
     """
@@ -164,7 +152,7 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         session_id__isnull=True, reference_id=remote.reference_id
     )
     if remote.amount is not None:
-        candidates = candidates.filter(amount=remote.amount)
+        candidates = candidates.filter(Q(amount__gte=remote.amount) | Q(amount__isnull=True))
     session = candidates.order_by("created_at", "pk").first()
     if session is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -15,10 +16,19 @@ from flinks_sessions import metrics
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.signals import SOURCES, send_safely, session_cancelled, session_status_changed
+from flinks_sessions.signals import (
+    SOURCES,
+    amount_reduced,
+    send_safely,
+    session_cancelled,
+    session_status_changed,
+)
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
+
+# One more than the largest amount the amount columns hold (9 digits, 2 of them decimals).
+_MAX_STORED_AMOUNT = Decimal("10000000")
 
 
 class ApplyOutcome(StrEnum):
@@ -111,8 +121,12 @@ def apply_remote_status(
 def apply_locked(
     locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None, reason: str = ""
 ) -> ApplyResult:
-    """The body of :func:`apply_remote_status` for callers that already hold the row lock."""
+    """The body of :func:`apply_remote_status` for callers that already hold the row lock.
+
+    The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
+    """
     previous = locked.status
+    note_amount(locked, remote, source=source, actor=actor)
     outcome = decide(previous, locked.status_details, remote)
     if outcome is ApplyOutcome.UNKNOWN_STATUS:
         if remote.raw_status and remote.raw_status[:40] != locked.remote_status and not is_terminal(previous):
@@ -124,6 +138,60 @@ def apply_locked(
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
         write_transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
     return ApplyResult(outcome, locked, previous)
+
+
+def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None) -> bool:
+    """Store the amount Flinks reports in ``settled_amount``; audit and announce it when below the request.
+
+    With Next Best Offer Flinks may settle less than was asked for, even for a preset amount
+    (``docs/flinks-api.md``, "Amounts"). A repeated report of the same amount changes nothing; a terminal
+    session keeps the amount it ended with. The row must be locked by the caller. Returns whether it changed.
+    """
+    settled = remote.amount
+    if settled is None or settled == locked.settled_amount:
+        return False
+    if not Decimal(0) <= settled < _MAX_STORED_AMOUNT:  # no such payment: the column could not hold it
+        logger.warning("Flinks session %s: ignoring a reported amount of %s", locked.session_id, settled)
+        return False
+    if locked.is_terminal and locked.settled_amount is not None:
+        return False
+    settled = settled.quantize(Decimal("0.01"))
+    if settled == locked.settled_amount:
+        return False
+    locked.settled_amount = settled
+    PaymentSession.objects.filter(pk=locked.pk).update(settled_amount=settled, updated_at=timezone.now())
+    requested = locked.amount
+    if requested is not None and settled > requested:
+        logger.warning(
+            "Flinks session %s: settled amount %s is above the %s requested",
+            locked.session_id,
+            settled,
+            requested,
+        )
+    if requested is None or settled >= requested:
+        return True
+    audit_event(
+        locked,
+        SessionEvent.Kind.AMOUNT_REDUCED,
+        source=source,
+        actor=actor,
+        reason=f"Flinks settles {settled} of the {requested} requested",
+        payload={"requested": str(requested), "settled": str(settled)},
+    ).save()
+    logger.info("Flinks session %s: reduced offer, %s of %s requested", locked.session_id, settled, requested)
+
+    def announce() -> None:
+        send_safely(
+            amount_reduced,
+            PaymentSession,
+            session=locked,
+            requested=requested,
+            settled=settled,
+            source=source,
+        )
+
+    transaction.on_commit(announce)
+    return True
 
 
 def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) -> dict[str, Any]:

@@ -76,6 +76,11 @@ def select_open(filters: SessionFilters) -> QuerySet[PaymentSession]:
     return filters.apply(PaymentSession.objects.open())
 
 
+def select_undecided_guarantees(filters: SessionFilters) -> QuerySet[PaymentSession]:
+    """Open GEFT sessions whose guarantee offer arrived and is still undecided: Flinks is waiting on the site."""
+    return filters.apply(PaymentSession.objects.undecided_guarantees())
+
+
 def select_retry_failed(
     filters: SessionFilters, *, grace: timedelta | None = None
 ) -> QuerySet[PaymentSession]:

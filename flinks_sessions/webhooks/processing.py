@@ -14,10 +14,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from flinks_sessions import metrics
+from flinks_sessions.client import GuaranteeOffer
+from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import WebhookPayloadError
 from flinks_sessions.log_context import session_extra
-from flinks_sessions.models import WebhookDelivery
-from flinks_sessions.services import ApplyOutcome, apply_report
+from flinks_sessions.models import PaymentSession, WebhookDelivery
+from flinks_sessions.services import (
+    ApplyOutcome,
+    Mismatch,
+    OfferOutcome,
+    apply_report,
+    record_guarantee_offer,
+)
 from flinks_sessions.signals import send_safely, webhook_received
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
 
@@ -30,6 +38,11 @@ _OUTCOMES: dict[ApplyOutcome, str] = {
     ApplyOutcome.DUPLICATE: Outcome.DUPLICATE,
     ApplyOutcome.STALE: Outcome.STALE,
     ApplyOutcome.UNKNOWN_STATUS: Outcome.IGNORED,
+}
+_OFFER_OUTCOMES: dict[OfferOutcome, str] = {
+    OfferOutcome.RECORDED: Outcome.GUARANTEE_OFFERED,
+    OfferOutcome.STALE: Outcome.STALE,
+    OfferOutcome.UNKNOWN_SESSION: Outcome.UNKNOWN_SESSION,
 }
 
 
@@ -87,6 +100,15 @@ def announce_delivery(delivery: WebhookDelivery) -> None:
 
 
 def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
+    settings = get_settings()
+    if settings.is_guarantee_event(envelope.event_type):
+        return _apply_offer(delivery, envelope)
+    if settings.is_transaction_event(envelope.event_type):
+        return _record_transaction(delivery, envelope)
+    return _apply_status(delivery, envelope)
+
+
+def _apply_status(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
     remote = envelope.remote
     if remote is None:
         return Outcome.IGNORED, f"event type {envelope.event_type!r} is not handled"
@@ -105,6 +127,11 @@ def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
         )
         return Outcome.UNKNOWN_SESSION, ""
     delivery.session = result.session
+    if isinstance(result, Mismatch):
+        return Outcome.MISMATCH, (
+            f"referenceId {result.reported_reference!r} is not the session's {result.session.reference_id!r}: "
+            "not applied"
+        )[:2000]
     outcome = _OUTCOMES[result.outcome]
     logger.info(
         "Webhook delivery %s for session %s: %s",
@@ -116,6 +143,35 @@ def _apply(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
     if result.outcome is ApplyOutcome.UNKNOWN_STATUS:
         return outcome, f"unknown status {remote.raw_status!r} kept raw, nothing changed"
     return outcome, ""
+
+
+def _payload(envelope: Envelope) -> dict[str, object]:
+    """The event's payload, or the whole body when it has none (these payloads are not public)."""
+    payload = envelope.raw.get("payload")
+    return dict(payload) if isinstance(payload, dict) else dict(envelope.raw)
+
+
+def _apply_offer(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
+    """A GEFT guarantee offer: stored on the session and announced; the policy decides after commit."""
+    offer = GuaranteeOffer.from_payload(_payload(envelope))
+    if not offer.session_id and envelope.session_id is not None:
+        offer = GuaranteeOffer.from_payload({**offer.raw, "sessionId": str(envelope.session_id)})
+    result = record_guarantee_offer(offer, source="webhook", delivery=delivery)
+    if result.session is not None:
+        delivery.session = result.session
+    logger.info(
+        "Webhook delivery %s: guarantee offer for %s: %s", delivery.pk, offer.session_id, result.outcome
+    )
+    if result.outcome is OfferOutcome.UNKNOWN_SESSION and envelope.session_id is None:
+        return Outcome.UNKNOWN_SESSION, "no sessionId (a UUID) could be read from the guarantee event"
+    return _OFFER_OUTCOMES[result.outcome], ""
+
+
+def _record_transaction(delivery: WebhookDelivery, envelope: Envelope) -> tuple[str, str]:
+    """An e-Transfer transaction status: kept with its session for the site, never read as a session status."""
+    if envelope.session_id is not None:
+        delivery.session = PaymentSession.objects.filter(session_id=envelope.session_id).first()
+    return Outcome.RECORDED, ""
 
 
 def _save_outcome(delivery: WebhookDelivery, outcome: str, error: str) -> None:

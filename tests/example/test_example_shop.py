@@ -114,3 +114,34 @@ def test_env_example_lists_every_variable() -> None:
     used |= set(re.findall(r"\$\{((?:DEMO|FLINKS|DJANGO|SHOP)_[A-Z0-9_]+)", demo_source))
     assert used, "no variables found"
     assert used <= documented, f"missing from .env.example: {sorted(used - documented)}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_canoe_is_paid_by_guaranteed_eft_through_the_guarantee_step(
+    shop: Any, client: Client, live_server: Any
+) -> None:
+    """As in ``make demo``: the sandbox offers the guarantee to the shop, which accepts it (the default policy)."""
+    from django.urls import reverse
+
+    from tests.support import wait_for
+
+    shop.config.update(
+        {
+            "webhook_url": live_server.url + reverse("flinks_sessions:webhook"),
+            "guarantee_webhook": True,
+        }
+    )
+    client.post("/products/cedar-canoe/checkout/", BUYER, follow=True)
+    session = PaymentSession.objects.get()
+    assert (session.product, session.amount) == ("geft", 1000)
+
+    waiting = shop.control().pay(str(session.session_id))
+    assert waiting["step"]["current"] == "GuaranteeDecision"
+
+    def completed() -> bool:
+        session.refresh_from_db()
+        return session.status == Status.COMPLETED and session.guarantee_decision == "accepted"
+
+    wait_for(completed, message="the guarantee to be accepted and the payment to complete")
+    thanks = client.get(f"/pay/{session.session_id}/done/")
+    assert thanks.status_code == 200

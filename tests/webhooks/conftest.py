@@ -18,7 +18,14 @@ from django.test import Client
 from django.urls import reverse
 
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.signals import session_cancelled, session_status_changed, webhook_received
+from flinks_sessions.signals import (
+    amount_reduced,
+    guarantee_decided,
+    guarantee_offered,
+    session_cancelled,
+    session_status_changed,
+    webhook_received,
+)
 from flinks_sessions.testing import SignedWebhook
 
 SITES = ("plain", "atomic_requests", "login_required")
@@ -81,6 +88,9 @@ def signals() -> Iterator[SignalLog]:
         ("status_changed", session_status_changed),
         ("cancelled", session_cancelled),
         ("webhook_received", webhook_received),
+        ("amount_reduced", amount_reduced),
+        ("guarantee_offered", guarantee_offered),
+        ("guarantee_decided", guarantee_decided),
     ):
 
         def receiver(sender: Any, _name: str = name, **kwargs: Any) -> None:

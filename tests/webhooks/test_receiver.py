@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -364,18 +365,58 @@ def test_reconciles_an_ambiguous_creation_by_reference(deliver: Any, make_sessio
     assert len(signals.named("status_changed")) == 1
 
 
-def test_reconciliation_needs_the_same_amount(deliver: Any, make_session: Any) -> None:
+def test_reconciliation_needs_an_amount_no_higher_than_requested(deliver: Any, make_session: Any) -> None:
+    """Flinks may settle less than was asked for (a reduced offer), never more."""
     pending = make_session(session_id=None, reference_id="order-42", amount="120.00")
     webhook = signed_webhook(
         sessionId=str(uuid.uuid4()),
         referenceId="order-42",
-        amount=99,
+        amount=121,
         status="Completed",
         statusDetails="EFT0301",
     )
     assert deliver(webhook).json() == {"outcome": "unknown_session"}
     pending.refresh_from_db()
     assert pending.session_id is None
+
+
+def test_reconciliation_tolerates_a_reduced_offer(deliver: Any, make_session: Any, signals: Any) -> None:
+    pending = make_session(session_id=None, reference_id="order-42", amount="120.00")
+    flinks_id = uuid.uuid4()
+    webhook = signed_webhook(
+        sessionId=str(flinks_id),
+        referenceId="order-42",
+        amount=99,
+        status="Completed",
+        statusDetails="EFT0301",
+    )
+    assert deliver(webhook).json() == {"outcome": "applied"}
+    pending.refresh_from_db()
+    assert (pending.session_id, pending.settled_amount, pending.amount) == (
+        flinks_id,
+        Decimal("99.00"),
+        Decimal("120.00"),
+    )
+    assert pending.events.filter(kind=SessionEvent.Kind.AMOUNT_REDUCED).count() == 1
+    assert [(kw["requested"], kw["settled"]) for kw in signals.named("amount_reduced")] == [
+        (Decimal("120.00"), Decimal("99.00"))
+    ]
+
+
+def test_a_webhook_naming_another_reference_is_a_mismatch(
+    deliver: Any, make_session: Any, signals: Any
+) -> None:
+    session = make_session(reference_id="order-1")
+    webhook = signed_webhook(
+        sessionId=str(session.session_id), referenceId="order-2", status="Completed", statusDetails="EFT0301"
+    )
+    assert deliver(webhook).json() == {"outcome": "mismatch"}
+    session.refresh_from_db()
+    assert session.status == Status.INITIATED
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.session) == (Outcome.MISMATCH, session)
+    assert "order-2" in delivery.error
+    assert signals.named("status_changed") == []
 
 
 def test_head_answers_200_and_other_methods_405(webhook_client: Any) -> None:
@@ -412,3 +453,18 @@ def test_webhook_received_waits_for_the_commit(
     for callback in callbacks:
         callback()
     assert [name for name, _ in signals.sent] == ["status_changed", "webhook_received"]
+
+
+@pytest.mark.parametrize("amount", [-5, 10**12])
+def test_an_amount_no_payment_could_have_is_not_stored(deliver: Any, make_session: Any, amount: int) -> None:
+    session = make_session()
+    webhook = signed_webhook(
+        sessionId=str(session.session_id),
+        referenceId=session.reference_id,
+        amount=amount,
+        status="Completed",
+        statusDetails="EFT0301",
+    )
+    assert deliver(webhook).json() == {"outcome": "applied"}
+    session.refresh_from_db()
+    assert (session.status, session.settled_amount) == (Status.COMPLETED, None)

@@ -7,6 +7,10 @@ sweep is how a missed outcome is learnt. Run it from cron, or schedule
     manage.py flinks_sync_sessions                       # every open session
     manage.py flinks_sync_sessions --older-than 30m --concurrency 16
     manage.py flinks_sync_sessions --enqueue             # one task per session for the workers
+    manage.py flinks_sync_sessions --undecided-guarantees  # only GEFT guarantees nobody has decided
+
+Every run ends by naming the GEFT guarantees still waiting for the site's decision (``GUARANTEE_DECISION``
+manual, or a policy task that was lost): Flinks fails such a session when it waits too long.
 
 Exit status: 0, or 1 when a poll failed (unless ``--no-fail-on-error``), 130 after Ctrl-C.
 """
@@ -18,9 +22,10 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext
 
+from flinks_sessions.models import PaymentSession
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.command import SweepCommand
-from flinks_sessions.sweeps.selection import select_open
+from flinks_sessions.sweeps.selection import select_open, select_undecided_guarantees
 
 
 class Command(SweepCommand):
@@ -33,14 +38,26 @@ class Command(SweepCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_selection_arguments(parser)
         self.add_run_arguments(parser)
+        parser.add_argument(
+            "--undecided-guarantees",
+            action="store_true",
+            help=gettext("Only GEFT sessions whose guarantee offer is waiting for a decision."),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         unknown: list[str] = []
         if options["session_ids"]:
             sessions, unknown = self.by_ids(options)
+        elif options["undecided_guarantees"]:
+            sessions = list(select_undecided_guarantees(self.filters(options)))
         else:
             sessions = list(select_open(self.filters(options)))
+        try:
+            self._run(sessions, unknown, options)
+        finally:
+            self._report_undecided()
 
+    def _run(self, sessions: list[PaymentSession], unknown: list[str], options: dict[str, Any]) -> None:
         if options["dry_run"]:
             self.dry_run(sessions, gettext("sync"), options)
             return
@@ -54,3 +71,22 @@ class Command(SweepCommand):
         done = self.run_sync(sessions, options)
         run.add_unknown(done, unknown)
         self.finish(done, summary.describe_sync(done), options)
+
+    def _report_undecided(self) -> None:
+        """Name the guarantees Flinks is waiting on: without a decision, those sessions stall and then fail."""
+        waiting = list(
+            PaymentSession.objects.undecided_guarantees().values_list("reference_id", "session_id")
+        )
+        if not waiting:
+            return
+        self.stderr.write(
+            self.style.WARNING(
+                gettext("%(count)d GEFT guarantee(s) waiting for a decision: %(sessions)s")
+                % {
+                    "count": len(waiting),
+                    "sessions": ", ".join(
+                        f"{reference} ({session_id})" for reference, session_id in waiting[:20]
+                    ),
+                }
+            )
+        )

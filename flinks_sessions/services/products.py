@@ -1,0 +1,126 @@
+"""What each product's creation accepts: one table, read by ``start_session`` before anything is sent.
+
+Each row is the product's own "Initiate Session" page (``docs/flinks-api.md``, "Products and creation"): GEFT
+lets the shopper enter the amount and uses the email only for notifications; e-Transfer needs the payor's
+first name, last name and email; EFT v2 limits the referenceId and takes no payee. A refusal is a
+``ValidationError`` whose code is the field's group (``amount``, ``payor``, ``reference_id``, ``payee``) and
+whose message and ``params["field"]`` name the field itself (``payor.email``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from flinks_sessions.status import Product
+
+MIN_AMOUNT = Decimal("0.01")
+MAX_AMOUNT = Decimal("99999.99")
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class CreationRules:
+    """The fields one product requires, allows and limits."""
+
+    amount_required: bool
+    payor_required: tuple[str, ...]
+    payee_allowed: bool
+    reference_pattern: re.Pattern[str]
+    reference_hint: str
+
+
+RULES: dict[str, CreationRules] = {
+    Product.EFT: CreationRules(
+        amount_required=True,
+        payor_required=("firstName", "lastName", "email"),
+        payee_allowed=False,
+        reference_pattern=re.compile(r"[A-Za-z0-9-]{1,36}"),
+        reference_hint="1 to 36 letters, digits or hyphens",
+    ),
+    Product.GEFT: CreationRules(
+        amount_required=False,
+        payor_required=("firstName", "lastName"),
+        payee_allowed=True,
+        reference_pattern=re.compile(r".{1,100}", re.DOTALL),
+        reference_hint="1 to 100 characters",
+    ),
+    Product.ETRANSFER: CreationRules(
+        amount_required=True,
+        payor_required=("firstName", "lastName", "email"),
+        payee_allowed=True,
+        reference_pattern=re.compile(r".{1,100}", re.DOTALL),
+        reference_hint="1 to 100 characters",
+    ),
+}
+
+
+def invalid(field: str, message: str, code: str) -> ValidationError:
+    """A refusal that names ``field`` in its message and in ``params``."""
+    return ValidationError(f"{field}: {message}", code=code, params={"field": field})
+
+
+def rules_for(product: str) -> CreationRules:
+    try:
+        return RULES[product]
+    except KeyError:
+        raise invalid(
+            "product", f"unknown product {product!r}; use one of {', '.join(Product.values)}", "product"
+        ) from None
+
+
+def clean_amount(amount: Decimal | int | str | None, rules: CreationRules) -> Decimal | None:
+    """Two decimals between 0.01 and 99,999.99, or ``None`` where the product lets the shopper enter it."""
+    if amount is None or amount == "":
+        if rules.amount_required:
+            raise invalid("amount", "is required for this product", "amount")
+        return None
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise invalid("amount", f"{amount!r} is not a number", "amount") from None
+    if (
+        not value.is_finite()
+        or value != value.quantize(Decimal("0.01"))
+        or not MIN_AMOUNT <= value <= MAX_AMOUNT
+    ):
+        raise invalid(
+            "amount", f"must be between {MIN_AMOUNT} and {MAX_AMOUNT} CAD with at most 2 decimals", "amount"
+        )
+    return value.quantize(Decimal("0.01"))
+
+
+def clean_reference(reference_id: str, rules: CreationRules) -> str:
+    if not isinstance(reference_id, str) or not rules.reference_pattern.fullmatch(reference_id):
+        raise invalid("referenceId", f"must be {rules.reference_hint}", "reference_id")
+    return reference_id
+
+
+def clean_payor(payor: Mapping[str, Any], rules: CreationRules) -> dict[str, Any]:
+    if not isinstance(payor, Mapping):
+        raise invalid("payor", "must be an object", "payor")
+    for key in rules.payor_required:
+        value = payor.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"payor.{key}", "is required for this product", "payor")
+    for key in ("firstName", "lastName"):
+        value = payor.get(key)
+        if isinstance(value, str) and len(value) > MAX_NAME:
+            raise invalid(f"payor.{key}", f"is at most {MAX_NAME} characters", "payor")
+    email = payor.get("email")
+    if email not in (None, "") and (not isinstance(email, str) or "@" not in email.strip("@")):
+        raise invalid("payor.email", "is not an email address", "payor")
+    return dict(payor)
+
+
+def clean_payee(payee: Mapping[str, Any] | None, rules: CreationRules) -> dict[str, Any] | None:
+    if not payee:
+        return None
+    if not rules.payee_allowed:
+        raise invalid("payee", "is not accepted by EFT v2 sessions", "payee")
+    return dict(payee)
