@@ -78,3 +78,15 @@ class FlinksUnavailable(FlinksAPIError):
 
 class WebhookPayloadError(FlinksError, ValueError):
     """A webhook body is not the JSON envelope Flinks documents."""
+
+
+class RestartError(Exception):
+    """A session could not be restarted (``services.restart_session``); nothing was created at Flinks."""
+
+
+class RestartRefused(RestartError, ValueError):
+    """This session cannot be restarted: it completed, Flinks never confirmed it, or it could not be ended."""
+
+
+class RestartPending(RestartError):
+    """Another request is creating this session's successor right now: ask again in a moment for the answer."""

@@ -4,6 +4,7 @@
 ``session_status_changed`` sender=PaymentSession, session, previous_status, status, source
 ``webhook_received``       sender=WebhookDelivery, delivery
 ``cancel_requested``       sender=PaymentSession, session_id, source, reason, delay
+``session_restarted``      sender=PaymentSession, session (the successor), previous, source
 
 ``cancel_requested`` announces a recorded cancel intent (``services.request_cancel``); the app's own receiver
 (connected when the app is ready) hands the cancel to the task backend, ``delay`` seconds later when given.
@@ -19,14 +20,17 @@ from typing import Any
 
 from django.dispatch import Signal
 
+from flinks_sessions.status import Source
+
 logger = logging.getLogger("flinks_sessions.signals")
 
-SOURCES = ("beacon", "admin", "command", "api", "webhook", "sync")
+SOURCES: tuple[str, ...] = tuple(Source.values)  # "beacon", "admin", "command", "api", "webhook", "sync"
 
 session_cancelled = Signal()
 session_status_changed = Signal()
 webhook_received = Signal()
 cancel_requested = Signal()
+session_restarted = Signal()
 
 
 def send_safely(signal: Signal, sender: type, **kwargs: Any) -> None:

@@ -46,6 +46,39 @@ DETAIL_PAD_PENDING = "EFT0302"
 DETAIL_CANCELLED_BY_API = "EFT0501"
 DETAIL_EXPIRED = "EFT0601"
 
+
+class Source(models.TextChoices):
+    """Who or what triggered a change: the ``source`` of every audit row, cancel intent and signal."""
+
+    BEACON = "beacon", _("Shopper's browser")
+    ADMIN = "admin", _("Operator (admin)")
+    COMMAND = "command", _("Management command")
+    API = "api", _("Site code")
+    WEBHOOK = "webhook", _("Flinks webhook")
+    SYNC = "sync", _("Sync with Flinks")
+
+
+# What each Flinks detail code means, for people (``docs/flinks-api.md``, "Status"): the admin shows it beside
+# the code. A code that is not listed is shown as Flinks sent it.
+DETAIL_MEANINGS: dict[str, str] = {
+    "EFT0101": _("Created; the payor has not started"),
+    "EFT0301": _("Payment scheduled"),
+    "EFT0302": _("Account validated; pre-authorized debit signature still pending"),
+    "EFT0401": _("Bank login failed"),
+    "EFT0402": _("No guarantee offered"),
+    "EFT0403": _("Payor name did not match the bank account"),
+    "EFT0404": _("Insufficient balance"),
+    "EFT0501": _("Cancelled by an API request"),
+    "EFT0601": _("Timed out"),
+}
+
+
+def detail_meaning(code: str) -> str:
+    """The meaning of a Flinks detail code in the active language, or ``""`` for an unknown or empty one."""
+    meaning = DETAIL_MEANINGS.get((code or "").strip().upper())
+    return str(meaning) if meaning is not None else ""
+
+
 _SPELLINGS: dict[str, Status] = {
     "initiated": Status.INITIATED,
     "inprogress": Status.IN_PROGRESS,

@@ -15,6 +15,7 @@ from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.transitions import audit_event
 from flinks_sessions.status import Product, Status
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -93,7 +94,40 @@ def start_session(
     If the creation's outcome is unknown (a timeout or a 5xx after the request went out), a row without a
     session id is stored with the error, so the site can reconcile it by ``reference_id``, and
     :class:`~flinks_sessions.exceptions.FlinksUnavailable` is raised with ``ambiguous=True``.
+
+    ``payor``, ``payee`` and ``options`` are kept on the row (``start_params``): a restart
+    (:func:`~flinks_sessions.services.restart_session`) sends them again, so the shopper types nothing twice.
     """
+    return create_session(
+        amount=amount,
+        reference_id=reference_id,
+        payor=payor,
+        product=product,
+        owner=owner,
+        account=account,
+        payee=payee,
+        options=options,
+        metadata=metadata,
+    )
+
+
+def create_session(
+    *,
+    amount: Decimal | int | str,
+    reference_id: str,
+    payor: Mapping[str, Any],
+    product: str = Product.EFT,
+    owner: Any = None,
+    account: str | None = None,
+    payee: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    restarted_from: PaymentSession | None = None,
+    source: str = "api",
+    actor: Any = None,
+    reason: str = "",
+) -> PaymentSession:
+    """:func:`start_session`, and for a restart the link to the predecessor, stored with the row itself."""
     if product not in Product.values:
         raise ValidationError(
             f"unknown product {product!r}; use one of {', '.join(Product.values)}", code="product"
@@ -119,6 +153,11 @@ def start_session(
         "account": account_name,
         "owner": owner if getattr(owner, "pk", None) else None,
         "metadata": dict(metadata or {}),
+        "start_params": {
+            key: dict(value)
+            for key, value in (("payor", payor), ("payee", payee), ("options", options))
+            if value
+        },
     }
     try:
         created = get_client(account_name).create_session(body)
@@ -129,15 +168,29 @@ def start_session(
         raise
     with transaction.atomic():
         session = PaymentSession.objects.create(
-            **fields, session_id=created.session_id, status=Status.INITIATED, remote_status="Initiated"
+            **fields,
+            session_id=created.session_id,
+            status=Status.INITIATED,
+            remote_status="Initiated",
+            restarted_from=restarted_from,
         )
         SessionEvent.objects.create(
             session=session,
             kind=SessionEvent.Kind.CREATED,
             to_status=Status.INITIATED,
-            source="api",
+            source=source,
+            reason=f"restart of {restarted_from.session_id}" if restarted_from is not None else "",
             payload={"sessionId": created.session_id, "referenceId": created.reference_id},
         )
+        if restarted_from is not None:
+            audit_event(
+                restarted_from,
+                SessionEvent.Kind.RESTARTED,
+                source=source,
+                actor=actor,
+                reason=reason,
+                payload={"successor": created.session_id},
+            ).save()
     return session
 
 
