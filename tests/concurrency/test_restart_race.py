@@ -23,31 +23,37 @@ ROUNDS = 10
 RACERS = 8
 
 
+def race_once(session: PaymentSession) -> tuple[list[str], list[str]]:
+    """RACERS threads restart ``session`` at once; returns the successor ids (or "pending") and any errors."""
+    start = threading.Barrier(RACERS, timeout=60)
+    answers: list[str] = []
+    errors: list[str] = []
+
+    def racer() -> None:
+        try:
+            start.wait()
+            successor = restart_session(PaymentSession.objects.get(pk=session.pk), source="beacon")
+            answers.append(str(successor.session_id))
+        except RestartPending:
+            answers.append("pending")
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=racer, daemon=True) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return answers, errors
+
+
 def test_racing_restarts_create_one_successor_at_flinks(sandbox: Any) -> None:
     for round_number in range(ROUNDS):
         session = make_session(sandbox, reference=f"RESTART-{round_number}", start_params={"payor": PAYOR})
         before = sandbox.count(method="POST", path_suffix="/api/v2/sessions")
-        start = threading.Barrier(RACERS, timeout=60)
-        answers: list[str] = []
-        errors: list[str] = []
-
-        def racer() -> None:
-            try:
-                start.wait()
-                successor = restart_session(PaymentSession.objects.get(pk=session.pk), source="beacon")
-                answers.append(str(successor.session_id))
-            except RestartPending:
-                answers.append("pending")
-            except Exception as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=racer, daemon=True) for _ in range(RACERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        answers, errors = race_once(session)
         where = f"round {round_number}: {answers} {errors}"
         assert not errors, where
         assert sandbox.count(method="POST", path_suffix="/api/v2/sessions") - before == 1, where
