@@ -59,7 +59,7 @@ def checkout_context(
 
 
 @register.inclusion_tag("flinks_sessions/checkout.html", takes_context=True)
-def flinks_checkout(
+def flinks_checkout(  # noqa: PLR0917 - a template tag's arguments are positional or keyword alike
     context: template.Context,
     session: Any,
     height: str | int = 720,

@@ -12,11 +12,7 @@ import pytest
 
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
-from tests.browser.test_exit_beacon_browser import (  # noqa: F401 - fixtures
-    Checkout,
-    browser,
-    checkout,
-)
+from tests.browser.test_exit_beacon_browser import Checkout
 from tests.support import wait_for
 
 pytestmark = [
