@@ -26,13 +26,16 @@ from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
+from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
+from flinks_sessions.admin.columns import SessionColumns
 from flinks_sessions.admin.filters import AccountListFilter
+from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps import run
-from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_counts, describe_sync_counts
+from flinks_sessions.sweeps.summary import RunSummary
 
 TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
@@ -55,7 +58,7 @@ READ_ONLY_FIELDS = (
     "reference_id",
     "status_badge",
     "remote_status",
-    "status_details",
+    "details_meaning",
     "amount",
     "currency",
     "product",
@@ -71,6 +74,10 @@ READ_ONLY_FIELDS = (
     "attempt_count",
     "last_error",
     "last_error_at",
+    "cancel_attribution",
+    "metadata_display",
+    "restarted_from_link",
+    "successor_link",
     "created_at",
     "updated_at",
 )
@@ -89,19 +96,21 @@ def status_badge_html(session: PaymentSession) -> str:
 
 
 @admin.register(PaymentSession)
-class PaymentSessionAdmin(admin.ModelAdmin):
+class PaymentSessionAdmin(SessionColumns, admin.ModelAdmin):
     list_display = (
         "reference_id",
-        "session_id",
+        "short_session_id",
         "status_badge",
+        "details_code",
+        "cancel_state",
         "product",
         "account",
         "amount",
         "owner",
-        "created_at",
+        "created_at_seconds",
     )
-    list_display_links = ("reference_id", "session_id")
-    list_filter = ("status", "product", AccountListFilter, "created_at")
+    list_display_links = ("reference_id", "short_session_id")
+    list_filter = ("status", CancelIntentFilter, CancelSourceFilter, "product", AccountListFilter, "created_at")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
     ordering = ("-created_at", "-pk")
@@ -112,6 +121,7 @@ class PaymentSessionAdmin(admin.ModelAdmin):
     search_fields = ("session_id", "reference_id", "owner")  # what get_search_results matches, for the help
     search_help_text = SESSION_SEARCH_HELP
     readonly_fields = READ_ONLY_FIELDS
+    # The change page shows what applies to the session's state: see get_fieldsets.
     fieldsets = (
         (
             None,
@@ -120,7 +130,7 @@ class PaymentSessionAdmin(admin.ModelAdmin):
                     "reference_id",
                     "session_id",
                     "status_badge",
-                    "status_details",
+                    "details_meaning",
                     "remote_status",
                     ("amount", "currency"),
                     ("product", "account"),
@@ -132,6 +142,7 @@ class PaymentSessionAdmin(admin.ModelAdmin):
             _("Cancellation"),
             {
                 "fields": (
+                    "cancel_attribution",
                     "cancel_requested_at",
                     "cancel_source",
                     "cancel_reason",
@@ -144,10 +155,15 @@ class PaymentSessionAdmin(admin.ModelAdmin):
             _("Reconciliation with Flinks"),
             {"fields": ("last_synced_at", "not_found_at", "attempt_count", "last_error", "last_error_at")},
         ),
-        (_("Site data"), {"fields": ("metadata",)}),
+        (_("Start again"), {"fields": ("restarted_from_link", "successor_link")}),
+        (_("Site data"), {"fields": ("metadata_display",)}),
         (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (SessionEventInline,)
+
+    class Media:
+        css = {"all": ("flinks_sessions/admin.css",)}
+
     actions = ("cancel_selected_sessions", "sync_selected_sessions")
 
     # --- display ----------------------------------------------------------------------------------------
@@ -164,11 +180,37 @@ class PaymentSessionAdmin(admin.ModelAdmin):
             queryset = queryset.filter(session_match(term))
         return queryset, False
 
+    def get_fieldsets(self, request: HttpRequest, obj: PaymentSession | None = None) -> Any:
+        """Only what applies: a field with nothing stored is left out, and so is a section left empty."""
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        shown = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = [field for field in options["fields"] if _applies(obj, field)]
+            if fields:
+                shown.append((name, {**options, "fields": fields}))
+        return shown
+
     # --- permissions ------------------------------------------------------------------------------------
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Sessions are created at Flinks by ``services.start_session``, never typed in."""
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Flinks and the app own every field (the metadata is the site's code's): a record to read, no Save."""
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The view permission, or the change permission sites granted before sessions became read-only."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
+            f"{opts.app_label}.change_{opts.model_name}"
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The audit record of a payment: only a superuser may delete one (e.g. a data-erasure request)."""
+        return bool(request.user.is_active and request.user.is_superuser)
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.cancel_paymentsession")
@@ -196,14 +238,14 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         summary = run.cancel_many(
             sessions, source="admin", reason=reason, actor=request.user, concurrency=ACTION_CONCURRENCY
         )
-        self._report(request, summary, describe_cancel_counts(summary))
+        self._report(request, summary, describe_cancel_action(summary))
         return None
 
     @admin.action(description=_("Sync status from Flinks"), permissions=["sync"])
     def sync_selected_sessions(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> None:
         """Poll ``/status`` for each selected session and store what changed (a read: no confirmation)."""
         summary = run.sync_many(list(queryset), concurrency=ACTION_CONCURRENCY)
-        self._report(request, summary, describe_sync_counts(summary))
+        self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
         cancellable = [session for session in sessions if session.is_open]
@@ -224,11 +266,6 @@ class PaymentSessionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, f"{TEMPLATES}cancel_selected_confirmation.html", context)
 
     def _report(self, request: HttpRequest, summary: RunSummary, counts: str) -> None:
-        if summary.failed:
-            counts = gettext("%(counts)s. First error: %(error)s") % {
-                "counts": counts,
-                "error": summary.first_error,
-            }
         level = messages.SUCCESS
         if summary.failed:
             level = messages.ERROR if summary.failed == summary.total else messages.WARNING
@@ -331,3 +368,28 @@ class PaymentSessionAdmin(admin.ModelAdmin):
                 % {"error": result.error},
                 messages.ERROR,
             )
+
+
+# A field of the change page that shows nothing for this session (no cancel asked, never synced...).
+_ALWAYS = frozenset(
+    {"reference_id", "session_id", "status_badge", "amount", "currency", "product", "account"}
+)
+
+
+def _applies(session: PaymentSession, field: str | tuple[str, ...]) -> bool:
+    if isinstance(field, tuple):
+        return any(_applies(session, name) for name in field)
+    if field in _ALWAYS:
+        return True
+    if field == "details_meaning":
+        return bool(session.status_details)
+    if field == "cancel_attribution":
+        return bool(session.cancel_requested_at or session.status == Status.CANCELLED)
+    if field == "successor_link":
+        return PaymentSession.objects.filter(restarted_from=session).exists()
+    if field == "restarted_from_link":
+        return session.restarted_from_id is not None
+    if field == "metadata_display":
+        return bool(session.metadata)
+    value = getattr(session, field, None)
+    return value not in (None, "", 0)
