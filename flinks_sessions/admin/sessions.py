@@ -9,6 +9,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -370,26 +371,27 @@ class PaymentSessionAdmin(SessionColumns, admin.ModelAdmin):
             )
 
 
-# A field of the change page that shows nothing for this session (no cancel asked, never synced...).
-_ALWAYS = frozenset(
-    {"reference_id", "session_id", "status_badge", "amount", "currency", "product", "account"}
-)
+# When a field of the change page has something to show; any other field: when its stored value is not empty.
+_SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
+    **dict.fromkeys(
+        ("reference_id", "session_id", "status_badge", "amount", "currency", "product", "account"),
+        lambda session: True,
+    ),
+    "details_meaning": lambda session: bool(session.status_details),
+    "cancel_attribution": lambda session: bool(
+        session.cancel_requested_at or session.status == Status.CANCELLED
+    ),
+    "successor_link": lambda session: PaymentSession.objects.filter(restarted_from=session).exists(),
+    "restarted_from_link": lambda session: session.restarted_from_id is not None,
+    "metadata_display": lambda session: bool(session.metadata),
+}
 
 
 def _applies(session: PaymentSession, field: str | tuple[str, ...]) -> bool:
+    """Whether a field (or a row of fields) has something to show for this session."""
     if isinstance(field, tuple):
         return any(_applies(session, name) for name in field)
-    if field in _ALWAYS:
-        return True
-    if field == "details_meaning":
-        return bool(session.status_details)
-    if field == "cancel_attribution":
-        return bool(session.cancel_requested_at or session.status == Status.CANCELLED)
-    if field == "successor_link":
-        return PaymentSession.objects.filter(restarted_from=session).exists()
-    if field == "restarted_from_link":
-        return session.restarted_from_id is not None
-    if field == "metadata_display":
-        return bool(session.metadata)
-    value = getattr(session, field, None)
-    return value not in (None, "", 0)
+    shown_when = _SHOWN_WHEN.get(field)
+    if shown_when is not None:
+        return shown_when(session)
+    return getattr(session, field, None) not in (None, "", 0)
