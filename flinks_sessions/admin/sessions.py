@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
+from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
 from flinks_sessions.admin.columns import SessionColumns
@@ -278,12 +279,21 @@ class PaymentSessionAdmin(SessionColumns, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         custom = [
             path(
+                "abandonment/",
+                self.admin_site.admin_view(self.abandonment_view),
+                name="{}_{}_abandonment".format(*info),
+            ),
+            path(
                 "<path:object_id>/cancel/",
                 self.admin_site.admin_view(self.cancel_view),
                 name="{}_{}_cancel".format(*info),
-            )
+            ),
         ]
         return custom + super().get_urls()
+
+    def abandonment_view(self, request: HttpRequest) -> TemplateResponse:
+        """The abandonment page (:mod:`flinks_sessions.admin.abandonment`)."""
+        return abandonment.abandonment_view(self, request)
 
     def render_change_form(  # noqa: PLR0917 - Django's signature
         self,
