@@ -108,7 +108,7 @@ def _tiles(report: figures.Report) -> list[tuple[Any, str]]:
             _("Abandonment rate of ended sessions"),
             gettext("%(rate)s%%") % {"rate": number_format(rate * 100, decimal_pos=1)}
             if rate is not None
-            else "–",
+            else "—",
         ),
         (_("Cancels failing (retried)"), number_format(report.failed_cancels, force_grouping=True)),
         (_("Cancels waiting for a worker"), number_format(report.pending_cancels, force_grouping=True)),

