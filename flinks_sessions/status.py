@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger("flinks_sessions.status")
+
+StrOrPromise = str | Promise  # a lazy translation is a Promise until rendered
 
 
 class Status(models.TextChoices):
@@ -60,7 +63,7 @@ class Source(models.TextChoices):
 
 # What each Flinks detail code means, for people (``docs/flinks-api.md``, "Status"): the admin shows it beside
 # the code. A code that is not listed is shown as Flinks sent it.
-DETAIL_MEANINGS: dict[str, str] = {
+DETAIL_MEANINGS: dict[str, StrOrPromise] = {
     "EFT0101": _("Created; the payor has not started"),
     "EFT0301": _("Payment scheduled"),
     "EFT0302": _("Account validated; pre-authorized debit signature still pending"),

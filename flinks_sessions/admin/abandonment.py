@@ -9,7 +9,7 @@ error, never a 500). The figures are :mod:`.abandonment_report`'s four aggregate
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin import ModelAdmin
@@ -45,10 +45,11 @@ class PeriodForm(forms.Form):
             names = sorted(get_settings().accounts)
         except FlinksConfigurationError:
             names = []
-        self.fields["account"].choices = [("", _("All accounts")), *((name, name) for name in names)]
+        account = cast("forms.ChoiceField", self.fields["account"])
+        account.choices = [("", _("All accounts")), *((name, name) for name in names)]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         first, last = data.get("first"), data.get("last")
         if first and last:
             if first > last:

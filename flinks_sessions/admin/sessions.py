@@ -397,9 +397,9 @@ _SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
 }
 
 
-def _applies(session: PaymentSession, field: str | tuple[str, ...]) -> bool:
+def _applies(session: PaymentSession, field: Any) -> bool:
     """Whether a field (or a row of fields) has something to show for this session."""
-    if isinstance(field, tuple):
+    if isinstance(field, (tuple, list)):
         return any(_applies(session, name) for name in field)
     shown_when = _SHOWN_WHEN.get(field)
     if shown_when is not None:
