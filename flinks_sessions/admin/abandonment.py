@@ -136,7 +136,6 @@ def _charts(report: figures.Report) -> list[dict[str, Any]]:
             "title": _("Sessions per day by outcome"),
             "svg": stacked_columns(per_day, outcomes, title=_("Sessions per day by outcome")),
             "legend": legend(outcomes),
-            "wide": True,
         },
         {
             "title": _("Cancels by source"),
@@ -154,6 +153,5 @@ def _charts(report: figures.Report) -> list[dict[str, Any]]:
                 report.durations, title=_("Time from start to abandonment"), series="expired"
             ),
             "empty": not report.abandoned,
-            "wide": True,
         },
     ]

@@ -87,7 +87,7 @@ def attribution(session: PaymentSession) -> str:
 class SessionColumns:
     """Display methods of the PaymentSession admin (mixed into ``PaymentSessionAdmin``)."""
 
-    @admin.display(description=_("Flinks session id"), ordering="session_id")
+    @admin.display(description=_("session"), ordering="session_id")
     def short_session_id(self, obj: PaymentSession) -> str:
         if obj.session_id is None:
             return gettext("not created")
@@ -103,6 +103,14 @@ class SessionColumns:
             detail_meaning(obj.status_details),
             obj.status_details,
         )
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_with_details(self, obj: PaymentSession) -> str:
+        """The badge, and beside it Flinks' detail code with its meaning as a tooltip."""
+        badge = self.status_badge(obj)  # type: ignore[attr-defined] - PaymentSessionAdmin's badge
+        if not obj.status_details:
+            return badge
+        return format_html("{} {}", badge, self.details_code(obj))
 
     @admin.display(description=_("status details"))
     def details_meaning(self, obj: PaymentSession) -> str:
@@ -154,7 +162,11 @@ class SessionColumns:
 
     @admin.display(description=_("created at"), ordering="created_at")
     def created_at_seconds(self, obj: PaymentSession) -> str:
-        return to_the_second(obj.created_at)
+        """Date and time to the second; the line may break between them, never inside either."""
+        day, _space, time = to_the_second(obj.created_at).partition(" ")
+        return format_html(
+            '<span class="flinks-when">{}</span> <span class="flinks-when">{}</span>', day, time
+        )
 
 
 def _session_link(session: PaymentSession | None) -> str:
