@@ -75,7 +75,7 @@ def flinks_checkout(  # noqa: PLR0917 - a template tag's arguments are positiona
     (cancelled, expired, failed) shows its outcome and a "Start again" button in place of the iframe.
 
     The view that renders this tag must not be cached (``@never_cache``): the browser's Back button would
-    otherwise show a stale copy still offering a payment that has ended (README, "Checkout page").
+    otherwise show a stale copy still offering a payment that has ended (README, "Quick start" and "checkout.js").
     """
     values = checkout_context(
         session, context.get("request"), parent_origin=parent_origin, success_url=success_url
