@@ -21,7 +21,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +28,7 @@ from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
-from flinks_sessions.admin.columns import SessionColumns
+from flinks_sessions.admin.columns import BADGE_COLOURS, SessionColumns, status_badge_html
 from flinks_sessions.admin.filters import AccountListFilter
 from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
@@ -43,17 +42,6 @@ TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
 # that one operator's click cannot exhaust the connection pool the site's other requests use.
 ACTION_CONCURRENCY = 8
-
-# (background, text) per status: readable on the light and the dark admin theme.
-BADGE_COLOURS: dict[str, tuple[str, str]] = {
-    Status.INITIATED: ("#e2e8f0", "#1e293b"),
-    Status.IN_PROGRESS: ("#2563eb", "#ffffff"),
-    Status.COMPLETED: ("#15803d", "#ffffff"),
-    Status.FAILED: ("#b91c1c", "#ffffff"),
-    Status.CANCELLED: ("#7c2d12", "#ffffff"),
-    Status.EXPIRED: ("#6b7280", "#ffffff"),
-}
-_BADGE_STYLE = "display:inline-block;padding:1px 8px;border-radius:9px;font-size:0.85em;white-space:nowrap;"
 
 READ_ONLY_FIELDS = (
     "session_id",
@@ -85,16 +73,6 @@ READ_ONLY_FIELDS = (
 )
 
 
-def status_badge_html(session: PaymentSession) -> str:
-    background, colour = BADGE_COLOURS.get(session.status, ("#e5e7eb", "#111827"))
-    return format_html(
-        '<span class="flinks-status flinks-status-{}" style="{}background:{};color:{}">{}</span>',
-        session.status,
-        _BADGE_STYLE,
-        background,
-        colour,
-        session.get_status_display(),
-    )
 
 
 @admin.register(PaymentSession)
