@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flinks_sessions', '0001_initial'),
+        ('flinks_sessions', '0002_webhookdelivery_bounded_rejections'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
