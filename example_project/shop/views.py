@@ -55,12 +55,14 @@ def _own_session(request: HttpRequest, session_id: uuid.UUID) -> PaymentSession:
     """The session if this browser started it, or started one it replaces ("Start again" on the page)."""
     owned = set(request.session.get(SESSION_KEY, []))
     session = PaymentSession.objects.filter(session_id=session_id).first()
-    current = session
+    if session is None:
+        raise Http404(_("No such payment."))
+    current: PaymentSession | None = session
     for _hop in range(MAX_RESTARTS):
         if current is None:
             break
         if str(current.session_id) in owned:
-            return session  # type: ignore[return-value] - current is session or one of its predecessors
+            return session
         current = current.restarted_from
     raise Http404(_("No such payment."))
 
