@@ -94,3 +94,12 @@ def test_two_quick_clicks_and_a_second_tab_create_one_session_at_flinks(checkout
     for tab in (page, second):
         assert tab.evaluate("() => window.FlinksCheckout.sessionId") == str(successor.session_id)
     second.evaluate("() => window.FlinksCheckout.suppressExit()")
+
+
+def test_a_completed_payment_goes_to_the_sites_success_page(checkout: Checkout) -> None:
+    page = checkout.page
+    page.evaluate("() => window.FlinksCheckout.suppressExit()")  # this test's own move to the other page
+    page.goto(f"{checkout.live_server.url}/checkout-to-success/{checkout.session.session_id}/")
+    page.frame_locator("iframe").locator("#complete").click()
+    page.wait_for_selector("#elsewhere")
+    checkout.assert_never_cancelled()

@@ -31,12 +31,26 @@ def checkout(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     return HttpResponse(CHECKOUT.render({"session": session}, request))
 
 
+SUCCESS_CHECKOUT = engines["django"].from_string(
+    """<!doctype html>
+<html><head><meta charset="utf-8"><title>Checkout</title></head>
+<body>{% load flinks_sessions %}{% flinks_checkout session height=420 success_url="/elsewhere/" %}</body></html>"""
+)
+
+
+@never_cache
+def checkout_with_success_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = get_object_or_404(PaymentSession, session_id=session_id)
+    return HttpResponse(SUCCESS_CHECKOUT.render({"session": session}, request))
+
+
 def elsewhere(request: HttpRequest) -> HttpResponse:
     return HttpResponse('<!doctype html><html><body><p id="elsewhere">Somewhere else</p></body></html>')
 
 
 urlpatterns = [
     path("checkout/<uuid:session_id>/", checkout, name="checkout"),
+    path("checkout-to-success/<uuid:session_id>/", checkout_with_success_page, name="checkout-to-success"),
     path("elsewhere/", elsewhere, name="elsewhere"),
     path("flinks/", include("flinks_sessions.urls")),
 ]

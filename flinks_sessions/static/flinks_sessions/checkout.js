@@ -285,6 +285,8 @@
     if (sender && String(sender).toLowerCase() !== config.sessionId.toLowerCase()) { return; }
     if (DONE_STEPS[message.step]) {
       state.completed = true;
+      // A hint, not proof: the success page should read the stored status (or sync it) before it thanks.
+      if (message.step === "SUCCESS" && config.successUrl) { showEnded("completed"); }
     } else if (CANCEL_STEPS[message.step]) {
       abandon(CANCEL_STEPS[message.step]);
     }
