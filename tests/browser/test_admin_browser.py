@@ -1,7 +1,7 @@
 """The admin in Chromium at a laptop's width: the changelist fits 1,400 px, the abandonment page draws its charts
 in the light and the dark theme.
 
-``FLINKS_SCREENSHOTS=docs/images`` also saves what the browser showed (the pictures in ``docs/admin.md``).
+``FLINKS_SCREENSHOTS=docs/images`` also saves what the browser showed (the pictures in the README, "The admin").
 """
 
 from __future__ import annotations
