@@ -93,7 +93,9 @@ class PaymentSession(models.Model):
         editable=False,
     )
     # Set once by the restart that is creating this session's successor; the successor's link then answers.
-    restart_claimed_at = models.DateTimeField(_("restart claimed at"), null=True, blank=True, editable=False)
+    restarting_since = models.DateTimeField(
+        _("restart in progress since"), null=True, blank=True, editable=False
+    )
 
     cancel_requested_at = models.DateTimeField(
         _("cancel requested at"), null=True, blank=True, editable=False

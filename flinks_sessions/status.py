@@ -63,7 +63,7 @@ class Source(models.TextChoices):
 
 # What each Flinks detail code means, for people (``docs/flinks-api.md``, "Status"): the admin shows it beside
 # the code. A code that is not listed is shown as Flinks sent it.
-DETAIL_MEANINGS: dict[str, StrOrPromise] = {
+MEANINGS_OF_DETAILS: dict[str, StrOrPromise] = {
     "EFT0101": _("Created; the payor has not started"),
     "EFT0301": _("Payment scheduled"),
     "EFT0302": _("Account validated; pre-authorized debit signature still pending"),
@@ -78,7 +78,7 @@ DETAIL_MEANINGS: dict[str, StrOrPromise] = {
 
 def detail_meaning(code: str) -> str:
     """The meaning of a Flinks detail code in the active language, or ``""`` for an unknown or empty one."""
-    meaning = DETAIL_MEANINGS.get((code or "").strip().upper())
+    meaning = MEANINGS_OF_DETAILS.get((code or "").strip().upper())
     return str(meaning) if meaning is not None else ""
 
 

@@ -15,8 +15,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='paymentsession',
-            name='restart_claimed_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='restart claimed at'),
+            name='restarting_since',
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='restart in progress since'),
         ),
         migrations.AddField(
             model_name='paymentsession',
