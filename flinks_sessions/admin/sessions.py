@@ -28,7 +28,7 @@ from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
-from flinks_sessions.admin.columns import BADGE_COLOURS, SessionColumns, status_badge_html
+from flinks_sessions.admin.columns import SessionColumns, status_badge_html
 from flinks_sessions.admin.filters import AccountListFilter
 from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
@@ -73,8 +73,6 @@ READ_ONLY_FIELDS = (
 )
 
 
-
-
 @admin.register(PaymentSession)
 class PaymentSessionAdmin(SessionColumns, admin.ModelAdmin):
     # What fits 1,400 px beside the admin's navigation and the filters (tests/browser/test_admin_browser.py):
@@ -89,7 +87,14 @@ class PaymentSessionAdmin(SessionColumns, admin.ModelAdmin):
         "created_at_seconds",
     )
     list_display_links = ("reference_id", "short_session_id")
-    list_filter = ("status", CancelIntentFilter, CancelSourceFilter, "product", AccountListFilter, "created_at")
+    list_filter = (
+        "status",
+        CancelIntentFilter,
+        CancelSourceFilter,
+        "product",
+        AccountListFilter,
+        "created_at",
+    )
     list_select_related = ("owner",)
     date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
     ordering = ("-created_at", "-pk")
