@@ -90,3 +90,15 @@ class GuaranteeAlreadyDecided(FlinksError, ValueError):
     def __init__(self, message: str, *, decision: str = "") -> None:
         super().__init__(message)
         self.decision = decision
+
+
+class RestartError(Exception):
+    """A session could not be restarted (``services.restart_session``); nothing was created at Flinks."""
+
+
+class RestartRefused(RestartError, ValueError):
+    """This session cannot be restarted: it completed, Flinks never confirmed it, or it could not be ended."""
+
+
+class RestartPending(RestartError):
+    """Another request is creating this session's successor right now: ask again in a moment for the answer."""

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Status
+from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status
 
 
 class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
@@ -98,11 +98,30 @@ class PaymentSession(models.Model):
         related_name="flinks_payment_sessions",
     )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    # What start_session sent besides amount and reference (payor, payee, options): what a restart repeats.
+    start_params = models.JSONField(_("creation parameters"), default=dict, blank=True, editable=False)
+    # The session this one replaces ("Start again" after a cancel, an expiry or a failure). One-to-one: an
+    # ended session has at most one successor, whatever races to restart it (services.restart_session).
+    restarted_from = models.OneToOneField(
+        "self",
+        verbose_name=_("restarted from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="successor",
+        editable=False,
+    )
+    # Set once by the restart that is creating this session's successor; the successor's link then answers.
+    restarting_since = models.DateTimeField(
+        _("restart in progress since"), null=True, blank=True, editable=False
+    )
 
     cancel_requested_at = models.DateTimeField(
         _("cancel requested at"), null=True, blank=True, editable=False
     )
-    cancel_source = models.CharField(_("cancel requested by"), max_length=16, blank=True, editable=False)
+    cancel_source = models.CharField(
+        _("cancel requested by"), max_length=16, choices=Source.choices, blank=True, editable=False
+    )
     cancel_reason = models.CharField(_("cancel reason"), max_length=255, blank=True, editable=False)
     # Who is calling Flinks' /cancel right now: set under the row lock, cleared when the call's outcome is stored.
     cancel_claim = models.UUIDField(_("cancel claim"), null=True, blank=True, editable=False)
@@ -205,6 +224,7 @@ class SessionEvent(models.Model):
         CANCEL_ATTEMPT = "cancel_attempt", _("Cancel attempted")
         CANCEL_WITHDRAWN = "cancel_withdrawn", _("Cancel withdrawn")
         CANCEL_FAILED = "cancel_failed", _("Cancel failed")
+        RESTARTED = "restarted", _("Restarted as a new session")
         NOT_FOUND = "not_found", _("Not found at Flinks")
         SYNC_FAILED = "sync_failed", _("Sync failed")
         GUARANTEE_OFFERED = "guarantee_offered", _("Guarantee offered")
@@ -223,7 +243,7 @@ class SessionEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=20, blank=True)
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     status_details = models.CharField(_("status details"), max_length=20, blank=True)
-    source = models.CharField(_("source"), max_length=16)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),

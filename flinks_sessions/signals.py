@@ -7,6 +7,7 @@
 ``guarantee_offered``      sender=PaymentSession, session, offer (a ``GuaranteeOffer``), delivery
 ``guarantee_decided``      sender=PaymentSession, session, accepted, source, actor
 ``amount_reduced``         sender=PaymentSession, session, requested, settled, source
+``session_restarted``      sender=PaymentSession, session (the successor), previous, source
 
 ``guarantee_offered`` announces a GEFT guarantee Flinks is waiting on; the app's own receiver applies the
 ``GUARANTEE_DECISION`` policy in a task (nothing is enqueued for ``"manual"``). ``amount_reduced`` announces a
@@ -26,9 +27,11 @@ from typing import Any
 
 from django.dispatch import Signal
 
+from flinks_sessions.status import Source
+
 logger = logging.getLogger("flinks_sessions.signals")
 
-SOURCES = ("beacon", "admin", "command", "api", "webhook", "sync")
+SOURCES: tuple[str, ...] = tuple(Source.values)  # "beacon", "admin", "command", "api", "webhook", "sync"
 
 session_cancelled = Signal()
 session_status_changed = Signal()
@@ -37,6 +40,7 @@ cancel_requested = Signal()
 guarantee_offered = Signal()
 guarantee_decided = Signal()
 amount_reduced = Signal()
+session_restarted = Signal()
 
 
 def send_safely(signal: Signal, sender: type, **kwargs: Any) -> None:

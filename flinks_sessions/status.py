@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger("flinks_sessions.status")
+
+StrOrPromise = str | Promise  # a lazy translation is a Promise until rendered
 
 
 class Status(models.TextChoices):
@@ -45,6 +48,39 @@ DETAIL_PAYMENT_SCHEDULED = "EFT0301"
 DETAIL_PAD_PENDING = "EFT0302"
 DETAIL_CANCELLED_BY_API = "EFT0501"
 DETAIL_EXPIRED = "EFT0601"
+
+
+class Source(models.TextChoices):
+    """Who or what triggered a change: the ``source`` of every audit row, cancel intent and signal."""
+
+    BEACON = "beacon", _("Shopper's browser")
+    ADMIN = "admin", _("Operator (admin)")
+    COMMAND = "command", _("Management command")
+    API = "api", _("Site code")
+    WEBHOOK = "webhook", _("Flinks webhook")
+    SYNC = "sync", _("Sync with Flinks")
+
+
+# What each Flinks detail code means, for people (``docs/flinks-api.md``, "Status"): the admin shows it beside
+# the code. A code that is not listed is shown as Flinks sent it.
+MEANINGS_OF_DETAILS: dict[str, StrOrPromise] = {
+    "EFT0101": _("Created; the payor has not started"),
+    "EFT0301": _("Payment scheduled"),
+    "EFT0302": _("Account validated; pre-authorized debit signature still pending"),
+    "EFT0401": _("Bank login failed"),
+    "EFT0402": _("No guarantee offered"),
+    "EFT0403": _("Payor name did not match the bank account"),
+    "EFT0404": _("Insufficient balance"),
+    "EFT0501": _("Cancelled by an API request"),
+    "EFT0601": _("Timed out"),
+}
+
+
+def detail_meaning(code: str) -> str:
+    """The meaning of a Flinks detail code in the active language, or ``""`` for an unknown or empty one."""
+    meaning = MEANINGS_OF_DETAILS.get((code or "").strip().upper())
+    return str(meaning) if meaning is not None else ""
+
 
 _SPELLINGS: dict[str, Status] = {
     "initiated": Status.INITIATED,

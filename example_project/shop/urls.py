@@ -12,4 +12,5 @@ urlpatterns = [
     path("products/<slug:slug>/checkout/", views.checkout, name="checkout"),
     path("pay/<uuid:session_id>/", views.pay, name="pay"),
     path("pay/<uuid:session_id>/done/", views.thanks, name="thanks"),
+    path("pay/<uuid:session_id>/again/", views.start_again, name="start-again"),
 ]

@@ -1,7 +1,9 @@
-"""The shop's pages. The payment part is three calls: ``start_session``, the checkout tag, ``sync_session``.
+"""The shop's pages. The payment part is three calls: ``start_session``, the checkout tag, ``sync_session``;
+``restart_session`` when the shopper starts again from the outcome page.
 
-A browser may only see the payment sessions it started (their ids are kept in its Django session), which is
-how a real shop would tie a session to an order and a customer.
+A browser may only see the payment sessions it started (their ids are kept in its Django session) and their
+successors, which is how a real shop would tie a session to an order and a customer. The pages that show a
+payment are ``never_cache``: Back must never show a stale copy of a payment that has ended.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from example_project.shop.catalog import PRODUCTS, Product
 from example_project.shop.forms import CheckoutForm
 from flinks_sessions import services
 from flinks_sessions.conf import get_settings
-from flinks_sessions.exceptions import FlinksError
+from flinks_sessions.exceptions import FlinksError, RestartError
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.templatetags.flinks_sessions import origin_of
 
 SESSION_KEY = "shop_payment_sessions"
+# How far back a successor's chain is followed to the session this browser started.
+MAX_RESTARTS = 20
 
 
 def strict_csp(response: HttpResponse) -> HttpResponse:
@@ -47,12 +52,19 @@ def _product(slug: str) -> Product:
 
 
 def _own_session(request: HttpRequest, session_id: uuid.UUID) -> PaymentSession:
-    if str(session_id) not in request.session.get(SESSION_KEY, []):
+    """The session if this browser started it, or started one it replaces ("Start again" on the page)."""
+    owned = set(request.session.get(SESSION_KEY, []))
+    session = PaymentSession.objects.filter(session_id=session_id).first()
+    if session is None:
         raise Http404(_("No such payment."))
-    try:
-        return PaymentSession.objects.get(session_id=session_id)
-    except PaymentSession.DoesNotExist:
-        raise Http404(_("No such payment.")) from None
+    current: PaymentSession | None = session
+    for _hop in range(MAX_RESTARTS):
+        if current is None:
+            break
+        if str(current.session_id) in owned:
+            return session
+        current = current.restarted_from
+    raise Http404(_("No such payment."))
 
 
 @require_GET
@@ -93,11 +105,16 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("shop:pay", session_id=session.session_id)
 
 
+@never_cache
 @require_GET
 def pay(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-    """The checkout page: the hosted flow in an iframe; leaving the page cancels the session."""
+    """The checkout page: the hosted flow in an iframe; leaving the page cancels the session.
+
+    A session that has ended shows its outcome and "Start again" in place of the iframe (the checkout tag does
+    it); a completed one goes to the thank-you page.
+    """
     session = _own_session(request, session_id)
-    if session.is_terminal:
+    if session.status == PaymentSession.Status.COMPLETED:
         return redirect("shop:thanks", session_id=session_id)
     product = PRODUCTS.get(session.metadata.get("product", ""))
     context = {
@@ -108,6 +125,7 @@ def pay(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     return strict_csp(render(request, "shop/pay.html", context))
 
 
+@never_cache
 @require_GET
 def thanks(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """The outcome. A browser event is only a hint (docs/flinks-api.md): ask Flinks when we do not know yet."""
@@ -118,3 +136,15 @@ def thanks(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         session.refresh_from_db()
     product = PRODUCTS.get(session.metadata.get("product", ""))
     return strict_csp(render(request, "shop/thanks.html", {"session": session, "product": product}))
+
+
+@require_POST
+def start_again(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """The outcome page's "Try again": the same order in a new session, nothing typed twice."""
+    session = _own_session(request, session_id)
+    try:
+        successor = services.restart_session(session, source="api", reason="try again from the outcome page")
+    except (RestartError, ValidationError, FlinksError):
+        messages.error(request, _("The payment could not be started again. Please try again in a moment."))
+        return redirect("shop:thanks", session_id=session_id)
+    return redirect("shop:pay", session_id=successor.session_id)

@@ -17,18 +17,19 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from flinks_sessions.admin.columns import EventColumns
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.models import PaymentSession, SessionEvent
 
 INLINE_EVENTS = 20
+# Times to the second, Flinks' detail code with its meaning, who acted (and, for a confirmation, who asked).
 EVENT_FIELDS = (
-    "created_at",
+    "at",
     "kind",
     "from_status",
     "to_status",
-    "status_details",
-    "source",
-    "actor",
+    "event_details",
+    "by",
     "reason",
     "payload",
 )
@@ -58,7 +59,7 @@ class LatestEventsFormSet(BaseInlineFormSet):
         return self._latest
 
 
-class SessionEventInline(admin.TabularInline):
+class SessionEventInline(EventColumns, admin.TabularInline):
     """The audit trail's latest lines. Append-only: nobody adds, edits or deletes a line from here."""
 
     model = SessionEvent
@@ -73,7 +74,7 @@ class SessionEventInline(admin.TabularInline):
     verbose_name_plural = _("audit trail")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SessionEvent]:
-        return super().get_queryset(request).select_related("actor")
+        return super().get_queryset(request).select_related("actor", "session")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -89,15 +90,15 @@ class SessionEventInline(admin.TabularInline):
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
+class SessionEventAdmin(EventColumns, admin.ModelAdmin):
     """Every audit line, newest first, usually reached filtered by one session from its change page."""
 
-    list_display = ("created_at", "session", *EVENT_FIELDS[1:-1])
+    list_display = ("at", "session", *EVENT_FIELDS[1:-1])
     list_select_related = ("session", "actor")
     ordering = ("-created_at", "-pk")
-    readonly_fields = ("session", *EVENT_FIELDS)
+    readonly_fields = ("session", "created_at", *EVENT_FIELDS)
     fields = readonly_fields
-    list_filter = ("kind",)  # "source" has no choices: Django would list it with a DISTINCT over every row
+    list_filter = ("kind", "source")  # both have choices: no DISTINCT over every row
     paginator = EstimatedCountPaginator
     list_per_page = LIST_PER_PAGE
     show_full_result_count = False

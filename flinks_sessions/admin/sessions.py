@@ -9,6 +9,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,43 +21,35 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
+from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
+from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
+from flinks_sessions.admin.columns import SessionColumns, status_badge_html
 from flinks_sessions.admin.filters import AccountListFilter
 from flinks_sessions.admin.guarantees import GuaranteeActionsMixin, UndecidedGuaranteeFilter
+from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps import run
-from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_counts, describe_sync_counts
+from flinks_sessions.sweeps.summary import RunSummary
 
 TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
 # that one operator's click cannot exhaust the connection pool the site's other requests use.
 ACTION_CONCURRENCY = 8
 
-# (background, text) per status: readable on the light and the dark admin theme.
-BADGE_COLOURS: dict[str, tuple[str, str]] = {
-    Status.INITIATED: ("#e2e8f0", "#1e293b"),
-    Status.IN_PROGRESS: ("#2563eb", "#ffffff"),
-    Status.COMPLETED: ("#15803d", "#ffffff"),
-    Status.FAILED: ("#b91c1c", "#ffffff"),
-    Status.CANCELLED: ("#7c2d12", "#ffffff"),
-    Status.EXPIRED: ("#6b7280", "#ffffff"),
-}
-_BADGE_STYLE = "display:inline-block;padding:1px 8px;border-radius:9px;font-size:0.85em;white-space:nowrap;"
-
 READ_ONLY_FIELDS = (
     "session_id",
     "reference_id",
     "status_badge",
     "remote_status",
-    "status_details",
+    "details_meaning",
     "amount",
     "settled_amount",
     "currency",
@@ -78,38 +71,39 @@ READ_ONLY_FIELDS = (
     "attempt_count",
     "last_error",
     "last_error_at",
+    "cancel_attribution",
+    "metadata_display",
+    "restarted_from_link",
+    "successor_link",
     "created_at",
     "updated_at",
 )
 
 
-def status_badge_html(session: PaymentSession) -> str:
-    background, colour = BADGE_COLOURS.get(session.status, ("#e5e7eb", "#111827"))
-    return format_html(
-        '<span class="flinks-status flinks-status-{}" style="{}background:{};color:{}">{}</span>',
-        session.status,
-        _BADGE_STYLE,
-        background,
-        colour,
-        session.get_status_display(),
-    )
-
-
 @admin.register(PaymentSession)
-class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
+class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmin):
+    # What fits 1,400 px beside the admin's navigation and the filters (tests/browser/test_admin_browser.py):
+    # the account and the owner are filters and search fields rather than columns.
     list_display = (
         "reference_id",
-        "session_id",
-        "status_badge",
+        "short_session_id",
+        "status_with_details",
+        "cancel_state",
         "product",
-        "account",
         "amount",
         "guarantee_state",
-        "owner",
+        "created_at_seconds",
+    )
+    list_display_links = ("reference_id", "short_session_id")
+    list_filter = (
+        "status",
+        CancelIntentFilter,
+        CancelSourceFilter,
+        UndecidedGuaranteeFilter,
+        "product",
+        AccountListFilter,
         "created_at",
     )
-    list_display_links = ("reference_id", "session_id")
-    list_filter = ("status", "product", UndecidedGuaranteeFilter, AccountListFilter, "created_at")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
     ordering = ("-created_at", "-pk")
@@ -120,6 +114,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
     search_fields = ("session_id", "reference_id", "owner")  # what get_search_results matches, for the help
     search_help_text = SESSION_SEARCH_HELP
     readonly_fields = READ_ONLY_FIELDS
+    # The change page shows what applies to the session's state: see get_fieldsets.
     fieldsets = (
         (
             None,
@@ -128,7 +123,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
                     "reference_id",
                     "session_id",
                     "status_badge",
-                    "status_details",
+                    "details_meaning",
                     "remote_status",
                     ("amount", "settled_amount", "currency"),
                     ("product", "account"),
@@ -152,6 +147,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
             _("Cancellation"),
             {
                 "fields": (
+                    "cancel_attribution",
                     "cancel_requested_at",
                     "cancel_source",
                     "cancel_reason",
@@ -164,10 +160,15 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
             _("Reconciliation with Flinks"),
             {"fields": ("last_synced_at", "not_found_at", "attempt_count", "last_error", "last_error_at")},
         ),
-        (_("Site data"), {"fields": ("metadata",)}),
+        (_("Start again"), {"fields": ("restarted_from_link", "successor_link")}),
+        (_("Site data"), {"fields": ("metadata_display",)}),
         (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (SessionEventInline,)
+
+    class Media:
+        css = {"all": ("flinks_sessions/admin.css",)}
+
     actions = ("cancel_selected_sessions", "sync_selected_sessions", "accept_guarantee", "reject_guarantee")
 
     # --- display ----------------------------------------------------------------------------------------
@@ -184,11 +185,37 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
             queryset = queryset.filter(session_match(term))
         return queryset, False
 
+    def get_fieldsets(self, request: HttpRequest, obj: PaymentSession | None = None) -> Any:
+        """Only what applies: a field with nothing stored is left out, and so is a section left empty."""
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        shown = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = [field for field in options["fields"] if _applies(obj, field)]
+            if fields:
+                shown.append((name, {**options, "fields": fields}))
+        return shown
+
     # --- permissions ------------------------------------------------------------------------------------
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Sessions are created at Flinks by ``services.start_session``, never typed in."""
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Flinks and the app own every field (the metadata is the site's code's): a record to read, no Save."""
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The view permission, or the change permission sites granted before sessions became read-only."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
+            f"{opts.app_label}.change_{opts.model_name}"
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The audit record of a payment: only a superuser may delete one (e.g. a data-erasure request)."""
+        return bool(request.user.is_active and request.user.is_superuser)
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.cancel_paymentsession")
@@ -216,14 +243,14 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
         summary = run.cancel_many(
             sessions, source="admin", reason=reason, actor=request.user, concurrency=ACTION_CONCURRENCY
         )
-        self._report(request, summary, describe_cancel_counts(summary))
+        self._report(request, summary, describe_cancel_action(summary))
         return None
 
     @admin.action(description=_("Sync status from Flinks"), permissions=["sync"])
     def sync_selected_sessions(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> None:
         """Poll ``/status`` for each selected session and store what changed (a read: no confirmation)."""
         summary = run.sync_many(list(queryset), concurrency=ACTION_CONCURRENCY)
-        self._report(request, summary, describe_sync_counts(summary))
+        self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
         cancellable = [session for session in sessions if session.is_open]
@@ -244,11 +271,6 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
         return TemplateResponse(request, f"{TEMPLATES}cancel_selected_confirmation.html", context)
 
     def _report(self, request: HttpRequest, summary: RunSummary, counts: str) -> None:
-        if summary.failed:
-            counts = gettext("%(counts)s. First error: %(error)s") % {
-                "counts": counts,
-                "error": summary.first_error,
-            }
         level = messages.SUCCESS
         if summary.failed:
             level = messages.ERROR if summary.failed == summary.total else messages.WARNING
@@ -260,12 +282,21 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         custom = [
             path(
+                "abandonment/",
+                self.admin_site.admin_view(self.abandonment_view),
+                name="{}_{}_abandonment".format(*info),
+            ),
+            path(
                 "<path:object_id>/cancel/",
                 self.admin_site.admin_view(self.cancel_view),
                 name="{}_{}_cancel".format(*info),
-            )
+            ),
         ]
         return custom + super().get_urls()
+
+    def abandonment_view(self, request: HttpRequest) -> TemplateResponse:
+        """The abandonment page (:mod:`flinks_sessions.admin.abandonment`)."""
+        return abandonment.abandonment_view(self, request)
 
     def render_change_form(  # noqa: PLR0917 - Django's signature
         self,
@@ -351,3 +382,29 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, admin.ModelAdmin):
                 % {"error": result.error},
                 messages.ERROR,
             )
+
+
+# When a field of the change page has something to show; any other field: when its stored value is not empty.
+_SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
+    **dict.fromkeys(
+        ("reference_id", "session_id", "status_badge", "amount", "currency", "product", "account"),
+        lambda session: True,
+    ),
+    "details_meaning": lambda session: bool(session.status_details),
+    "cancel_attribution": lambda session: bool(
+        session.cancel_requested_at or session.status == Status.CANCELLED
+    ),
+    "successor_link": lambda session: PaymentSession.objects.filter(restarted_from=session).exists(),
+    "restarted_from_link": lambda session: session.restarted_from_id is not None,
+    "metadata_display": lambda session: bool(session.metadata),
+}
+
+
+def _applies(session: PaymentSession, field: Any) -> bool:
+    """Whether a field (or a row of fields) has something to show for this session."""
+    if isinstance(field, (tuple, list)):
+        return any(_applies(session, name) for name in field)
+    shown_when = _SHOWN_WHEN.get(field)
+    if shown_when is not None:
+        return shown_when(session)
+    return getattr(session, field, None) not in (None, "", 0)

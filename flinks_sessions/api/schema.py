@@ -83,6 +83,28 @@ class FlinksSessionStatusSerializer(SessionStatusSerializer):
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)  # type: ignore[assignment]
 
 
+class FlinksRestartSerializer(serializers.Serializer):
+    """What "Start again" answers: the successor, and what the page needs to show it in place."""
+
+    sessionId = serializers.UUIDField(read_only=True)  # noqa: N815 - JSON casing
+    previousSessionId = serializers.UUIDField(read_only=True)  # noqa: N815
+    hostedUrl = serializers.URLField(read_only=True, help_text=_("The successor's hosted payment page."))  # noqa: N815
+    token = serializers.CharField(read_only=True, help_text=_("The successor's exit token."))
+    exitUrl = serializers.CharField(read_only=True)  # noqa: N815
+    resumeUrl = serializers.CharField(read_only=True)  # noqa: N815
+    statusUrl = serializers.CharField(read_only=True)  # noqa: N815
+    restartUrl = serializers.CharField(read_only=True)  # noqa: N815
+
+
+class FlinksRestartRefusedSerializer(serializers.Serializer):
+    sessionId = serializers.UUIDField(read_only=True)  # noqa: N815 - JSON casing
+    pending = serializers.BooleanField(
+        read_only=True,
+        help_text=_("True while another request creates the successor: ask again in a moment."),
+    )
+    detail = serializers.CharField(read_only=True, required=False)
+
+
 class FlinksErrorSerializer(serializers.Serializer):
     """DRF's error body."""
 
@@ -224,6 +246,41 @@ def status_operation() -> dict[str, Any]:
     }
 
 
+def restart_operation() -> dict[str, Any]:
+    """``extend_schema`` arguments for ``POST sessions/<id>/restart/``."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {
+        "operation_id": "flinks_sessions_restart",
+        "summary": _("Start again: the session that replaces this one, for the same order."),
+        "description": _(
+            "Cancels the session first if it is still open, then creates its successor at Flinks with the same "
+            "reference, amount and payor. A repeated request answers the same successor: one is created however "
+            "often the button is clicked. The text/plain body is the fields as a query string (token=...)."
+        ),
+        "request": _beacon_body(FlinksExitTokenSerializer),
+        "responses": {
+            201: OpenApiResponse(FlinksRestartSerializer, description=_("The successor was created.")),
+            200: OpenApiResponse(FlinksRestartSerializer, description=_("The successor existed already.")),
+            409: OpenApiResponse(
+                FlinksRestartRefusedSerializer,
+                description=_(
+                    "Another request is creating the successor (pending), or this session cannot be restarted: "
+                    "it completed, Flinks never confirmed it, or it could not be cancelled."
+                ),
+            ),
+            502: OpenApiResponse(
+                FlinksErrorSerializer,
+                description=_("Flinks could not create the successor; try again later."),
+            ),
+            **_responses(400, 403, 404, 405, 413, 415, 429),
+        },
+        "parameters": [_session_id(), _retry_after()],
+        "auth": [],
+        "tags": [TAG],
+    }
+
+
 def annotated(view: type[Any], method: str, operation: dict[str, Any]) -> type[Any]:
     """A subclass of ``view`` carrying ``operation`` for ``method``; only the schema generator sees it."""
     from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -255,3 +312,9 @@ else:
 
         def view_replacement(self) -> type[Any]:
             return annotated(self.target, "get", status_operation())
+
+    class SessionRestartViewSchema(OpenApiViewExtension):
+        target_class = "flinks_sessions.api.restart.SessionRestartView"
+
+        def view_replacement(self) -> type[Any]:
+            return annotated(self.target, "post", restart_operation())

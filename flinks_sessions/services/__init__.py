@@ -26,6 +26,7 @@ from flinks_sessions.services.guarantee import (
 from flinks_sessions.services.intent import request_cancel, withdraw_cancel
 from flinks_sessions.services.offers import OfferOutcome, OfferResult, record_guarantee_offer
 from flinks_sessions.services.reports import Mismatch, apply_report
+from flinks_sessions.services.restart import restart_session, successor_of
 from flinks_sessions.services.start import build_session_body, start_session
 from flinks_sessions.services.sync import SyncOutcome, SyncResult, sync_session, sync_sessions
 from flinks_sessions.services.transitions import ApplyOutcome, ApplyResult, apply_remote_status
@@ -54,7 +55,9 @@ __all__ = [
     "policy_decision",
     "record_guarantee_offer",
     "request_cancel",
+    "restart_session",
     "start_session",
+    "successor_of",
     "sync_session",
     "sync_sessions",
     "withdraw_cancel",

@@ -22,6 +22,7 @@ from flinks_sessions.services.products import (
     clean_reference,
     rules_for,
 )
+from flinks_sessions.services.transitions import audit_event
 from flinks_sessions.status import Product, Status
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -84,7 +85,40 @@ def start_session(
     If the creation's outcome is unknown (a timeout or a 5xx after the request went out), a row without a
     session id is stored with the error, so the site can reconcile it by ``reference_id``, and
     :class:`~flinks_sessions.exceptions.FlinksUnavailable` is raised with ``ambiguous=True``.
+
+    ``payor``, ``payee`` and ``options`` are kept on the row (``start_params``): a restart
+    (:func:`~flinks_sessions.services.restart_session`) sends them again, so the shopper types nothing twice.
     """
+    return create_session(
+        amount=amount,
+        reference_id=reference_id,
+        payor=payor,
+        product=product,
+        owner=owner,
+        account=account,
+        payee=payee,
+        options=options,
+        metadata=metadata,
+    )
+
+
+def create_session(
+    *,
+    amount: Decimal | int | str | None,
+    reference_id: str,
+    payor: Mapping[str, Any],
+    product: str = Product.EFT,
+    owner: Any = None,
+    account: str | None = None,
+    payee: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    restarted_from: PaymentSession | None = None,
+    source: str = "api",
+    actor: Any = None,
+    reason: str = "",
+) -> PaymentSession:
+    """:func:`start_session`, and for a restart the link to the predecessor, stored with the row itself."""
     rules = rules_for(product)
     cleaned_amount = clean_amount(amount, rules)
     reference = clean_reference(reference_id, rules)
@@ -106,6 +140,11 @@ def start_session(
         "account": account_name,
         "owner": owner if getattr(owner, "pk", None) else None,
         "metadata": dict(metadata or {}),
+        "start_params": {
+            key: dict(value)
+            for key, value in (("payor", payor), ("payee", payee), ("options", options))
+            if value
+        },
     }
     try:
         created = get_client(account_name).create_session(body)
@@ -117,21 +156,35 @@ def start_session(
                 reference,
                 exc,
                 extra=session_extra(
-                    source="api", outcome="ambiguous", reference_id=reference, account=account_name
+                    source=source, outcome="ambiguous", reference_id=reference, account=account_name
                 ),
             )
         raise
     with transaction.atomic():
         session = PaymentSession.objects.create(
-            **fields, session_id=created.session_id, status=Status.INITIATED, remote_status="Initiated"
+            **fields,
+            session_id=created.session_id,
+            status=Status.INITIATED,
+            remote_status="Initiated",
+            restarted_from=restarted_from,
         )
         SessionEvent.objects.create(
             session=session,
             kind=SessionEvent.Kind.CREATED,
             to_status=Status.INITIATED,
-            source="api",
+            source=source,
+            reason=f"restart of {restarted_from.session_id}" if restarted_from is not None else "",
             payload={"sessionId": created.session_id, "referenceId": created.reference_id},
         )
+        if restarted_from is not None:
+            audit_event(
+                restarted_from,
+                SessionEvent.Kind.RESTARTED,
+                source=source,
+                actor=actor,
+                reason=reason,
+                payload={"successor": created.session_id},
+            ).save()
     return session
 
 

@@ -1,6 +1,7 @@
 """``{% load flinks_sessions %}{% flinks_checkout session %}``: the hosted flow plus the exit beacon wiring.
 
-The tag renders the hosted-flow iframe and loads ``checkout.js``; everything the script needs travels in
+The tag renders the hosted-flow iframe (or, once the session has ended, its outcome and "Start again") and
+loads ``checkout.js``; everything the script needs travels in
 ``data-`` attributes (no inline script, so a strict Content-Security-Policy keeps working). Override the markup
 with your own ``flinks_sessions/checkout.html``.
 """
@@ -26,7 +27,9 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def checkout_context(session: Any, request: Any = None, *, parent_origin: bool = True) -> dict[str, Any]:
+def checkout_context(
+    session: Any, request: Any = None, *, parent_origin: bool = True, success_url: str = ""
+) -> dict[str, Any]:
     """Everything the checkout template needs; public so a site rendering its own markup can reuse it."""
     if session is None or getattr(session, "session_id", None) is None:
         return {"available": False}
@@ -45,6 +48,9 @@ def checkout_context(session: Any, request: Any = None, *, parent_origin: bool =
         "exit_url": reverse("flinks_sessions:session-exit", kwargs=kwargs),
         "resume_url": reverse("flinks_sessions:session-resume", kwargs=kwargs),
         "status_url": reverse("flinks_sessions:session-status", kwargs=kwargs),
+        "restart_url": reverse("flinks_sessions:session-restart", kwargs=kwargs),
+        "success_url": success_url,
+        "status": session.status,
         "token": exit_token(session),
         "message_origin": origin_of(get_settings().account(session.account).hosted_page_base),
         "site_origin": site_origin,
@@ -53,19 +59,27 @@ def checkout_context(session: Any, request: Any = None, *, parent_origin: bool =
 
 
 @register.inclusion_tag("flinks_sessions/checkout.html", takes_context=True)
-def flinks_checkout(
+def flinks_checkout(  # noqa: PLR0917 - a template tag's arguments are positional or keyword alike
     context: template.Context,
     session: Any,
     height: str | int = 720,
     title: str | None = None,
     parent_origin: bool = True,
+    success_url: str = "",
 ) -> dict[str, Any]:
     """The hosted Flinks Pay flow for ``session`` in an iframe, with the page-exit beacon armed.
 
     ``height`` sets the iframe height in pixels, ``title`` its accessible name, ``parent_origin=False`` leaves
-    ``&parentOrigin=`` off the hosted page URL.
+    ``&parentOrigin=`` off the hosted page URL. ``success_url`` is where the page goes once the payment
+    completes (without it, a completed session shows a short note). A session that has ended otherwise
+    (cancelled, expired, failed) shows its outcome and a "Start again" button in place of the iframe.
+
+    The view that renders this tag must not be cached (``@never_cache``): the browser's Back button would
+    otherwise show a stale copy still offering a payment that has ended (README, "Quick start" and "checkout.js").
     """
-    values = checkout_context(session, context.get("request"), parent_origin=parent_origin)
+    values = checkout_context(
+        session, context.get("request"), parent_origin=parent_origin, success_url=success_url
+    )
     values["height"] = height
     values["title"] = title or _("Pay by bank with Flinks")
     return values

@@ -218,6 +218,8 @@ def test_a_bfcache_pagehide_is_graced_and_taken_back_on_pageshow(checkout: Check
         "sent": False,
         "suppressed": False,
         "graced": False,
+        "ended": False,
+        "status": "initiated",
     }
 
 

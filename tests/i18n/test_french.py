@@ -110,11 +110,11 @@ def test_the_cancel_confirmation_speaks_french_with_the_right_plural(french_admi
         return response.content.decode()
 
     single = confirm(one)
-    assert "Annuler cette session de paiement chez Flinks? L'acheteur ne pourra plus payer" in single
+    assert f"Annuler cette session de paiement chez Flinks{NBSP}? L'acheteur ne pourra plus payer" in single
     assert "Oui, les annuler" in single
 
     several = confirm(one, two, ended)
-    assert "Annuler ces 2 sessions de paiement chez Flinks?" in several
+    assert f"Annuler ces 2 sessions de paiement chez Flinks{NBSP}?" in several
     assert "Ces sessions ont déjà pris fin ou sont inconnues de Flinks" in several
     assert "Expirée" in several
 
@@ -175,7 +175,7 @@ def test_the_example_shop_speaks_french(settings: Any) -> None:
 
     assert '<html lang="fr">' in listing
     assert "<h1>Produits</h1>" in listing
-    assert "249,50 $" in listing  # and the amounts, the French way
+    assert f"249,50{NBSP}$" in listing  # and the amounts, the French way (a space that never breaks)
     assert f"Courriel{NBSP}:" in page
     assert ">Payer par compte bancaire</button>" in page
 
@@ -268,6 +268,18 @@ def test_every_entry_is_translated_and_none_is_fuzzy(catalogue: Path) -> None:
         source = msgid[0] if isinstance(msgid, tuple) else msgid
         # the singular may leave out the count ("Annuler cette session"); nothing may be added or misspelt
         assert set(placeholders.findall(msgstr)) <= set(placeholders.findall(source)) | {"%(counter)s"}, msgid
+
+
+def test_french_punctuation_has_its_non_breaking_space(catalogue: Path) -> None:
+    """``Statut : Amorcée``, ``chez Flinks ?``, ``« Terminée »``: never a plain space, never none."""
+    compiled = gettext.GNUTranslations((catalogue / "django.mo").open("rb"))
+    wrong = []
+    for msgid, msgstr in compiled._catalog.items():  # type: ignore[attr-defined]
+        if not msgid or not isinstance(msgstr, str):
+            continue
+        if re.search(r"(?:[^\s\u00a0]|(?<= ))[:;!?»](?=\s|$)|«(?!\u00a0)", msgstr):
+            wrong.append(msgstr)
+    assert not wrong, wrong
 
 
 def test_the_compiled_catalogue_is_up_to_date(catalogue: Path) -> None:

@@ -30,6 +30,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("session-exit", "post"): {"202"} | BEACON_ERRORS,
     ("session-resume", "post"): {"200"} | BEACON_ERRORS,
     ("session-status", "get"): {"200", "403", "404", "405", "429"},
+    ("session-restart", "post"): {"200", "201", "409", "502"} | BEACON_ERRORS,
     ("webhook", "post"): {"200", "202", "400", "401", "413"},
     ("webhook", "head"): {"200"},
 }

@@ -1,0 +1,231 @@
+"""What the PaymentSession admin shows beyond the stored columns: the cancel intent, detail codes with their
+meaning, attribution, ids that fit a column, times to the second.
+
+Kept apart from :mod:`.sessions` (which wires the admin) so each display rule has one home; every method here is
+read-only and costs no query on the changelist (the change page's attribution reads two audit rows).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.status import Source, Status, detail_meaning
+
+# (background, text) per status: readable on the light and the dark admin theme.
+BADGE_COLOURS: dict[str, tuple[str, str]] = {
+    Status.INITIATED: ("#e2e8f0", "#1e293b"),
+    Status.IN_PROGRESS: ("#2563eb", "#ffffff"),
+    Status.COMPLETED: ("#15803d", "#ffffff"),
+    Status.FAILED: ("#b91c1c", "#ffffff"),
+    Status.CANCELLED: ("#7c2d12", "#ffffff"),
+    Status.EXPIRED: ("#6b7280", "#ffffff"),
+}
+_BADGE_STYLE = "display:inline-block;padding:1px 8px;border-radius:9px;font-size:0.85em;white-space:nowrap;"
+
+
+def status_badge_html(session: PaymentSession) -> str:
+    background, colour = BADGE_COLOURS.get(session.status, ("#e5e7eb", "#111827"))
+    return format_html(
+        '<span class="flinks-status flinks-status-{}" style="{}background:{};color:{}">{}</span>',
+        session.status,
+        _BADGE_STYLE,
+        background,
+        colour,
+        session.get_status_display(),
+    )
+
+
+SHORT_ID = 8  # characters of a Flinks session id shown in the changelist; the whole id is its tooltip
+ERROR_PREVIEW = 60  # characters of a cancel's last error shown in the changelist
+
+
+def to_the_second(value: datetime | None) -> str:
+    """A timestamp in the active locale's short date and the time to the second (audits need the second)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return f"{date_format(local, 'SHORT_DATE_FORMAT')} {date_format(local, 'H:i:s')}"
+
+
+def source_label(source: str) -> str:
+    """``Operator (admin)`` for ``admin``: a stored source in words (an unknown one as stored)."""
+    try:
+        return str(Source(source).label)
+    except ValueError:
+        return source
+
+
+def details_with_meaning(code: str) -> str:
+    """``EFT0501 (Cancelled by an API request)``: the code Flinks sent and what it means."""
+    meaning = detail_meaning(code)
+    if not code:
+        return ""
+    return gettext("%(code)s (%(meaning)s)") % {"code": code, "meaning": meaning} if meaning else code
+
+
+def intent_actor(session: PaymentSession) -> SessionEvent | None:
+    """The first audit row of the cancel's first asker: it names the operator, if a person asked."""
+    return (
+        session.events.filter(
+            kind__in=(SessionEvent.Kind.CANCEL_ATTEMPT, SessionEvent.Kind.RESTARTED),
+            source=session.cancel_source,
+        )
+        .select_related("actor")
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def attribution(session: PaymentSession) -> str:
+    """Who asked for the cancel and who confirmed it: an operator's cancel confirmed by a webhook names both."""
+    if not session.cancel_requested_at and session.status != Status.CANCELLED:
+        return ""
+    asked = source_label(session.cancel_source) if session.cancel_source else gettext("Flinks")
+    first = intent_actor(session) if session.cancel_source else None
+    if first is not None and first.actor is not None:
+        asked = gettext("%(source)s, %(user)s") % {"source": asked, "user": first.actor}
+    confirmed = (
+        session.events.filter(kind=SessionEvent.Kind.TRANSITION, to_status=Status.CANCELLED)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if confirmed is None:
+        return gettext("Asked by %(asked)s; not confirmed yet.") % {"asked": asked}
+    return gettext("Asked by %(asked)s; confirmed by %(confirmed)s.") % {
+        "asked": asked,
+        "confirmed": source_label(confirmed.source),
+    }
+
+
+class SessionColumns:
+    """Display methods of the PaymentSession admin (mixed into ``PaymentSessionAdmin``)."""
+
+    @admin.display(description=_("session"), ordering="session_id")
+    def short_session_id(self, obj: PaymentSession) -> str:
+        if obj.session_id is None:
+            return gettext("not created")
+        full = str(obj.session_id)
+        return format_html('<span class="flinks-id" title="{}">{}…</span>', full, full[:SHORT_ID])
+
+    @admin.display(description=_("details"), ordering="status_details")
+    def details_code(self, obj: PaymentSession) -> str:
+        if not obj.status_details:
+            return ""
+        return format_html(
+            '<abbr class="flinks-code" title="{}">{}</abbr>',
+            detail_meaning(obj.status_details),
+            obj.status_details,
+        )
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_with_details(self, obj: PaymentSession) -> str:
+        """The badge, and beside it Flinks' detail code with its meaning as a tooltip."""
+        badge = status_badge_html(obj)
+        if not obj.status_details:
+            return badge
+        return format_html("{} {}", badge, self.details_code(obj))
+
+    @admin.display(description=_("status details"))
+    def details_meaning(self, obj: PaymentSession) -> str:
+        return details_with_meaning(obj.status_details)
+
+    @admin.display(description=_("cancel"), ordering="cancel_requested_at")
+    def cancel_state(self, obj: PaymentSession) -> str:
+        """Empty when nobody asked; else who asked and where it stands (failed with its error, waiting, done)."""
+        if obj.cancel_requested_at is None:
+            return ""
+        source = source_label(obj.cancel_source)
+        if obj.status == Status.CANCELLED:
+            return format_html('<span class="flinks-cancel flinks-cancel--done">{}</span>', source)
+        if obj.is_terminal:
+            return format_html(
+                '<span class="flinks-cancel">{}</span>',
+                gettext("%(source)s; ended %(status)s")
+                % {"source": source, "status": obj.get_status_display().lower()},
+            )
+        if obj.last_error:
+            return format_html(
+                '<span class="flinks-cancel flinks-cancel--failed" title="{}">{}</span>',
+                obj.last_error,
+                gettext("%(source)s; failed: %(error)s")
+                % {"source": source, "error": Truncator(obj.last_error).chars(ERROR_PREVIEW)},
+            )
+        return format_html(
+            '<span class="flinks-cancel flinks-cancel--pending">{}</span>',
+            gettext("%(source)s; waiting") % {"source": source},
+        )
+
+    @admin.display(description=_("cancel requested by"))
+    def cancel_attribution(self, obj: PaymentSession) -> str:
+        return attribution(obj)
+
+    @admin.display(description=_("metadata"))
+    def metadata_display(self, obj: PaymentSession) -> str:
+        return format_html(
+            '<pre class="flinks-json">{}</pre>', json.dumps(obj.metadata, indent=2, ensure_ascii=False)
+        )
+
+    @admin.display(description=_("restarted from"))
+    def restarted_from_link(self, obj: PaymentSession) -> str:
+        return _session_link(obj.restarted_from)
+
+    @admin.display(description=_("restarted as"))
+    def successor_link(self, obj: PaymentSession) -> str:
+        return _session_link(PaymentSession.objects.filter(restarted_from=obj).first())
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_at_seconds(self, obj: PaymentSession) -> str:
+        """Date and time to the second; the line may break between them, never inside either."""
+        day, _space, time = to_the_second(obj.created_at).partition(" ")
+        return format_html(
+            '<span class="flinks-when">{}</span> <span class="flinks-when">{}</span>', day, time
+        )
+
+
+def _session_link(session: PaymentSession | None) -> str:
+    if session is None:
+        return ""
+    url = reverse("admin:flinks_sessions_paymentsession_change", args=[session.pk])
+    return format_html('<a href="{}">{}</a>', url, session.session_id or session.pk)
+
+
+class EventColumns:
+    """Display methods of the audit trail inline: times to the second, who acted, labels in words."""
+
+    @admin.display(description=_("at"))
+    def at(self, obj: SessionEvent) -> str:
+        return to_the_second(obj.created_at)
+
+    @admin.display(description=_("by"))
+    def by(self, obj: SessionEvent) -> str:
+        """Who acted; for the cancel's confirmation, also who asked (an operator confirmed by a webhook)."""
+        label = obj.get_source_display()
+        if obj.actor is not None:
+            return gettext("%(source)s, %(user)s") % {"source": label, "user": obj.actor}
+        session = obj.session
+        if obj.kind != SessionEvent.Kind.TRANSITION or obj.to_status != Status.CANCELLED:
+            return label
+        if not session.cancel_source:
+            return label
+        asked = source_label(session.cancel_source)
+        first = intent_actor(session)
+        if first is not None and first.actor is not None:
+            asked = gettext("%(source)s, %(user)s") % {"source": asked, "user": first.actor}
+        if session.cancel_source == obj.source and (first is None or first.actor is None):
+            return label
+        return gettext("%(source)s, asked by %(asked)s") % {"source": label, "asked": asked}
+
+    @admin.display(description=_("status details"))
+    def event_details(self, obj: SessionEvent) -> str:
+        return details_with_meaning(obj.status_details)
