@@ -50,7 +50,7 @@ class UndecidedGuaranteeFilter(admin.SimpleListFilter):
 
 
 class GuaranteeActionsMixin:
-    """The actions and the column; mixed into ``PaymentSessionAdmin``."""
+    """The actions and the guarantee's state for the change page; mixed into ``PaymentSessionAdmin``."""
 
     @admin.display(description=_("guarantee"), ordering="guarantee_decision")
     def guarantee_state(self, obj: PaymentSession) -> str:

@@ -35,7 +35,7 @@ from flinks_sessions.admin.messages import describe_cancel_action, describe_sync
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.status import Status
+from flinks_sessions.status import Product, Status
 from flinks_sessions.sweeps import run
 from flinks_sessions.sweeps.summary import RunSummary
 
@@ -45,6 +45,7 @@ TEMPLATES = "admin/flinks_sessions/paymentsession/"
 ACTION_CONCURRENCY = 8
 
 READ_ONLY_FIELDS = (
+    "guarantee_state",
     "session_id",
     "reference_id",
     "status_badge",
@@ -91,7 +92,6 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
         "cancel_state",
         "product",
         "amount",
-        "guarantee_state",
         "created_at_seconds",
     )
     list_display_links = ("reference_id", "short_session_id")
@@ -135,6 +135,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
             _("Guarantee (GEFT)"),
             {
                 "fields": (
+                    "guarantee_state",
                     "guarantee_offered_at",
                     "guarantee_offer",
                     "guarantee_decision",
@@ -397,6 +398,10 @@ _SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
     "successor_link": lambda session: PaymentSession.objects.filter(restarted_from=session).exists(),
     "restarted_from_link": lambda session: session.restarted_from_id is not None,
     "metadata_display": lambda session: bool(session.metadata),
+    "guarantee_offer": lambda session: bool(session.guarantee_offer),
+    "guarantee_state": lambda session: (
+        session.product == Product.GEFT and bool(session.guarantee_decision or session.guarantee_offered_at)
+    ),
 }
 
 
