@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-import django
 from django import template
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.template.base import Parser, Token
@@ -17,8 +17,8 @@ register = template.Library()
 @register.tag(name="flinks_date_hierarchy")
 def date_hierarchy_tag(parser: Parser, token: Token) -> InclusionAdminNode:
     """Renders Django's own ``admin/date_hierarchy.html`` (overridable per model like the built-in tag)."""
-    # Django 6.0 added the tag's name as the node's first argument; 5.2 has none.
-    named = ("date_hierarchy",) if django.VERSION >= (6, 0) else ()
+    # Django 6.1 added the tag's name as the node's first argument; 5.2 and 6.0 have none.
+    named = ("date_hierarchy",) if "name" in inspect.signature(InclusionAdminNode).parameters else ()
     node: Any = InclusionAdminNode  # the stubs know one of the two signatures
     return node(
         *named,
