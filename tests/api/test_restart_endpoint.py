@@ -77,3 +77,14 @@ def test_start_again_refuses_a_completed_session_and_bad_tokens(
     assert refused.status_code == 409
     assert refused.json()["pending"] is False
     assert not PaymentSession.objects.filter(restarted_from=ended).exists()
+
+
+def test_start_again_cancels_an_open_session_with_the_one_restart_reason(client: Client, sandbox: Any) -> None:
+    """The page's Start again and a site's ``restart_session`` record the same reason (once two spellings)."""
+    session = start_session(amount="39.99", reference_id="order-10", payor=PAYOR)
+
+    assert restart(client, session.session_id, exit_token(session)).status_code == 201
+
+    session.refresh_from_db()
+    assert (session.status, session.cancel_reason) == (Status.CANCELLED, "restarted")
+    assert set(session.events.exclude(reason="").values_list("reason", flat=True)) == {"restarted"}
