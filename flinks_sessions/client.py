@@ -271,10 +271,6 @@ class FlinksClient:
             json={"guaranteeAccepted": accepted},
         )
 
-    def hosted_url(self, session_id: str) -> str:
-        """The hosted flow for the iframe or the redirect: ``{BaseUri}/app/?sessionId={id}``."""
-        return f"{self.account.hosted_page_base}/app/?sessionId={session_id}"
-
     # --- tokens -----------------------------------------------------------------------------------------
 
     @sensitive_variables("token", "value", "stale")

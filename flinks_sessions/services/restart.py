@@ -30,7 +30,7 @@ from flinks_sessions.services.cancel import cancel_session, claim_ttl
 from flinks_sessions.services.start import create_session
 from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_restarted
-from flinks_sessions.status import Status
+from flinks_sessions.status import CancelReason, Status
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -127,7 +127,7 @@ def _end(session: PaymentSession, *, source: str, actor: Any, reason: str) -> No
         raise RestartRefused("this session completed: there is nothing to start again")
     if not session.is_open:
         return
-    result = cancel_session(session, source=source, reason=reason or "restarted", actor=actor)
+    result = cancel_session(session, source=source, reason=reason or CancelReason.RESTARTED, actor=actor)
     if session.is_open:
         raise RestartRefused(f"the session could not be cancelled first: {result.error or result.outcome}")
 
