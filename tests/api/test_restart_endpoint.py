@@ -79,7 +79,9 @@ def test_start_again_refuses_a_completed_session_and_bad_tokens(
     assert not PaymentSession.objects.filter(restarted_from=ended).exists()
 
 
-def test_start_again_cancels_an_open_session_with_the_one_restart_reason(client: Client, sandbox: Any) -> None:
+def test_start_again_cancels_an_open_session_with_the_one_restart_reason(
+    client: Client, sandbox: Any
+) -> None:
     """The page's Start again and a site's ``restart_session`` record the same reason (once two spellings)."""
     session = start_session(amount="39.99", reference_id="order-10", payor=PAYOR)
 

@@ -8,51 +8,24 @@ receiver reads it up to ``WEBHOOK_MAX_BODY`` and processes it. Django's developm
 from __future__ import annotations
 
 import http.client
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from tests.support import ROOT, subprocess_env, wait_for
+from tests.support import gunicorn as serve
 from tests.webhooks.helpers import status_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
-def gunicorn() -> Iterator[int]:
+def gunicorn(tmp_path: Path) -> Iterator[int]:
     """The test settings served by a real gunicorn worker on a free loopback port (sharing the test database)."""
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "example_project.wsgi:application"],
-        cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30, message="gunicorn")
-        assert process.poll() is None, "gunicorn did not start"
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve("example_project.wsgi:application", tmp_path / "gunicorn.log") as server:
+        yield server.port
 
 
 def _post_chunked(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
