@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.test import Client
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
+from tests.factories import new_session
 from tests.settings import TASKS_MODULE
 from tests.support import reset_task_backends
 
@@ -43,15 +43,9 @@ def csrf_client() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
-def make_session(**fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {"session_id": uuid.uuid4(), "reference_id": "Happy1", "amount": "100.00"}
-    values.update(fields)
-    return PaymentSession.objects.create(**values)
-
-
 @pytest.fixture
 def stored_session(db: Any) -> PaymentSession:
-    return make_session()
+    return new_session()
 
 
 @pytest.fixture

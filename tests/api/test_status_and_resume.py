@@ -14,7 +14,7 @@ from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import request_cancel
 from flinks_sessions.status import Status
-from tests.api.conftest import make_session
+from tests.factories import new_session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
 
@@ -32,7 +32,7 @@ def post_form(client: Client, target: str, **fields: str) -> Any:
 
 
 def test_the_status_is_the_public_view_of_the_session(client: Client) -> None:
-    session = make_session(status=Status.CANCELLED, status_details="EFT0501")
+    session = new_session(status=Status.CANCELLED, status_details="EFT0501")
     response = client.get(url("session-status", session.session_id), {"token": exit_token(session)})
     assert response.status_code == 200
     assert response.json() == {
@@ -48,7 +48,7 @@ def test_the_status_needs_the_sessions_own_token(client: Client, stored_session:
     target = url("session-status", stored_session.session_id)
     assert client.get(target).status_code == 403
     assert client.get(target, {"token": "forged"}).status_code == 403
-    assert client.get(target, {"token": exit_token(make_session())}).status_code == 403
+    assert client.get(target, {"token": exit_token(new_session())}).status_code == 403
 
 
 def test_the_status_of_an_unknown_session_is_404(client: Client) -> None:

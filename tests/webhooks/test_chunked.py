@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from flinks_sessions.models import PaymentSession, WebhookDelivery
+from tests.factories import new_session
 from tests.support import gunicorn as serve
 from tests.webhooks.helpers import status_webhook
 
@@ -46,11 +47,7 @@ def _post_chunked(port: int, body: bytes, headers: dict[str, str]) -> tuple[int,
 
 
 def _session() -> PaymentSession:
-    import uuid
-
-    return PaymentSession.objects.create(
-        session_id=uuid.uuid4(), reference_id="chunked", amount="65.00", remote_status="Initiated"
-    )
+    return new_session(reference_id="chunked", amount="65.00", remote_status="Initiated")
 
 
 def test_a_chunked_delivery_is_read_and_applied_under_gunicorn(gunicorn: int) -> None:
