@@ -1,13 +1,17 @@
-"""Fixtures for the browser-facing API: stored sessions, their tokens, and a task backend that only records."""
+"""Fixtures for the browser-facing API: stored sessions, their tokens, a task backend that only records, and
+the form posts the endpoints take."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
+from django.urls import reverse
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
@@ -41,6 +45,15 @@ def recorded_tasks(settings: Any) -> Iterator[list[Any]]:
 def csrf_client() -> Client:
     """A client that enforces CSRF, as a browser's cross-request state would: the beacon must not need it."""
     return Client(enforce_csrf_checks=True)
+
+
+def url(name: str, session_id: uuid.UUID | str) -> str:
+    return reverse(f"flinks_sessions:{name}", kwargs={"session_id": session_id})
+
+
+def post_form(client: Client, target: str, **fields: str) -> Any:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(target, urlencode(fields), content_type="application/x-www-form-urlencoded")
 
 
 @pytest.fixture

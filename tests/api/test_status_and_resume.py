@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.test import Client, TestCase
-from django.urls import reverse
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import request_cancel
 from flinks_sessions.status import Status
+from tests.api.conftest import post_form, url
 from tests.factories import new_session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
-
-
-def url(name: str, session_id: uuid.UUID | str) -> str:
-    return reverse(f"flinks_sessions:{name}", kwargs={"session_id": session_id})
-
-
-def post_form(client: Client, target: str, **fields: str) -> Any:
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(target, urlencode(fields), content_type="application/x-www-form-urlencoded")
 
 
 # -- status --------------------------------------------------------------------------------------------------
