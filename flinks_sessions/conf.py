@@ -157,16 +157,11 @@ class Setting:
     default: Any
     minimum: float = 0
     attribute: str = ""  # the FlinksSettings attribute, when it is not the key in lower case
-    shown: str = ""  # the README's default, where words say it better than the value
+    described: str = ""  # the README's default, where words say it better than a value
 
     @property
     def name(self) -> str:
         return self.attribute or self.key.lower()
-
-    @property
-    def shown_default(self) -> str:
-        """The default as the README's settings table shows it."""
-        return self.shown or f"`{_show(self.default)}`"
 
 
 @dataclass(frozen=True)
@@ -176,19 +171,6 @@ class UnknownKey:
     where: str
     key: str
     closest: str | None
-
-
-def _show(value: object) -> str:
-    """A default as a settings file spells it: ``15`` for ``15.0``, ``["a"]`` for a tuple, ``"x"`` for a string."""
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_show(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_show(key)}: {_show(item)}" for key, item in value.items()) + "}"
-    return repr(value)
 
 
 def _require_mapping(value: object, where: str) -> Mapping[str, Any]:
@@ -207,9 +189,9 @@ def _url(value: object, where: str, setting: Setting) -> str:
     return _string(value, where, setting).rstrip("/")
 
 
-def _optional_string(value: object, where: str, setting: Setting) -> str | None:
-    """A string that may be left out; an empty one reads as left out."""
-    return None if value is None else _string(value, where, setting) or None
+def _optional(read: Reader) -> Reader:
+    """``None`` stays ``None`` (the key's "off", "none" or "computed"); anything else goes through ``read``."""
+    return lambda value, where, setting: None if value is None else read(value, where, setting)
 
 
 def _strings(value: object, where: str, setting: Setting | None = None) -> tuple[str, ...]:
@@ -232,18 +214,10 @@ def _number(value: object, where: str, setting: Setting) -> float:
     return float(value)
 
 
-def _optional_number(value: object, where: str, setting: Setting) -> float | None:
-    return None if value is None else _number(value, where, setting)
-
-
 def _integer(value: object, where: str, setting: Setting) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < setting.minimum:
         raise FlinksConfigurationError(f"{where} must be an integer ≥ {setting.minimum:g}, not {value!r}.")
     return value
-
-
-def _flag(value: object, where: str, setting: Setting) -> bool:
-    return bool(value)
 
 
 def _statuses(value: object, where: str, setting: Setting) -> tuple[int, ...]:
@@ -329,10 +303,10 @@ ACCOUNT_SETTINGS = (
     Setting("BASE_URL", _url, REQUIRED),
     Setting("CLIENT_ID", _string, REQUIRED),
     Setting("CLIENT_SECRET", _string, REQUIRED),
-    Setting("API_KEY", _optional_string, None),
-    Setting("X_CLIENT_ID", _optional_string, None),
+    Setting("API_KEY", _optional(_string), None),
+    Setting("X_CLIENT_ID", _optional(_string), None),
     Setting("WEBHOOK_SECRETS", _strings, ()),
-    Setting("HOSTED_URL", _optional_string, None),
+    Setting("HOSTED_URL", _optional(_string), None),
 )
 
 RETRY_SETTINGS = (
@@ -360,24 +334,19 @@ def _retry(value: object, where: str, setting: Setting) -> RetryPolicy:
 
 # Every key of FLINKS_SESSIONS, in the README's order.
 SETTINGS = (
-    Setting("ACCOUNTS", _accounts, {}, shown="*(required)*"),
+    Setting("ACCOUNTS", _accounts, {}, described="*(required)*"),
     Setting("DEFAULT_ACCOUNT", _string, DEFAULT_ACCOUNT),
     Setting("PRODUCT_ACCOUNTS", _product_accounts, {}),
     Setting("CONNECT_TIMEOUT", _number, 3.05, minimum=0.001),
     Setting("READ_TIMEOUT", _number, 15.0, minimum=0.001),
     Setting("POOL_SIZE", _integer, 64, minimum=1),
-    Setting(
-        "RETRY",
-        _retry,
-        None,
-        shown=f"`{_show({setting.key: setting.default for setting in RETRY_SETTINGS})}`",
-    ),
+    Setting("RETRY", _retry, None),  # its own keys and defaults: RETRY_SETTINGS
     Setting(
         "CANCEL_CLAIM_TTL",
-        _optional_number,
+        _optional(_number),
         None,
         minimum=1,
-        shown="computed from timeouts and retries (≥ 60 s)",
+        described="computed from timeouts and retries (≥ 60 s)",
     ),
     Setting("WEBHOOK_SECRETS", _strings, ()),
     Setting(
@@ -385,11 +354,11 @@ SETTINGS = (
         _signature_forms,
         None,
         attribute="webhook_signature_forms",
-        shown="all three",
+        described="all three",
     ),
-    Setting("WEBHOOK_MAX_AGE", _optional_number, None, minimum=1),
+    Setting("WEBHOOK_MAX_AGE", _optional(_number), None, minimum=1),
     Setting("WEBHOOK_MAX_BODY", _integer, 64 * 1024, minimum=1024),
-    Setting("WEBHOOK_ASYNC", _flag, False),
+    Setting("WEBHOOK_ASYNC", lambda value, where, setting: bool(value), False),
     Setting("WEBHOOK_REJECTED_PER_MINUTE", _integer, 60, minimum=1),
     Setting("TRUST_X_FORWARDED_FOR", _trusted_proxies, 0, attribute="trusted_proxies"),
     Setting("EXIT_TOKEN_MAX_AGE", _integer, 6 * 3600, minimum=1),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from flinks_sessions.conf import SETTINGS
+from flinks_sessions.conf import RETRY_SETTINGS, SETTINGS, Setting
 from tests.support import ROOT
 
 
@@ -24,11 +25,32 @@ def readme_rows() -> dict[str, str]:
     return rows
 
 
+def spelt(value: object) -> str:
+    """A default as a settings file spells it: ``15`` for ``15.0``, ``["a"]`` for a tuple, ``"x"`` for a string."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(spelt(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{spelt(key)}: {spelt(item)}" for key, item in value.items()) + "}"
+    return repr(value)
+
+
+def shown(setting: Setting) -> str:
+    if setting.described:
+        return setting.described
+    if setting.key == "RETRY":
+        return f"`{spelt({retry.key: retry.default for retry in RETRY_SETTINGS})}`"
+    return f"`{spelt(setting.default)}`"
+
+
 def test_the_readme_lists_every_setting_and_nothing_else() -> None:
     assert sorted(readme_rows()) == sorted(setting.key for setting in SETTINGS)
 
 
 def test_the_readme_shows_each_default_the_code_applies() -> None:
     rows = readme_rows()
-    shown = {setting.key: setting.shown_default for setting in SETTINGS}
-    assert {key: rows.get(key) for key in shown} == shown
+    expected = {setting.key: shown(setting) for setting in SETTINGS}
+    assert {key: rows.get(key) for key in expected} == expected
