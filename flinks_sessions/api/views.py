@@ -6,7 +6,8 @@ costs one conditional UPDATE and the task backend's INSERT; only a refused inten
 unknown session (404) from a repeat or an ended one (202, nothing new).
 
 Answers (README, "Exit beacon"): bad, expired or another session's token → 403; unknown session →
-404; wrong method → 405; body over ``BEACON_MAX_BODY`` → 413; throttled → 429; accepted or repeated → 202.
+404; wrong method → 405; chunked body the server cannot frame → 411; body over ``BEACON_MAX_BODY`` → 413;
+throttled → 429; accepted or repeated → 202.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rest_framework.views import APIView
 
 from flinks_sessions import metrics, tracing
 from flinks_sessions.api import schema  # noqa: F401 - registers the OpenAPI description (drf-spectacular)
-from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
+from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge, read_chunked
 from flinks_sessions.api.permissions import HasExitToken
 from flinks_sessions.api.serializers import ExitRequest, SessionStatusSerializer
 from flinks_sessions.api.throttles import BeaconThrottle, StatusThrottle
@@ -46,6 +47,7 @@ BEACON_RESULTS = {
     403: "forbidden",
     404: "unknown_session",
     405: "method_not_allowed",
+    411: "length_required",
     413: "too_large",
     429: "throttled",
 }
@@ -63,8 +65,8 @@ class BrowserEndpoint(APIView):
     """Shared rules: no authentication (so no CSRF), the exit token, the app's throttle, JSON answers.
 
     Subclasses set ``http_method_names`` and implement the handler. The checks run in the order the status
-    codes promise: method (405), body size (413, before anything is parsed), a session id that is not a UUID
-    (404), token (403), rate (429).
+    codes promise: method (405), body size (413, before anything is parsed; a chunked body is read here, or
+    411 where the server cannot frame it), a session id that is not a UUID (404), token (403), rate (429).
     """
 
     authentication_classes: list[Any] = []
@@ -89,6 +91,7 @@ class BrowserEndpoint(APIView):
             length = 0
         if length > get_settings().beacon_max_body:
             raise PayloadTooLarge()
+        read_chunked(request._request)
         try:
             self.session_id()
         except ValueError:
@@ -162,7 +165,7 @@ class SessionResumeView(BrowserEndpoint):
 
 
 class SessionStatusView(BrowserEndpoint):
-    """``GET flinks/sessions/<session_id>/?token=...``: the session's public status, for a page that polls.
+    """``GET flinks/sessions/<session_id>/`` (header ``X-Flinks-Exit-Token``): the public status, for polling.
 
     What this site has stored (updated by webhooks, syncs and cancels), never a call to Flinks.
     """
