@@ -86,6 +86,11 @@ class FlinksSettings:
     exit_grace_period: float = 10.0
     beacon_max_body: int = 4096
     beacon_throttle_rate: str | None = "60/min"
+    # The status poll's token travels in the X-Flinks-Exit-Token header; True also accepts ?token= (older pages).
+    status_token_in_query: bool = False
+    # Start again: successors one order (reference and account) may have, and Start agains per client address.
+    restart_limit: int = 5
+    restart_throttle_rate: str | None = "10/hour"
     task_backend: str = "default"
     task_queue: str = "default"
     task_priority: int = 0
@@ -173,6 +178,13 @@ def _integer(raw: Mapping[str, Any], key: str, default: int, *, minimum: int = 0
         raise FlinksConfigurationError(
             f"{SETTING_NAME}['{key}'] must be an integer ≥ {minimum}, not {value!r}."
         )
+    return value
+
+
+def _rate(raw: Mapping[str, Any], key: str, default: str) -> str | None:
+    value = raw.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be like '60/min' or None.")
     return value
 
 
@@ -276,11 +288,7 @@ def parse_settings(raw: object) -> FlinksSettings:
             f"use {', '.join(Product.values)}."
         )
     max_age = values.get("WEBHOOK_MAX_AGE")
-    throttle = values.get("BEACON_THROTTLE_RATE", "60/min")
-    if throttle is not None and not isinstance(throttle, str):
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['BEACON_THROTTLE_RATE'] must be like '60/min' or None."
-        )
+    throttle = _rate(values, "BEACON_THROTTLE_RATE", "60/min")
     for key in ("DEFAULT_ACCOUNT", "TASK_BACKEND", "TASK_QUEUE"):
         if key in values and not isinstance(values[key], str):
             raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be a string.")
@@ -303,6 +311,9 @@ def parse_settings(raw: object) -> FlinksSettings:
         exit_grace_period=_number(values, "EXIT_GRACE_PERIOD", 10.0),
         beacon_max_body=_integer(values, "BEACON_MAX_BODY", 4096, minimum=256),
         beacon_throttle_rate=throttle,
+        status_token_in_query=bool(values.get("STATUS_TOKEN_IN_QUERY", False)),
+        restart_limit=_integer(values, "RESTART_LIMIT", 5, minimum=1),
+        restart_throttle_rate=_rate(values, "RESTART_THROTTLE_RATE", "10/hour"),
         task_backend=values.get("TASK_BACKEND", "default"),
         task_queue=values.get("TASK_QUEUE", "default"),
         task_priority=_integer(values, "TASK_PRIORITY", 0, minimum=-100),

@@ -211,7 +211,7 @@ def resume_operation() -> dict[str, Any]:
 
 
 def status_operation() -> dict[str, Any]:
-    """``extend_schema`` arguments for ``GET sessions/<id>/?token=...``."""
+    """``extend_schema`` arguments for ``GET sessions/<id>/`` with the ``X-Flinks-Exit-Token`` header."""
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -222,11 +222,24 @@ def status_operation() -> dict[str, Any]:
         "parameters": [
             _session_id(),
             OpenApiParameter(
+                "X-Flinks-Exit-Token",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_(
+                    "The signed exit token the checkout page was rendered with. In a header, so that no access "
+                    "log holds it."
+                ),
+            ),
+            OpenApiParameter(
                 "token",
                 OpenApiTypes.STR,
                 OpenApiParameter.QUERY,
-                required=True,
-                description=_("The signed exit token the checkout page was rendered with."),
+                deprecated=True,
+                description=_(
+                    "The same token in the URL: read only when FLINKS_SESSIONS['STATUS_TOKEN_IN_QUERY'] is "
+                    "True (a site whose own pages still send it), and only when the header is absent."
+                ),
             ),
             OpenApiParameter(
                 "Cache-Control",

@@ -80,7 +80,8 @@ def test_the_browser_endpoints_document_their_token_bodies_and_session_id(schema
         assert schema["components"]["schemas"][component]["required"] == ["token"]
     status = schema["paths"][schema_path("session-status")]["get"]
     params = {(param["in"], param["name"]): param for param in status["parameters"]}
-    assert params[("query", "token")]["required"] is True
+    assert params[("header", "X-Flinks-Exit-Token")]["required"] is True  # the query form moved to a header
+    assert params[("query", "token")]["deprecated"] is True  # read only with STATUS_TOKEN_IN_QUERY
     assert params[("path", "session_id")]["schema"] == {"type": "string", "format": "uuid"}
     assert schema["paths"][schema_path("session-exit")]["post"]["responses"]["429"]["headers"]["Retry-After"]
 

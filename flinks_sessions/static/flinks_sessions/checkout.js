@@ -258,10 +258,10 @@
     });
   }
 
+  // The token travels in a header: a URL holding it would be written to every access log on the way.
   function status() {
-    var url = config.statusUrl + (config.statusUrl.indexOf("?") < 0 ? "?" : "&") +
-      "token=" + encodeURIComponent(config.token);
-    return window.fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+    var headers = {Accept: "application/json", "X-Flinks-Exit-Token": config.token};
+    return window.fetch(config.statusUrl, {credentials: "same-origin", headers: headers})
       .then(function (response) {
         if (!response.ok) { throw new Error("status " + response.status); }
         return response.json();
