@@ -24,7 +24,7 @@ HOOKS = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "flinks_sessions.webhooks.schema.add_webhook_operation",
 ]
-BEACON_ERRORS = {"400", "403", "404", "405", "413", "415", "429"}
+BEACON_ERRORS = {"400", "403", "404", "405", "411", "413", "415", "429"}
 # (route name, method) -> every status code the schema must declare.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("session-exit", "post"): {"202"} | BEACON_ERRORS,
