@@ -93,7 +93,8 @@ WEBHOOKS = _counter(
 )
 BEACONS = _counter(
     "beacons",
-    "Exit beacons by result: queued (a cancel was asked), repeated (nothing new), or the refusal.",
+    "Exit beacons by result: queued (a cancel was asked), repeated (nothing new), emailed (an e-Transfer still "
+    "payable from its emailed Interac request: not cancelled), or the refusal.",
     ("result",),
 )
 

@@ -36,6 +36,7 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import request_cancel, withdraw_cancel
+from flinks_sessions.services.products import emails_payment_link
 
 logger = logging.getLogger("flinks_sessions.api")
 
@@ -109,7 +110,8 @@ class SessionExitView(BrowserEndpoint):
     Form fields: ``token`` (required), ``reason`` (``pagehide``, ``close``, ``pad_exit``...; see
     :data:`~flinks_sessions.api.serializers.EXIT_REASONS`), ``grace=1`` when the page went into the
     back/forward cache: the cancel then waits ``EXIT_GRACE_PERIOD`` seconds and the resume endpoint may take it
-    back.
+    back. An e-Transfer whose Interac request Flinks emailed is never cancelled from here (``"emailed": true``):
+    the payer may still pay it from their bank.
     """
 
     http_method_names = ["post"]
@@ -119,7 +121,8 @@ class SessionExitView(BrowserEndpoint):
         with tracing.span("beacon", session_id=kwargs.get("session_id")) as span:
             response = super().dispatch(request, *args, **kwargs)
             if response.status_code == status.HTTP_202_ACCEPTED:
-                result = "queued" if (getattr(response, "data", None) or {}).get("queued") else "repeated"
+                data = getattr(response, "data", None) or {}
+                result = "queued" if data.get("queued") else "emailed" if data.get("emailed") else "repeated"
             else:
                 result = BEACON_RESULTS.get(response.status_code, "error")
             span.set_attribute("flinks_sessions.outcome", result)
@@ -137,11 +140,17 @@ class SessionExitView(BrowserEndpoint):
         delay = (get_settings().exit_grace_period or None) if body.grace else None
         reason = body.stored_reason
         queued = request_cancel(self.session_id(), source=SOURCE, reason=reason, delay=delay)
-        if not queued and not PaymentSession.objects.filter(session_id=self.session_id()).exists():
-            raise NotFound(_("Unknown session."))
-        return Response(
-            {"sessionId": str(self.session_id()), "queued": queued}, status=status.HTTP_202_ACCEPTED
-        )
+        answer: dict[str, Any] = {"sessionId": str(self.session_id()), "queued": queued}
+        if not queued:
+            row = PaymentSession.objects.filter(session_id=self.session_id()).values_list(
+                "product", "start_params"
+            )
+            found = row.first()
+            if found is None:
+                raise NotFound(_("Unknown session."))
+            if emails_payment_link(*found):
+                answer["emailed"] = True  # still payable from the emailed Interac request: not cancelled
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
 class SessionResumeView(BrowserEndpoint):

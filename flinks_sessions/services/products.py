@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Case, Q, Value, When
 
 from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.status import Product
@@ -80,6 +81,29 @@ def read_status(client: FlinksClient, session_id: str, product: str) -> RemoteSt
     if STATUS_ROUTES.get(product, "status") == "details":
         return RemoteStatus.from_payload(client.get_details(session_id))
     return client.get_status(session_id)
+
+
+# An e-Transfer created with ``options.notificationPreferences.sendInteracLink``: Flinks emailed the Interac
+# request, and the payer may pay it from their bank long after closing the shop's tab. Leaving the page and
+# the abandoned-session sweep leave it to Flinks' own expiry (``docs/flinks-api.md``, "Interac link by email").
+EMAILED_LINK = Q(
+    product=Product.ETRANSFER, start_params__options__notificationPreferences__sendInteracLink=True
+)
+
+
+def emailed_link() -> Case:
+    """:data:`EMAILED_LINK` as an expression that is never NULL (``exclude(EMAILED_LINK)`` would also drop
+    every e-Transfer without the option, whose JSON path reads as NULL)."""
+    return Case(When(EMAILED_LINK, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def emails_payment_link(product: str, start_params: Mapping[str, Any]) -> bool:
+    """Whether a session of ``product`` created with ``start_params`` had Flinks email its Interac request."""
+    if product != Product.ETRANSFER:
+        return False
+    options = start_params.get("options") if isinstance(start_params, Mapping) else None
+    preferences = options.get("notificationPreferences") if isinstance(options, Mapping) else None
+    return isinstance(preferences, Mapping) and preferences.get("sendInteracLink") is True
 
 
 def invalid(field: str, message: str, code: str) -> ValidationError:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.conf import get_settings
+from flinks_sessions.services.products import emails_payment_link
 
 register = template.Library()
 
@@ -55,6 +56,7 @@ def checkout_context(
         "message_origin": origin_of(get_settings().account(session.account).hosted_page_base),
         "site_origin": site_origin,
         "ended": bool(session.is_terminal),
+        "emailed": emails_payment_link(session.product, session.start_params or {}),
     }
 
 
