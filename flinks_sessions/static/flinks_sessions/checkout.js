@@ -27,7 +27,8 @@
  *   often it is clicked: the server answers the same one, and the button is disabled while asking). Past the
  *   order's bound (409 with limitReached) it says so ([data-flinks-restart-limit]) instead of "try again".
  * - An e-Transfer whose Interac request Flinks emailed (data-emailed) sends no exit beacon at all: the payer can
- *   still pay it from their bank after leaving (the server would not cancel it either).
+ *   still pay it from their bank after leaving (the server would not cancel it either). The site's own "leaving
+ *   cancels" warning, marked data-flinks-exit-warning, is hidden for it.
  *
  * API: window.FlinksCheckout
  *   .sessionId            the Flinks session id
@@ -95,6 +96,12 @@
   function showPageFor(isEnded) {
     each("[data-flinks-while-open]", function (element) { element.hidden = isEnded; });
     each("[data-flinks-when-ended]", function (element) { element.hidden = !isEnded; });
+    hideExitWarnings();
+  }
+
+  // "Leaving cancels the payment" is not true of an Interac request Flinks emailed.
+  function hideExitWarnings() {
+    if (config.emailed) { each("[data-flinks-exit-warning]", function (element) { element.hidden = true; }); }
   }
 
   // One clear ended state per outcome, in place of the hosted flow (which can do nothing more).
@@ -323,6 +330,7 @@
     if (document.visibilityState === "visible" && !state.ended) { refresh(); }
   });
   if (state.ended) { showEnded(state.status); }
+  hideExitWarnings();
   root.addEventListener("click", function (event) {
     var button = event.target && event.target.closest ? event.target.closest("[data-flinks-restart]") : null;
     if (!button) { return; }
