@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -525,7 +526,7 @@ class FlinksClient:
     def _foreign_not_found(self, response: requests.Response, endpoint: str, message: str) -> FlinksAPIError:
         """A 404 that is not Flinks speaking: a failed call, loud, counted, and never a verdict on a session."""
         metrics.FOREIGN_NOT_FOUND.labels(endpoint=endpoint).inc()
-        path = requests.utils.urlparse(response.url).path if response.url else ""
+        path = urlsplit(response.url).path if response.url else ""
         logger.error(
             "Flinks account %r: %s answered 404 without Flinks' not-found body (%s); check the account's "
             "BASE_URL: a wrong path or a proxy in front of Flinks answers this way",

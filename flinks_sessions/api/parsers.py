@@ -53,7 +53,7 @@ def read_chunked(request: HttpRequest) -> None:
     if body is None:
         raise PayloadTooLarge()
     request._body = body  # what HttpRequest.body returns; DRF then parses a BytesIO of it
-    request._read_started = True
+    request._read_started = True  # type: ignore[attr-defined]  # HttpRequest's own flag, set by read()
     request.META["CONTENT_LENGTH"] = str(len(body))
 
 
