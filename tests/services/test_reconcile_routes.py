@@ -18,19 +18,14 @@ from flinks_sessions.services import CancelOutcome, SyncOutcome
 from flinks_sessions.services.products import STATUS_ROUTES
 from flinks_sessions.status import Product, Status
 from tests.cancel_helpers import make_session
+from tests.sandbox import bearer, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_sandbox_refuses_etransfer_status_as_flinks_would(sandbox: Any) -> None:
     session = make_session(sandbox, product=Product.ETRANSFER)
-    token = requests.post(
-        f"{sandbox.url}/api/v1/authorize",
-        data={"grant_type": "client_credentials"},
-        auth=("sandbox-client", "sandbox-secret"),
-        timeout=5,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token(sandbox.url))
     base = f"{sandbox.url}/api/v2/sessions/{session.session_id}"
 
     status = requests.get(f"{base}/status", headers=headers, timeout=5)
