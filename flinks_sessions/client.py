@@ -174,7 +174,7 @@ def parse_error(response: requests.Response) -> tuple[str, str]:
 
 
 def is_flinks_not_found(response: requests.Response) -> bool:
-    """Whether a 404 is Flinks' own "no such session" (``docs/flinks-api.md``, "Errors").
+    """Whether a 404 is Flinks' own "no such session" (``docs/flinks-api.md``, "Cancel").
 
     Flinks says it two ways: the OAuth-style object ``{"error": "not_found", "error_description": "Session not
     found for client ..."}`` and an RFC 7807 ProblemDetails whose ``status`` is 404 and whose ``detail`` (or

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
@@ -89,8 +89,7 @@ def select_abandoned(filters: SessionFilters, *, include_emailed: bool = False) 
 
 def count_emailed(filters: SessionFilters) -> int:
     """How many open sessions these filters match that :func:`select_abandoned` leaves alone (no limit)."""
-    matching = SessionFilters(**{**filters.__dict__, "limit": None})
-    return matching.apply(PaymentSession.objects.open().filter(EMAILED_LINK)).count()
+    return replace(filters, limit=None).apply(PaymentSession.objects.open().filter(EMAILED_LINK)).count()
 
 
 def select_undecided_guarantees(filters: SessionFilters) -> QuerySet[PaymentSession]:
