@@ -85,6 +85,11 @@ class FlinksSettings:
     exit_grace_period: float
     beacon_max_body: int
     beacon_throttle_rate: str | None
+    # The status poll's token travels in the X-Flinks-Exit-Token header; True also accepts ?token= (older pages).
+    status_token_in_query: bool
+    # Start again: successors one order (reference and account) may have, and Start agains per client address.
+    restart_limit: int
+    restart_throttle_rate: str | None
     task_backend: str
     task_queue: str
     task_priority: int
@@ -365,6 +370,9 @@ SETTINGS = (
     Setting("EXIT_GRACE_PERIOD", _number, 10.0),
     Setting("BEACON_MAX_BODY", _integer, 4096, minimum=256),
     Setting("BEACON_THROTTLE_RATE", _throttle_rate, "60/min"),
+    Setting("STATUS_TOKEN_IN_QUERY", lambda value, where, setting: bool(value), False),
+    Setting("RESTART_LIMIT", _integer, 5, minimum=1),
+    Setting("RESTART_THROTTLE_RATE", _throttle_rate, "10/hour"),
     Setting("TASK_BACKEND", _string, "default"),
     Setting("TASK_QUEUE", _string, "default"),
     Setting("TASK_PRIORITY", _integer, 0, minimum=-100),

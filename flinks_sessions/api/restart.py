@@ -7,7 +7,9 @@ click or a second tab land on the same successor.
 
 Answers: 201 a successor was created; 200 it existed already (a repeated click); 409 another request is
 creating it right now (ask again in a moment) or this session cannot be restarted (completed, never confirmed
-by Flinks, its cancel failed); 502 Flinks could not create it; 403, 404, 405, 413 and 429 as for the beacon.
+by Flinks, its cancel failed, or its order was started again ``RESTART_LIMIT`` times: ``"limitReached": true``);
+502 Flinks could not create it; 429 past ``RESTART_THROTTLE_RATE`` Start agains from one client address (or
+the beacon's per-session rate); 403, 404, 405, 411 and 413 as for the beacon.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flinks_sessions.api.links import session_links, site_origin
+from flinks_sessions.api.throttles import BeaconThrottle, RestartThrottle
 from flinks_sessions.api.views import SOURCE, BrowserEndpoint
-from flinks_sessions.exceptions import FlinksError, RestartPending, RestartRefused
+from flinks_sessions.exceptions import FlinksError, RestartLimitReached, RestartPending, RestartRefused
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import restart_session, successor_of
 from flinks_sessions.status import CancelReason
@@ -37,6 +40,7 @@ class SessionRestartView(BrowserEndpoint):
     """Create (once) and describe the session that replaces an ended one, for the same order."""
 
     http_method_names = ["post"]
+    throttle_classes = [BeaconThrottle, RestartThrottle]
 
     def post(self, request: Request, session_id: UUID | str) -> Response:
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
@@ -54,6 +58,7 @@ class SessionRestartView(BrowserEndpoint):
                 {
                     "sessionId": str(session.session_id),
                     "pending": False,
+                    "limitReached": isinstance(error, RestartLimitReached),
                     "detail": "; ".join(_messages(error)),
                 },
                 status=status.HTTP_409_CONFLICT,

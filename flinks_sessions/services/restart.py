@@ -27,6 +27,7 @@ from django.utils import timezone
 from flinks_sessions.exceptions import RestartPending, RestartRefused
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services.cancel import cancel_session, claim_ttl
+from flinks_sessions.services.restart_bound import check_restart_bound
 from flinks_sessions.services.start import create_session
 from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_restarted
@@ -66,6 +67,7 @@ def restart_session(
     if existing is not None:
         return existing
     _check_restartable(session)
+    check_restart_bound(session)
     claimed_at = _claim(session)
     if claimed_at is None:
         existing = successor_of(session)

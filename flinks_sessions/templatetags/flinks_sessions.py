@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.api.links import session_links, site_origin
 from flinks_sessions.conf import get_settings
+from flinks_sessions.services.products import emails_payment_link
 
 register = template.Library()
 
@@ -45,6 +46,7 @@ def checkout_context(
         "message_origin": origin_of(get_settings().account(session.account).hosted_page_base),
         "site_origin": origin,
         "ended": bool(session.is_terminal),
+        "emailed": emails_payment_link(session.product, session.start_params or {}),
     }
 
 
