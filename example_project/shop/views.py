@@ -27,6 +27,7 @@ from flinks_sessions import services
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksError, RestartError
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.sandbox.scenarios import SANDBOX_SCENARIO_OPTION
 from flinks_sessions.templatetags.flinks_sessions import origin_of
 
 SESSION_KEY = "shop_payment_sessions"
@@ -88,11 +89,13 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         return strict_csp(
             render(request, "shop/product.html", {"product": product, "form": form}, status=400)
         )
-    reference = form.cleaned_data.get("scenario") or f"order-{uuid.uuid4().hex[:12]}"
+    # The order's own reference; the sandbox persona (Happy2...) travels beside it, never as the reference.
+    scenario = form.cleaned_data.get("scenario")
     try:
         session = services.start_session(
             amount=product.price,
-            reference_id=reference,
+            reference_id=f"order-{uuid.uuid4().hex[:12]}",
+            options={SANDBOX_SCENARIO_OPTION: scenario} if scenario else None,
             payor=form.payor(),
             product=product.flinks_product or getattr(settings, "SHOP_PRODUCT", "eft"),
             owner=request.user if request.user.is_authenticated else None,
