@@ -50,7 +50,9 @@ def processes_with(marker: bytes) -> list[int]:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
-    marker = f"FLINKS_DEMO_TEST={tmp_path.name}".encode()
+    # Unique to this run: another checkout's run of this test on the same machine cleans up only its own.
+    label = f"{os.getpid()}-{tmp_path.name}"
+    marker = f"FLINKS_DEMO_TEST={label}".encode()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -61,7 +63,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes,
         FLINKS_SANDBOX_PORT=str(ports[1]),
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        FLINKS_DEMO_TEST=tmp_path.name,
+        FLINKS_DEMO_TEST=label,
     )
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
