@@ -114,7 +114,9 @@ def _tiles(report: figures.Report) -> list[tuple[Any, str]]:
         (report.pending_cancels, npgettext("figure", "Cancel waiting for a worker", "Cancels waiting for a worker",
                                            report.pending_cancels)),
     )  # fmt: skip
-    tiles = [(label, number_format(count, force_grouping=True)) for count, label in counted]
+    tiles: list[tuple[Any, str]] = [
+        (label, number_format(count, force_grouping=True)) for count, label in counted
+    ]
     tiles.insert(3, (_("Abandonment rate of ended sessions"), percent(rate) if rate is not None else "—"))
     return tiles
 
