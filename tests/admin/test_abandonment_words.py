@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,16 +15,11 @@ from django.utils import timezone, translation
 
 from flinks_sessions.status import Status
 from tests.admin.test_abandonment import PAGE, session, viewer
+from tests.admin.test_cancel_columns import _keep_language
 
 pytestmark = pytest.mark.django_db
 NBSP = "\u00a0"
-__all__ = ["viewer"]
-
-
-@pytest.fixture(autouse=True)
-def _keep_language() -> Iterator[None]:
-    with translation.override("en"):
-        yield
+__all__ = ["_keep_language", "viewer"]  # fixtures; the first, autouse, starts each test in English
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,21 +14,17 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.status import Product, Status
+from tests.admin.test_cancel_columns import _keep_language, stored
 from tests.i18n.test_french import with_locale_middleware
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:flinks_sessions_paymentsession_changelist"
-
-
-@pytest.fixture(autouse=True)
-def _keep_language() -> Iterator[None]:
-    with translation.override("en"):
-        yield
+__all__ = ["_keep_language"]  # autouse: each test starts in English
 
 
 @pytest.fixture
@@ -45,16 +40,6 @@ def french(client: Client, settings: Any) -> Client:
     return client
 
 
-def stored(reference: str, **fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {
-        "session_id": uuid.uuid4(),
-        "reference_id": reference,
-        "amount": Decimal("1000"),
-    }
-    values.update(fields)
-    return PaymentSession.objects.create(**values)
-
-
 def text_of(client: Client, url: str) -> str:
     body = client.get(url).content.decode()
     return html.unescape(re.sub(r"<[^>]+>", " ", body))
@@ -65,8 +50,11 @@ def change_page(client: Client, session: PaymentSession) -> str:
 
 
 def test_the_changelist_shows_a_reduced_offer_beside_the_amount_asked(admin_client: Client) -> None:
-    stored("REDUCED", status=Status.COMPLETED, product=Product.GEFT, settled_amount=Decimal("500"))
-    stored("FULL", status=Status.COMPLETED, settled_amount=Decimal("1000"))
+    asked = Decimal("1000")
+    stored(
+        "REDUCED", amount=asked, status=Status.COMPLETED, product=Product.GEFT, settled_amount=Decimal("500")
+    )
+    stored("FULL", amount=asked, status=Status.COMPLETED, settled_amount=asked)
     body = admin_client.get(reverse(CHANGELIST)).content.decode()
     row = next(line for line in body.split("<tr") if "REDUCED" in line)
     assert re.search(r"500[.,]00\s*<s>1,?000[.,]00</s>", row), row

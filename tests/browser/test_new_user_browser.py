@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
 from flinks_sessions.status import Product, Status
-from tests.browser.test_admin_browser import save, seed
+from tests.browser.test_admin_browser import assert_results_fit, save, seed
 from tests.example.test_example_shop import shop
 from tests.i18n.test_french import with_locale_middleware
 
@@ -181,15 +181,7 @@ def test_the_deliveries_list_fits_1400_pixels(open_page: Callable[..., Any]) -> 
     page = open_page("/admin/flinks_sessions/webhookdelivery/")
     page.wait_for_selector("#result_list")
     save(page, "admin-deliveries.png", full_page=False)
-    fits = page.evaluate(
-        """() => {
-            const results = document.querySelector('.results');
-            const heads = Array.from(document.querySelectorAll('#result_list thead th')).map(
-                cell => [cell.innerText.trim(), cell.scrollWidth <= cell.clientWidth + 1]);
-            return [results.scrollWidth, results.clientWidth, heads];
-        }"""
-    )
-    assert fits[0] <= fits[1], f"a column is cut off: the results table is wider than its box ({fits})"
+    assert_results_fit(page)
     lines = page.evaluate(
         "() => Array.from(document.querySelectorAll('#result_list .flinks-id, #result_list .flinks-when'))"
         ".map(element => element.getClientRects().length)"
