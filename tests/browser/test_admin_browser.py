@@ -52,6 +52,8 @@ def seed() -> None:
                 session_id=uuid.uuid4(),
                 reference_id=f"order-{4000 + index}",
                 amount=Decimal("39.99") + index,
+                # the newest GEFT payment settled at half: a reduced guarantee offer, shown in the amount column
+                settled_amount=Decimal("20.00") if index == 0 else None,
                 status=status,
                 status_details={"completed": "EFT0301", "cancelled": "EFT0501", "expired": "EFT0601"}.get(
                     status, "EFT0403" if status == Status.FAILED else ""
