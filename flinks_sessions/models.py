@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status
+from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status, label_of
 
 
 class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
@@ -264,14 +264,28 @@ class SessionEvent(models.Model):
         indexes = (models.Index(fields=("session", "created_at", "id"), name="flinks_event_session_created"),)
 
     def __str__(self) -> str:
+        """``Initiated → Cancelled (Shopper's browser)``: the admin's caption of a line, in the active language."""
+        source = self.get_source_display()
+        if self.decided_by_policy:
+            source = str(_("The site's guarantee policy"))
         if self.kind == self.Kind.TRANSITION:
-            return f"{self.from_status} → {self.to_status} ({self.source})"
-        return f"{self.get_kind_display()} ({self.source})"
+            return f"{label_of(Status, self.from_status)} → {label_of(Status, self.to_status)} ({source})"
+        return f"{self.get_kind_display()} ({source})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise ValueError("SessionEvent rows are append-only")
         super().save(*args, **kwargs)
+
+    @property
+    def decided_by_policy(self) -> bool:
+        """A guarantee decision nobody clicked: the site's ``GUARANTEE_DECISION`` policy took it (its task runs
+        from the offer's webhook, which is what ``source`` records)."""
+        return (
+            self.kind == self.Kind.GUARANTEE_DECIDED
+            and self.actor_id is None
+            and self.source == Source.WEBHOOK
+        )
 
 
 class WebhookDelivery(models.Model):

@@ -29,6 +29,14 @@ class Status(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+def label_of(choices: type[models.TextChoices], value: str) -> str:
+    """A stored choice in words, in the active language (a value the choices do not know, as stored)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
 class Product(models.TextChoices):
     """The Flinks Pay product a session was created for; fixed at creation."""
 
