@@ -202,18 +202,26 @@ def print_list(mutants: list[Mutant]) -> None:
         print(f"| `{m.name}` | `{m.file}` | {m.guard} | {m.protects} | {tests} |")
 
 
+def stale(mutants: list[Mutant]) -> bool:
+    """Say which mutants no longer apply to the working tree; whether any does not."""
+    found = [(m, why) for m in mutants if (why := applies(m, ROOT))]
+    for m, why in found:
+        print(f"check-mutants: mutant {m.name} no longer applies: {why}", file=sys.stderr)
+    if found:
+        print("check-mutants: move each mutant with its guard (scripts/mutants.ini)", file=sys.stderr)
+    else:
+        print(f"==> all {len(mutants)} mutants apply")
+    return bool(found)
+
+
 def run_all(mutants: list[Mutant], jobs: int) -> list[Outcome] | None:
     """The baseline, then every mutant, ``jobs`` at a time, each in a copy of its own; ``None`` on a bad table."""
+    if stale(mutants):
+        return None
     with tempfile.TemporaryDirectory(prefix="flinks-mutants-") as temp:
         copies = [Path(temp) / f"tree{n}" for n in range(jobs)]
         for copy in copies:
             copy_tree(copy)
-        stale = [(m, why) for m in mutants if (why := applies(m, copies[0]))]
-        for m, why in stale:
-            print(f"check-mutants: mutant {m.name} no longer applies: {why}", file=sys.stderr)
-        if stale:
-            print("check-mutants: move each mutant with its guard (scripts/mutants.ini)", file=sys.stderr)
-            return None
 
         # The named tests, unmutated, shared out between the copies: every one must pass.
         tests = sorted({t for m in mutants for t in m.tests})
@@ -276,11 +284,7 @@ def main() -> int:
     if not mutants:
         sys.exit(f"check-mutants: no mutants in {args.table}")
     if args.check:
-        stale = [f"{m.name}: {why}" for m in mutants if (why := applies(m, ROOT))]
-        for line in stale:
-            print(f"check-mutants: mutant {line}", file=sys.stderr)
-        print(f"{len(mutants) - len(stale)} of {len(mutants)} mutants apply")
-        return 1 if stale else 0
+        return 1 if stale(mutants) else 0
     started = time.monotonic()
     outcomes = run_all(mutants, max(1, min(args.jobs, len(mutants))))
     if outcomes is None:
