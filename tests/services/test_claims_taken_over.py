@@ -18,10 +18,9 @@ from flinks_sessions.client import FlinksClient
 from flinks_sessions.exceptions import RestartPending
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import CancelOutcome, claim_ttl, restart_session
-from flinks_sessions.services import cancel as engine_module
 from flinks_sessions.services import restart as restart_module
 from flinks_sessions.status import Status
-from tests.cancel_helpers import cancel_calls, make_session, signal_log
+from tests.cancel_helpers import cancel_calls, make_session, signal_log, spy_on_rows_stored_one_by_one
 from tests.guarantee.conftest import confirm_calls, start_geft
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,14 +53,7 @@ def test_a_cancel_whose_claim_was_taken_over_is_stored_under_the_row_lock(
         return real_call(client, session_id)
 
     monkeypatch.setattr(FlinksClient, "cancel_session", call_meanwhile_taken_over)
-    stored_one_by_one: list[int] = []
-    real_store_one = engine_module._CancelEngine._store_one
-
-    def spy(self: Any, call: Any, answer: Any) -> Any:
-        stored_one_by_one.append(call.session.pk)
-        return real_store_one(self, call, answer)
-
-    monkeypatch.setattr(engine_module._CancelEngine, "_store_one", spy)
+    stored_one_by_one = spy_on_rows_stored_one_by_one(monkeypatch)
     with signal_log() as signals:
         result = services.cancel_session(session, source="admin")
 
