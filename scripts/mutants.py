@@ -10,7 +10,8 @@ so a moved guard moves its mutant in the same commit.
 
 The installed package is an editable install of the checkout this runs from, so every pytest run is started in
 the copy with the copy first on ``PYTHONPATH``, and a plugin written into the copy (``-p _mutant_check``) stops
-the run unless ``flinks_sessions`` and the mutated module were imported from the copy and carry the edit.
+the run unless ``flinks_sessions`` and the mutated module were imported from the copy and carry the edit. A
+mutant whose file does not compile is an error, never a kill.
 
 Usage: ``python scripts/mutants.py [--list] [--jobs N] [NAME ...]`` (``scripts/check-mutants.sh`` runs it).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import hashlib
 import os
 import re
 import shutil
@@ -59,7 +61,7 @@ def pytest_collection_finish(session):
         origin = Path(module.__file__).resolve()
         if origin != root / target:
             raise pytest.UsageError(f"mutant check: {target} was imported from {origin}, not from the copy")
-        if os.environ["FLINKS_MUTANT_TEXT"] not in origin.read_text(encoding="utf-8"):
+        if hashlib.sha256(origin.read_bytes()).hexdigest() != os.environ["FLINKS_MUTANT_SHA256"]:
             raise pytest.UsageError(f"mutant check: {origin} does not carry the mutant")
 """
 
@@ -129,14 +131,14 @@ def copy_tree(into: Path) -> None:
     (into / "_mutant_check.py").write_text(CHECK_PLUGIN, encoding="utf-8")
 
 
-def pytest(copy: Path, tests: tuple[str, ...], mutant: Mutant | None) -> tuple[int, str]:
+def pytest(copy: Path, tests: tuple[str, ...], mutant: Mutant | None, sha256: str = "") -> tuple[int, str]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(copy), os.environ.get("PYTHONPATH", "")])),
         "PYTHONDONTWRITEBYTECODE": "1",
         "FLINKS_MUTANT_ROOT": str(copy),
         "FLINKS_MUTANT_FILE": mutant.file if mutant else "",
-        "FLINKS_MUTANT_TEXT": mutant.mutant if mutant else "",
+        "FLINKS_MUTANT_SHA256": sha256,
     }
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "_mutant_check"]
     command += ["--rootdir", str(copy), *tests]
@@ -158,6 +160,22 @@ def pattern(original: str) -> re.Pattern[str]:
     return re.compile(r"\s+".join(re.escape(word) for word in original.split()))
 
 
+def mutate(text: str, mutant: Mutant) -> str:
+    """``text`` with the mutant's edit. Each line of a mutant after its first takes the indentation of the
+    original's line in the same place (the table's continuation lines carry none), or of its last line."""
+
+    def replace(match: re.Match[str]) -> str:
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        first = re.match(r"[ \t]*", text[line_start:]).group()  # type: ignore[union-attr]
+        indents = [first] + [re.match(r"[ \t]*", line).group() for line in match.group().split("\n")[1:]]  # type: ignore[union-attr]
+        lines = mutant.mutant.split("\n")
+        return "\n".join(
+            [lines[0]] + [indents[min(n, len(indents) - 1)] + line for n, line in enumerate(lines[1:], 1)]
+        )
+
+    return pattern(mutant.original).sub(replace, text, count=1)
+
+
 def applies(mutant: Mutant, tree: Path) -> str:
     """Why the mutant cannot be applied to ``tree``, or ``""``."""
     path = tree / mutant.file
@@ -168,6 +186,11 @@ def applies(mutant: Mutant, tree: Path) -> str:
         return f"its original text occurs {count} times in {mutant.file} (must be exactly once)"
     if mutant.original == mutant.mutant:
         return "the mutant is the original text"
+    if path.suffix == ".py":
+        try:  # a "kill" by a broken import would prove nothing about the guard
+            compile(mutate(path.read_text(encoding="utf-8"), mutant), str(path), "exec")
+        except SyntaxError as exc:
+            return f"the mutated file does not compile: {exc}"
     return ""
 
 
@@ -178,10 +201,10 @@ def run_mutant(mutant: Mutant, copy: Path) -> Outcome:
         return Outcome(mutant, "NO LONGER APPLIES", 0.0, problem)
     path = copy / mutant.file
     original = path.read_text(encoding="utf-8")
-    mutated = pattern(mutant.original).sub(lambda _match: mutant.mutant, original, count=1)
+    mutated = mutate(original, mutant)
     path.write_text(mutated, encoding="utf-8")
     try:
-        status, output = pytest(copy, mutant.tests, mutant)
+        status, output = pytest(copy, mutant.tests, mutant, hashlib.sha256(mutated.encode()).hexdigest())
     finally:
         path.write_text(original, encoding="utf-8")
     seconds = time.monotonic() - started

@@ -16,7 +16,7 @@ from django.utils import timezone
 from flinks_sessions import services
 from flinks_sessions.client import FlinksClient
 from flinks_sessions.exceptions import RestartPending
-from flinks_sessions.models import PaymentSession
+from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import CancelOutcome, claim_ttl, restart_session
 from flinks_sessions.services import restart as restart_module
 from flinks_sessions.status import Status
@@ -162,3 +162,23 @@ def test_a_guarantee_decision_whose_claim_was_taken_over_leaves_the_new_claim_al
     row = PaymentSession.objects.get(pk=session.pk)
     assert row.guarantee_decision == PaymentSession.GuaranteeDecision.REJECTED
     assert row.guarantee_claim == taker
+
+
+def test_an_intent_a_worker_has_claimed_is_not_withdrawn(sandbox: Any) -> None:
+    """withdraw_cancel takes back only an intent no worker has claimed: once the call to Flinks may be in flight,
+    the shopper's return cannot undo it, and the intent stays for the worker's finish and the sweeps."""
+    now = timezone.now()
+    session = make_session(
+        sandbox,
+        cancel_requested_at=now,
+        cancel_source="beacon",
+        cancel_reason="pagehide",
+        cancel_claim=uuid.uuid4(),
+        cancel_claimed_at=now,
+    )
+
+    assert services.withdraw_cancel(session, source="beacon") is False
+
+    row = PaymentSession.objects.get(pk=session.pk)
+    assert (row.cancel_requested_at, row.cancel_source, row.cancel_reason) == (now, "beacon", "pagehide")
+    assert not row.events.filter(kind=SessionEvent.Kind.CANCEL_WITHDRAWN).exists()
