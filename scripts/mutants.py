@@ -13,7 +13,9 @@ the copy with the copy first on ``PYTHONPATH``, and a plugin written into the co
 the run unless ``flinks_sessions`` and the mutated module were imported from the copy and carry the edit. A
 mutant whose file does not compile is an error, never a kill.
 
-Usage: ``python scripts/mutants.py [--list] [--jobs N] [NAME ...]`` (``scripts/check-mutants.sh`` runs it).
+Usage: ``python scripts/mutants.py [--check | --show | --list] [--jobs N] [--table FILE] [NAME ...]``
+(``scripts/check-mutants.sh`` runs it): ``--check`` only says whether every mutant still applies, ``--show``
+prints each edit as a diff, ``--list`` the table as Markdown.
 """
 
 # ruff: noqa: T201 - a command-line tool: its table goes to standard output
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import difflib
 import hashlib
 import os
 import re
@@ -41,6 +44,7 @@ TIMEOUT = 300  # seconds for one pytest run; a mutant that hangs its tests has n
 
 # Written into each copy and loaded with ``-p _mutant_check``: refuses to run against anything but the copy.
 CHECK_PLUGIN = """
+import hashlib
 import importlib
 import os
 from pathlib import Path
@@ -291,6 +295,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="print the table as Markdown and exit")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at a time (default 2)")
     parser.add_argument("--check", action="store_true", help="only check that every mutant still applies")
+    parser.add_argument("--show", action="store_true", help="print each mutant's edit as a diff and exit")
     parser.add_argument(
         "--table", type=Path, default=TABLE, help="another table (default scripts/mutants.ini)"
     )
@@ -308,6 +313,14 @@ def main() -> int:
         sys.exit(f"check-mutants: no mutants in {args.table}")
     if args.check:
         return 1 if stale(mutants) else 0
+    if args.show:
+        for m in mutants:
+            text = (ROOT / m.file).read_text(encoding="utf-8")
+            diff = difflib.unified_diff(
+                text.splitlines(True), mutate(text, m).splitlines(True), f"a/{m.file}", f"b/{m.file}", n=1
+            )
+            print(f"[{m.name}] {m.guard}\n{''.join(diff)}")
+        return 0
     started = time.monotonic()
     outcomes = run_all(mutants, max(1, min(args.jobs, len(mutants))))
     if outcomes is None:
