@@ -129,9 +129,8 @@ def copy_tree(into: Path) -> None:
             target = into / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    (into / "var").mkdir(
-        exist_ok=True
-    )  # where the test settings keep SQLite databases (scripts/test.sh makes it)
+    # Where the test settings keep their SQLite databases (scripts/test.sh makes it in the clone).
+    (into / "var").mkdir(exist_ok=True)
     (into / "_mutant_check.py").write_text(CHECK_PLUGIN, encoding="utf-8")
 
 
@@ -168,10 +167,12 @@ def mutate(text: str, mutant: Mutant) -> str:
     """``text`` with the mutant's edit. Each line of a mutant after its first takes the indentation of the
     original's line in the same place (the table's continuation lines carry none), or of its last line."""
 
+    def indent(line: str) -> str:
+        return line[: len(line) - len(line.lstrip(" \t"))]
+
     def replace(match: re.Match[str]) -> str:
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        first = re.match(r"[ \t]*", text[line_start:]).group()  # type: ignore[union-attr]
-        indents = [first] + [re.match(r"[ \t]*", line).group() for line in match.group().split("\n")[1:]]  # type: ignore[union-attr]
+        first = indent(text[text.rfind("\n", 0, match.start()) + 1 :])
+        indents = [first] + [indent(line) for line in match.group().split("\n")[1:]]
         lines = mutant.mutant.split("\n")
         return "\n".join(
             [lines[0]] + [indents[min(n, len(indents) - 1)] + line for n, line in enumerate(lines[1:], 1)]
