@@ -112,3 +112,18 @@ def cancel_calls(sandbox: Any, session: PaymentSession | None = None) -> int:
     """POST .../cancel calls the sandbox answered (for one session, or all)."""
     suffix = f"/{session.session_id}/cancel" if session is not None else "/cancel"
     return sandbox.count(method="POST", path_suffix=suffix)
+
+
+def spy_on_rows_stored_one_by_one(monkeypatch: Any) -> list[int]:
+    """The pks of the sessions the cancel engine stores row by row (under the row lock), not with a group."""
+    from flinks_sessions.services import cancel as engine_module
+
+    stored: list[int] = []
+    real_store_one = engine_module._CancelEngine._store_one
+
+    def spy(self: Any, call: Any, answer: Any) -> Any:
+        stored.append(call.session.pk)
+        return real_store_one(self, call, answer)
+
+    monkeypatch.setattr(engine_module._CancelEngine, "_store_one", spy)
+    return stored
