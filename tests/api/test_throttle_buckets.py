@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
-from tests.api.conftest import make_session
+from tests.factories import new_session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
 
@@ -44,6 +44,6 @@ def test_each_client_address_has_its_own_allowance(client: Client, stored_sessio
 
 
 def test_each_session_has_its_own_allowance(client: Client, stored_session: PaymentSession) -> None:
-    other = make_session(reference_id="Happy2")
+    other = new_session(reference_id="Happy2")
     assert [beacon(client, stored_session, "198.51.100.1") for _ in range(3)] == [202, 202, 429]
     assert beacon(client, other, "198.51.100.1") == 202
