@@ -38,7 +38,13 @@ INSTALLED_APPS.append("django_tasks_db")
 # of a test app, and two variants served by the provider (tests/contrib_payments).
 HAS_PAYMENTS = importlib.util.find_spec("payments") is not None
 if HAS_PAYMENTS:
-    INSTALLED_APPS += ["payments", "flinks_sessions.contrib.payments", "tests.payments_app"]
+    # The example shop's django-payments checkout is tested too (tests/example): its model needs its table.
+    INSTALLED_APPS += [
+        "payments",
+        "flinks_sessions.contrib.payments",
+        "tests.payments_app",
+        "example_project.shop_payments",
+    ]
     PAYMENT_HOST = "testserver"
     PAYMENT_USES_SSL = False
     PAYMENT_MODEL = "payments_app.Payment"
