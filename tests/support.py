@@ -100,14 +100,22 @@ def db_workers(
             )  # fmt: skip
         yield processes
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+        stop_processes(processes)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], kill: Any = None) -> None:
+    """SIGTERM every process still running; after 10 s, ``kill`` (default: SIGKILL) any that is still up."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            if kill is not None:
+                kill(process)
+            else:
                 process.kill()
                 process.wait()
 

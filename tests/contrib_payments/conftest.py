@@ -14,20 +14,14 @@ from django.urls import reverse
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
 from tests.conftest import flinks_settings_for
-from tests.webhooks.helpers import SECRET
+from tests.guarantee.conftest import guarantee_sandbox  # noqa: F401 - the sandbox posting to a live server
 
 
 @pytest.fixture
-def shop_sandbox(flinks_sandbox_factory: Any, live_server: Any, settings: Any) -> Any:
+def shop_sandbox(guarantee_sandbox: Any, settings: Any) -> Any:  # noqa: F811 - the fixture imported above
     """Flinks' webhooks (status changes, guarantee offers) reach the app; the site decides guarantees itself."""
-    sandbox = flinks_sandbox_factory(
-        webhook_url=live_server.url + reverse("flinks_sessions:webhook"),
-        webhook_secret=SECRET,
-        guarantee_webhook=True,
-        guarantee_retry_delay=0.05,
-    )
-    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, GUARANTEE_DECISION="manual")
-    return sandbox
+    settings.FLINKS_SESSIONS = flinks_settings_for(guarantee_sandbox.url, GUARANTEE_DECISION="manual")
+    return guarantee_sandbox
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from flinks_sessions.models import PaymentSession
 from tests.distributed import scenarios
 from tests.distributed.scenarios import WORKERS, Ran
-from tests.support import ROOT, subprocess_env
+from tests.support import subprocess_env
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 CELERY_SETTINGS = "tests.distributed.celery_settings"
@@ -106,8 +106,9 @@ class CeleryEngine:
             app.close()
             _state._tls.current_app, _state.default_app = previous
 
-    @contextmanager
-    def workers(self, sandbox_url: str, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    def workers(
+        self, sandbox_url: str, log_dir: Path
+    ) -> AbstractContextManager[list[subprocess.Popen[bytes]]]:
         """``WORKERS`` celery workers consuming this queue, returned once every one of them is ready."""
         env = subprocess_env(
             sandbox_url,
@@ -117,26 +118,17 @@ class CeleryEngine:
             FLINKS_TEST_CELERY_RESULTS=self.results_url,
             FLINKS_TEST_CELERY_ACKS_LATE="1" if self.acks_late else "0",
         )
-        log_dir.mkdir(parents=True, exist_ok=True)
-        processes: list[subprocess.Popen[bytes]] = []
-        logs = [log_dir / f"celery-{index}.log" for index in range(WORKERS)]
-        try:
-            for name, path in zip(self.names, logs, strict=True):
-                with path.open("wb") as log:
-                    processes.append(
-                        subprocess.Popen(  # noqa: S603 - our own interpreter
-                            [
-                                sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker",
-                                "-Q", self.queue, "-n", name, "--concurrency", "1", "--loglevel", "INFO",
-                                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                            ],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                        )
-                    )  # fmt: skip
-            scenarios.workers_ready(processes, logs, " ready.", "celery worker")
-            yield processes
-        finally:
-            scenarios.stop(processes, self.kill)
+        commands = [
+            [
+                sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker", "-Q", self.queue,
+                "-n", name, "--concurrency", "1", "--loglevel", "INFO",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ]
+            for name in self.names
+        ]  # fmt: skip
+        return scenarios.worker_processes(
+            commands, env, log_dir, marker=" ready.", what="celery worker", kill=self.kill
+        )
 
     def meta(self, task_id: str) -> dict[str, Any]:
         """A task's stored state; one a worker is writing at this very moment reads as not finished yet."""

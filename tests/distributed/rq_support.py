@@ -11,15 +11,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from flinks_sessions.models import PaymentSession
 from tests.distributed import scenarios
 from tests.distributed.scenarios import WORKERS, Ran
-from tests.support import ROOT, subprocess_env
+from tests.support import subprocess_env
 
 REDIS_URL = os.environ.get("FLINKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_SETTINGS = "tests.distributed.rq_settings"
@@ -60,29 +59,28 @@ class RQEngine:
         suffix = uuid.uuid4().hex[:6]
         self.names = [f"rq-test-worker-{index}-{suffix}" for index in range(WORKERS)]
 
-    @contextmanager
-    def workers(self, sandbox_url: str, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    def workers(
+        self, sandbox_url: str, log_dir: Path
+    ) -> AbstractContextManager[list[subprocess.Popen[bytes]]]:
         """``WORKERS`` rqworkers on this queue, returned once every one is listening."""
         env = subprocess_env(sandbox_url, DJANGO_SETTINGS_MODULE=RQ_SETTINGS, FLINKS_TEST_RQ_QUEUE=self.name)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        processes: list[subprocess.Popen[bytes]] = []
-        logs = [log_dir / f"rqworker-{index}.log" for index in range(WORKERS)]
-        try:
-            for name, path in zip(self.names, logs, strict=True):
-                with path.open("wb") as log:
-                    processes.append(
-                        subprocess.Popen(  # noqa: S603 - our own interpreter and manage command
-                            [
-                                sys.executable, "-m", "django", "rqworker", self.name,
-                                "--job-class", "django_tasks_rq.Job", "--name", name,
-                            ],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                        )
-                    )  # fmt: skip
-            scenarios.workers_ready(processes, logs, "Listening on", "rqworker")
-            yield processes
-        finally:
-            scenarios.stop(processes, self.kill)
+        commands = [
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "rqworker",
+                self.name,
+                "--job-class",
+                "django_tasks_rq.Job",
+                "--name",
+                name,
+            ]
+            for name in self.names
+        ]
+        return scenarios.worker_processes(
+            commands, env, log_dir, marker="Listening on", what="rqworker", kill=self.kill
+        )
 
     def finished_count(self) -> int:
         return int(self.queue.finished_job_registry.count + self.queue.failed_job_registry.count)

@@ -15,7 +15,8 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from io import StringIO
@@ -32,7 +33,7 @@ from flinks_sessions import services
 from flinks_sessions.models import PaymentSession, SessionEvent
 from tests.cancel_helpers import make_sessions, signal_log
 from tests.distributed.worker_settings import CLAIM_TTL
-from tests.support import wait_for
+from tests.support import ROOT, stop_processes, wait_for
 
 WORKERS = 3
 CANCELLED = PaymentSession.Status.CANCELLED
@@ -343,6 +344,29 @@ def assert_only_dropped_calls_repeat(sandbox: Any, kill: Kill) -> Counter[str]:
     return dropped
 
 
+@contextmanager
+def worker_processes(
+    commands: list[list[str]], env: dict[str, str], log_dir: Path, *, marker: str, what: str, kill: Any
+) -> Iterator[list[Popen[bytes]]]:
+    """One process per command, each logging to ``log_dir``, returned once every log shows ``marker``.
+
+    On exit: SIGTERM, then ``kill`` for any still up after 10 s.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes: list[Popen[bytes]] = []
+    logs = [log_dir / f"{what.replace(' ', '-')}-{index}.log" for index in range(len(commands))]
+    try:
+        for command, path in zip(commands, logs, strict=True):
+            with path.open("wb") as log:
+                processes.append(
+                    Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - ours
+                )
+        workers_ready(processes, logs, marker, what)
+        yield processes
+    finally:
+        stop_processes(processes, kill)
+
+
 def workers_ready(processes: list[Popen[bytes]], logs: list[Path], marker: str, what: str) -> None:
     """Wait until every worker's log shows ``marker``; fail with the logs if one of them exits first."""
 
@@ -354,16 +378,3 @@ def workers_ready(processes: list[Popen[bytes]], logs: list[Path], marker: str, 
         return all(marker in path.read_text() for path in logs)
 
     wait_for(all_ready, timeout=60, interval=0.1, message=f"every {what} to start")
-
-
-def stop(processes: list[Popen[bytes]], kill: Any) -> None:
-    """SIGTERM every worker still running, then ``kill`` any that is still up after 10 s."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            kill(process)
