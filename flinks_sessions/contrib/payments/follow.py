@@ -67,15 +67,15 @@ def chain(session: PaymentSession) -> list[str]:
 
 
 def flinks_variants() -> list[str]:
-    """The ``PAYMENT_VARIANTS`` served by this provider."""
+    """The ``PAYMENT_VARIANTS`` served by this provider (read from their dotted paths: nothing is constructed)."""
     from django.conf import settings
+    from django.utils.module_loading import import_string
 
     from flinks_sessions.contrib.payments.provider import FlinksProvider
 
+    variants = getattr(settings, "PAYMENT_VARIANTS", {})
     return [
-        name
-        for name in getattr(settings, "PAYMENT_VARIANTS", {})
-        if isinstance(provider_factory(name), FlinksProvider)
+        name for name, (path, _config) in variants.items() if issubclass(import_string(path), FlinksProvider)
     ]
 
 
@@ -98,7 +98,7 @@ def follow(session: PaymentSession) -> Any:
             return None
         fields = ["transaction_id"]
         payment.transaction_id = str(session.session_id)
-        status = payment_status(session, capture=provider_factory(payment.variant)._capture)
+        status = payment_status(session, capture=provider_factory(payment.variant).captures)
         if payment.status == PaymentStatus.REFUNDED:  # release() ended it: django-payments' own last word
             status = payment.status
         if status == PaymentStatus.CONFIRMED:

@@ -18,8 +18,9 @@ from payments import PaymentError, PaymentStatus, RedirectNeeded
 from payments.core import BasicProvider
 
 from flinks_sessions.contrib.payments import calls
-from flinks_sessions.contrib.payments.follow import follow
+from flinks_sessions.contrib.payments.follow import MAX_RESTARTS, follow
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services import successor_of
 from flinks_sessions.status import Product
 
 FAILED = (PaymentStatus.REJECTED, PaymentStatus.CANCELLED, PaymentStatus.ERROR)
@@ -45,15 +46,31 @@ class FlinksProvider(BasicProvider):
         self.product = product
         self.account = account
 
+    @property
+    def captures(self) -> bool:
+        """``False`` when the site decides GEFT guarantees itself (``capture()`` and ``release()``)."""
+        return self._capture
+
     def session(self, payment: Any) -> PaymentSession | None:
-        """The session the payment carries, or one started for it whose id was never stored on it."""
+        """The payment's current session, or ``None`` before ``get_form`` started one.
+
+        That is the session it carries (or that session's successor, had the payment missed its move), else one
+        started for it whose id was never stored on it.
+        """
         if payment.transaction_id:
-            return PaymentSession.objects.filter(session_id=payment.transaction_id).first()
-        return (
-            PaymentSession.objects.filter(reference_id=str(payment.token), session_id__isnull=False)
-            .order_by("-created_at")
-            .first()
-        )
+            session = PaymentSession.objects.filter(session_id=payment.transaction_id).first()
+        else:
+            session = (
+                PaymentSession.objects.filter(reference_id=str(payment.token), session_id__isnull=False)
+                .order_by("-created_at")
+                .first()
+            )
+        for _hop in range(MAX_RESTARTS):
+            successor = successor_of(session) if session is not None else None
+            if successor is None:
+                break
+            session = successor
+        return session
 
     def get_form(self, payment: Any, data: Any = None) -> Any:
         """Start (or find) the payment's session, then send the shopper to the checkout page."""
