@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,9 @@ class RQEngine:
             self.queue.started_job_registry,
         )
         for job in self._jobs(*registries):
-            job.delete()
+            # A killed worker's job may name an execution whose record has expired: rq cannot delete it then.
+            with suppress(ValueError):
+                job.delete()
         self.queue.delete(delete_jobs=True)
         # A killed worker never unregisters itself: drop the queue's worker set too (Redis is shared).
         self.queue.connection.delete(f"rq:workers:{self.name}")
