@@ -156,7 +156,7 @@ def a_thousand_cancels(
         enqueue_cancels(sessions)
         wait_for(
             lambda: engine.finished_count() == count,
-            timeout=240,
+            timeout=360,
             interval=0.2,
             message="1,000 cancels to run",
         )
