@@ -1,6 +1,7 @@
 """Shared fixtures: a sandbox on a free loopback port with the app pointed at it, and the CI switches.
 
-``FLINKS_REQUIRE=postgres,browser,redis`` (set by .ci/run) makes a test that needs an extra fail instead of skip.
+``FLINKS_REQUIRE=postgres,browser,redis,rabbitmq`` (set by .ci/run) makes a test that needs an extra fail
+instead of skip.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def _extras(request: pytest.FixtureRequest) -> None:
         problem = redis_problem()
         if problem:
             _missing("redis", problem)
+    if request.node.get_closest_marker("rabbitmq"):
+        from tests.distributed.celery_support import RABBITMQ_URL, broker_problem
+
+        problem = broker_problem(RABBITMQ_URL, "RabbitMQ")
+        if problem:
+            _missing("rabbitmq", problem)
 
 
 def flinks_settings_for(url: str, **overrides: Any) -> dict[str, Any]:
