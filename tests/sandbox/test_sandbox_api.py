@@ -314,7 +314,8 @@ def test_etransfer_may_omit_status_details(flinks_sandbox_factory: SandboxFactor
     assert response.json() == {"sessionId": session_id, "referenceId": "Happy1", "status": "Cancelled"}
 
 
-@pytest.mark.parametrize("session_id", [str(uuid.uuid4()), "not-a-uuid", "123"])
+# A fixed id for the random uuid: xdist workers must collect the same test names.
+@pytest.mark.parametrize("session_id", [pytest.param(str(uuid.uuid4()), id="unknown"), "not-a-uuid", "123"])
 def test_unknown_or_malformed_session_is_404(flinks_sandbox: SandboxServer, session_id: str) -> None:
     access = token(flinks_sandbox.url)
     for method, suffix in (("GET", "status"), ("GET", "details"), ("POST", "cancel")):
