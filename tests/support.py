@@ -6,6 +6,7 @@ A test that uses these must see committed data from other processes: mark it ``d
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import requests
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +112,35 @@ def db_workers(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def gunicorn_url(log: Path, process: subprocess.Popen[bytes], *, workers: int = 1) -> str:
+    """The URL of a gunicorn started with ``--bind 127.0.0.1:0``, once its workers have booted and one answers.
+
+    gunicorn picks the port itself and logs it: a port chosen beforehand (bind, close, pass it on) could be taken
+    by another process before gunicorn binds it, which tests running side by side on xdist workers make likely.
+    A worker loads the application after it boots; the first answer (whatever its status) shows it has.
+    """
+
+    def listening() -> str | None:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        text = log.read_text()
+        found = re.search(r"Listening at: (http://\S+)", text)
+        booted = len(re.findall(r"Booting worker", text)) >= workers
+        return found[1] if found and booted else None
+
+    def answers(url: str) -> bool:
+        listening()  # fails at once if gunicorn died meanwhile
+        try:
+            requests.head(url, timeout=5)
+        except requests.RequestException:
+            return False
+        return True
+
+    url = str(wait_for(listening, timeout=60, interval=0.1, message="gunicorn to listen"))
+    wait_for(lambda: answers(url), timeout=60, interval=0.2, message="a gunicorn worker to answer")
+    return url
 
 
 def worker_id(index: int) -> str:

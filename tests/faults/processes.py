@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from tests.support import ROOT, subprocess_env, wait_for
+from tests.support import ROOT, gunicorn_url, subprocess_env
 
 
 class Gunicorn:
@@ -44,16 +43,7 @@ def gunicorn(log: Path, *, workers: int = 2, threads: int = 4, **env: str) -> It
         )  # fmt: skip
     server: Gunicorn | None = None
     try:
-
-        def listening() -> str | None:
-            if process.poll() is not None:
-                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            text = log.read_text()
-            found = re.search(r"Listening at: (http://\S+)", text)
-            booted = len(re.findall(r"Booting worker", text)) >= workers
-            return found[1] if found and booted else None
-
-        url = wait_for(listening, timeout=30, interval=0.1, message="gunicorn to listen")
+        url = gunicorn_url(log, process, workers=workers)
         server = Gunicorn(process, url)
         yield server
     finally:

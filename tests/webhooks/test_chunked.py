@@ -8,51 +8,40 @@ receiver reads it up to ``WEBHOOK_MAX_BODY`` and processes it. Django's developm
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from tests.support import ROOT, subprocess_env, wait_for
+from tests.support import ROOT, gunicorn_url, subprocess_env
 from tests.webhooks.helpers import status_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
-def gunicorn() -> Iterator[int]:
+def gunicorn(tmp_path: Path) -> Iterator[int]:
     """The test settings served by a real gunicorn worker on a free loopback port (sharing the test database)."""
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "example_project.wsgi:application"],
-        cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "1",
+             "example_project.wsgi:application"],
+            cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
-        wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30, message="gunicorn")
-        assert process.poll() is None, "gunicorn did not start"
-        yield port
+        yield int(gunicorn_url(log_path, process).rsplit(":", 1)[1])
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a crowded machine: don't leave it behind
+            process.kill()
+            process.wait()
 
 
 def _post_chunked(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
