@@ -78,8 +78,12 @@ def db_workers(
     interval: float = 0.05,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    ready: bool = False,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start ``count`` real ``db_worker`` processes; stop them (SIGTERM, then SIGKILL) on exit.
+
+    ``ready=True`` returns only once every worker has started polling: a test that gives a task a few seconds
+    must not spend them on a worker still importing Django on a crowded machine.
 
     Worker ``index`` runs with ``--worker-id test-worker-{index}`` (see :func:`worker_id`), which django-tasks-db
     records on every task it runs. ``env`` adds to the child environment (e.g. another ``DJANGO_SETTINGS_MODULE``).
@@ -100,6 +104,17 @@ def db_workers(
                     cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
+        if ready:
+            logs = [log_dir / f"db_worker-{os.getpid()}-{index}.log" for index in range(count)]
+
+            def all_polling() -> bool:
+                for process in processes:
+                    if process.poll() is not None:
+                        text = "\n".join(path.read_text() for path in logs)
+                        raise AssertionError(f"a db_worker exited with {process.returncode}:\n{text}")
+                return all("Starting worker" in path.read_text() for path in logs)
+
+            wait_for(all_polling, timeout=60, interval=0.1, message="every db_worker to start")
         yield processes
     finally:
         for process in processes:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def processes_with(marker: bytes) -> list[int]:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
-    marker = f"FLINKS_DEMO_TEST={tmp_path.name}".encode()
+    # Unique to this run: tmp_path's name is the same in every run of this test, and another run on the machine
+    # (a second worktree, another xdist session) would otherwise find, count and kill our demo (and we theirs).
+    token = uuid.uuid4().hex
+    marker = f"FLINKS_DEMO_TEST={token}".encode()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -59,7 +63,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes,
         FLINKS_SANDBOX_PORT=str(ports[1]),
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        FLINKS_DEMO_TEST=tmp_path.name,
+        FLINKS_DEMO_TEST=token,
     )
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
