@@ -402,9 +402,11 @@ def test_idle_session_expires(flinks_sandbox_factory: SandboxFactory) -> None:
 
 
 def test_activity_on_the_page_keeps_a_session_alive(flinks_sandbox_factory: SandboxFactory) -> None:
-    sandbox = flinks_sandbox_factory(expire_after=0.5)
+    # Three touches a second apart outlast an idle expiry of 2 s; each answer has a second to come back (a
+    # quarter of one was too little on a machine crowded by other tests).
+    sandbox = flinks_sandbox_factory(expire_after=2)
     session_id, _ = create(sandbox.url)
     for _ in range(3):
-        time.sleep(0.25)
+        time.sleep(1)
         assert http().post(f"{sandbox.url}/app/api/{session_id}/touch").status_code == 200
     assert sandbox.state.get(session_id).status == "Initiated"
