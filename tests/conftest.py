@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-pytest_plugins = ["flinks_sessions.testing", "tests.servers"]
+pytest_plugins = ["flinks_sessions.testing", "tests.servers", "tests.parts"]
 
 REQUIRED = {item.strip() for item in os.environ.get("FLINKS_REQUIRE", "").split(",") if item.strip()}
 

@@ -34,7 +34,13 @@ from tests.distributed.rq_support import REDIS_URL
 from tests.distributed.worker_settings import CLAIM_TTL
 from tests.support import reset_task_backends, wait_for
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# serial: the claim TTL of 3 s, as in test_db_workers.py
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.serial,
+    pytest.mark.django_db(transaction=True),
+]
 
 # The Celery broker on Redis: the database after the RQ tests' own, so neither empties the other's.
 REDIS_BROKER_URL = os.environ.get("FLINKS_TEST_CELERY_REDIS_URL") or (

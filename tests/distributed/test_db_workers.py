@@ -28,7 +28,14 @@ from tests.distributed.scenarios import WORKERS, Ran
 from tests.distributed.worker_settings import CLAIM_TTL
 from tests.support import db_workers, worker_id
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# serial: the workers' claims last CLAIM_TTL (3 s); on a machine crowded by other tests a cancel call can outlast
+# its claim, and a second worker would then call Flinks again for a reason that is not the code's.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.serial,
+    pytest.mark.django_db(transaction=True),
+]
 
 DONE = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 WORKER_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.distributed.worker_settings"}

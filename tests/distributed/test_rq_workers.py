@@ -25,6 +25,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.slow,
+    pytest.mark.serial,  # the claim TTL of 3 s, as in test_db_workers.py
     pytest.mark.django_db(transaction=True),
 ]
 
