@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import import_or_missing
 from tests.support import ROOT
 
-pytest.importorskip("environ", reason="the demo needs the `example` extra")
-pytest.importorskip("django_tasks_db", reason="the demo needs the `example` extra")
+import_or_missing("environ", "the demo needs the `example` extra")
+import_or_missing("django_tasks_db", "the demo needs the `example` extra")
 
 
 def free_port() -> int:
