@@ -19,7 +19,7 @@ import pytest
 from tests.extras import EXTRAS, MARKERS
 from tests.support import ROOT
 
-PROBE = '''
+PROBE = """
 import pytest
 
 from tests.browser.conftest import browser  # noqa: F401 - the real module-scoped fixture
@@ -45,7 +45,7 @@ def test_redis():
 @pytest.mark.rabbitmq
 def test_rabbitmq():
     pass
-'''
+"""
 
 
 def closed_port() -> int:
