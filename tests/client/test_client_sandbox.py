@@ -181,8 +181,9 @@ def test_dropped_connection_is_retried(client: FlinksClient, sandbox: Any) -> No
     assert client.cancel_session(session_id).status is Status.CANCELLED
     log = sandbox.request_log
     [dropped] = [at for at, entry in enumerate(log) if entry["fault"] == "drop"]
+    # The same call, sent again:
     again = [entry for entry in log[dropped + 1 :] if entry["path"] == log[dropped]["path"]]
-    assert [(entry["fault"], entry["status"]) for entry in again] == [(None, 200)]  # the same call, sent again
+    assert [(entry["fault"], entry["status"]) for entry in again] == [(None, 200)]
 
 
 def test_creation_is_never_retried_blindly(client: FlinksClient, sandbox: Any) -> None:
