@@ -49,7 +49,9 @@ def processes_with(marker: bytes) -> list[int]:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
-    marker = f"FLINKS_DEMO_TEST={tmp_path.name}".encode()
+    # The whole path: the directory's name alone is the same in every pytest run on this machine, and another
+    # run's demo (seen, then killed below) would pass for this one's.
+    marker = f"FLINKS_DEMO_TEST={tmp_path}".encode()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -60,7 +62,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes,
         FLINKS_SANDBOX_PORT=str(ports[1]),
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        FLINKS_DEMO_TEST=tmp_path.name,
+        FLINKS_DEMO_TEST=str(tmp_path),
     )
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
