@@ -102,8 +102,12 @@ class RQQueue:
         ):
             for job_id in registry.get_job_ids():
                 job = self.queue.fetch_job(job_id)
-                if job is not None:
+                if job is None:
+                    continue
+                try:
                     job.delete()
+                except ValueError:  # RQ's, when a killed worker's execution record expired before the job
+                    self.queue.connection.delete(job.key, job.execution_registry.key)
         self.queue.delete(delete_jobs=True)
         # A killed worker never unregisters itself: drop the queue's worker set too (Redis is shared).
         self.queue.connection.delete(f"rq:workers:{self.name}")
