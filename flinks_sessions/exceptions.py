@@ -100,5 +100,9 @@ class RestartRefused(RestartError, ValueError):
     """This session cannot be restarted: it completed, Flinks never confirmed it, or it could not be ended."""
 
 
+class RestartLimitReached(RestartRefused):
+    """The order already has ``RESTART_LIMIT`` successors: no further one is created for it."""
+
+
 class RestartPending(RestartError):
     """Another request is creating this session's successor right now: ask again in a moment for the answer."""

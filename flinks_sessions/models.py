@@ -208,7 +208,7 @@ class PaymentSession(models.Model):
         return self.cancel_requested_at is not None and not self.is_terminal
 
     def hosted_url(self) -> str:
-        """The hosted payment page for this session, for an iframe or a redirect."""
+        """The hosted payment page for this session (``{BaseUri}/app/?sessionId={id}``), for an iframe or a redirect."""
         from flinks_sessions.conf import get_settings
 
         base = get_settings().account(self.account).hosted_page_base

@@ -13,7 +13,7 @@ import pytest
 
 from tests import extras
 
-pytest_plugins = ["flinks_sessions.testing"]
+pytest_plugins = ["flinks_sessions.testing", "tests.servers"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -43,6 +43,7 @@ from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.accounts import Clients, describe_error
+from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
@@ -310,7 +311,7 @@ class _CancelEngine:
                 return Answer(AnswerKind.CANCELLED, call.client.cancel_session(session_id))
             except FlinksAlreadyTerminal:
                 # Flinks says 400: it ended on its own. Store the truth rather than an error.
-                return Answer(AnswerKind.ENDED, call.client.get_status(session_id))
+                return Answer(AnswerKind.ENDED, read_status(call.client, session_id, call.session.product))
         except FlinksNotFound as exc:
             return Answer(AnswerKind.NOT_FOUND, error=str(exc))
         except FlinksError as exc:

@@ -27,10 +27,11 @@ from django.utils import timezone
 from flinks_sessions.exceptions import RestartPending, RestartRefused
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services.cancel import cancel_session, claim_ttl
+from flinks_sessions.services.restart_bound import check_restart_bound
 from flinks_sessions.services.start import create_session
 from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_restarted
-from flinks_sessions.status import Status
+from flinks_sessions.status import CancelReason, Status
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -66,6 +67,7 @@ def restart_session(
     if existing is not None:
         return existing
     _check_restartable(session)
+    check_restart_bound(session)
     claimed_at = _claim(session)
     if claimed_at is None:
         existing = successor_of(session)
@@ -127,7 +129,7 @@ def _end(session: PaymentSession, *, source: str, actor: Any, reason: str) -> No
         raise RestartRefused("this session completed: there is nothing to start again")
     if not session.is_open:
         return
-    result = cancel_session(session, source=source, reason=reason or "restarted", actor=actor)
+    result = cancel_session(session, source=source, reason=reason or CancelReason.RESTARTED, actor=actor)
     if session.is_open:
         raise RestartRefused(f"the session could not be cancelled first: {result.error or result.outcome}")
 

@@ -1,7 +1,10 @@
 """Reconciliation: ask Flinks for a session's status and store it.
 
+Each product is asked through the endpoint its own pages document (``services.products.STATUS_ROUTES``:
+``/status`` for EFT v2 and GEFT, ``/details`` for e-Transfer).
+
 Webhooks are sent once, never retried, and never for Expired (``docs/flinks-api.md``, "Webhooks"), so polling
-``/status`` is the only way a missed outcome is ever learnt. A sync takes no claim: it only reports what Flinks
+Flinks is the only way a missed outcome is ever learnt. A sync takes no claim: it only reports what Flinks
 says, and the state machine under the row lock makes a repeated or late report change nothing.
 :func:`sync_sessions` runs the same stages for many sessions on the one scheduler.
 """
@@ -22,6 +25,7 @@ from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.accounts import Clients, describe_error
+from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
@@ -54,7 +58,7 @@ class SyncResult:
 
 
 def sync_session(session: PaymentSession) -> SyncResult:
-    """Poll ``/status`` (outside any lock) and apply it with ``source="sync"``."""
+    """Ask Flinks (``/status`` or ``/details``, per product; outside any lock) and apply it with ``source="sync"``."""
     return pipeline.run_one(_SyncEngine(), session)
 
 
@@ -110,7 +114,7 @@ class _SyncEngine:
     def call(self, poll: _Poll) -> _Reply:
         session_id = str(poll.session.session_id)
         try:
-            return _Reply(remote=poll.client.get_status(session_id))
+            return _Reply(remote=read_status(poll.client, session_id, poll.session.product))
         except FlinksNotFound as exc:
             return _Reply(not_found=True, error=str(exc))
         except FlinksError as exc:

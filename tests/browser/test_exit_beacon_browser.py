@@ -21,6 +21,7 @@ from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import start_session
 from flinks_sessions.status import Status
 from tests.extras import require
+from tests.factories import PAYOR
 from tests.support import db_workers, wait_for
 
 pytestmark = [
@@ -39,7 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 # How long to watch for something that must NOT happen. A beacon is queued before the next page starts
 # loading, and the worker polls every 50 ms, so a wrong cancel would show up well within this.
 SETTLE = 1.5

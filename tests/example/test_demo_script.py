@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.extras import import_or_missing
-from tests.support import ROOT
+from tests.processes import ROOT, Child, started
 
 import_or_missing("environ", "the demo needs the `example` extra")
 import_or_missing("django_tasks_db", "the demo needs the `example` extra")
@@ -47,7 +45,7 @@ def processes_with(marker: bytes) -> list[int]:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
+def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
     # The whole path: the directory's name alone is the same in every pytest run on this machine, and another
     # run's demo (seen, then killed below) would pass for this one's.
@@ -65,32 +63,25 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes,
         FLINKS_DEMO_TEST=str(tmp_path),
     )
     log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        script = subprocess.Popen(  # noqa: S603 - our own script
-            [str(ROOT / "scripts" / "demo.sh")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        yield script, log, marker, ports
+        with started(
+            [str(ROOT / "scripts" / "demo.sh")],
+            log=log,
+            env=env,
+            ready="The demo shop is running",
+            timeout=120,
+        ) as script:
+            yield script, log, marker, ports
     finally:
-        if script.poll() is None:
-            script.kill()
         for pid in processes_with(marker):  # whatever a failed test left behind
             os.kill(pid, signal.SIGKILL)
 
 
 def test_sigterm_stops_every_child_frees_the_ports_and_exits_0(
-    demo: tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]],
+    demo: tuple[Child, Path, bytes, tuple[int, int]],
 ) -> None:
     script, log, marker, ports = demo
-    deadline = time.monotonic() + 120
-    while b"The demo shop is running" not in log.read_bytes():
-        assert script.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    assert script.poll() is None, log.read_text()  # the fixture waited for the demo's ready line
     assert all(listening(port) for port in ports)
     assert len(processes_with(marker)) >= 4  # the script, the sandbox, the worker, runserver (and its child)
 

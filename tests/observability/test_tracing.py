@@ -13,13 +13,12 @@ from flinks_sessions.services import CancelOutcome, cancel_session, start_sessio
 from flinks_sessions.testing import signed_webhook
 from flinks_sessions.tracing import SESSION_ID
 from tests.extras import import_or_missing
+from tests.factories import PAYOR
 
 trace = import_or_missing("opentelemetry.trace", "the `tracing` extra is not installed")
 sdk_trace = import_or_missing("opentelemetry.sdk.trace", "opentelemetry-sdk is not installed")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 pytestmark = pytest.mark.django_db
 
