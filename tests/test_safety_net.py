@@ -61,8 +61,8 @@ def session(tmp_path: Path, tests: list[str], require: str, **env: str | None) -
     The exit status and pytest's output.
     """
     (tmp_path / "test_probe.py").write_text(PROBE)
-    # The real conftest, as the probe's own (a conftest outside the rootdir would not be collected).
-    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    # The real conftest, loaded whole (hooks and fixtures) as a plugin of the probe's own conftest.
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.conftest"]\n')
     environment = {**os.environ, "FLINKS_REQUIRE": require, "PYTHONPATH": str(ROOT)}
     for name, value in env.items():
         if value is None:
