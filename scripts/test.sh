@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from nothing: builds the virtualenv if needed, then runs pytest.
 # PostgreSQL tests run when DATABASE_URL is set; browser tests when Debian's chromium is installed.
-# FLINKS_REQUIRE=postgres,browser (what CI sets) turns a missing extra into a failure instead of a skip.
-# Extra arguments go to pytest. The suite runs in two parts, on xdist workers and then the `serial` tests
-# (scripts/pytest-in-parts.sh; FLINKS_TEST_WORKERS=0 runs it in one process).
+# FLINKS_REQUIRE (CI names every part in tests/extras.py) turns a missing part into a failure instead of a skip.
+# Extra arguments go to pytest.
+# The suite runs in two parts, on xdist workers and then the `serial` tests (scripts/pytest-in-parts.sh;
+# FLINKS_TEST_WORKERS=0 runs it in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="$(scripts/bootstrap.sh | tail -n 1)"

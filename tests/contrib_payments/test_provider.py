@@ -21,10 +21,11 @@ from django.urls import reverse
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.signals import session_status_changed
 from tests.contrib_payments.conftest import beacon, start_again
+from tests.extras import import_or_missing
 from tests.support import wait_for
 from tests.webhooks.helpers import status_webhook
 
-payments = pytest.importorskip("payments", reason="needs django-payments: pip install -e '.[test]'")
+payments = import_or_missing("payments", "needs django-payments: pip install -e '.[test]'")
 from payments import PaymentError, PaymentStatus, RedirectNeeded  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)

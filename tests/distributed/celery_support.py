@@ -21,25 +21,9 @@ from tests.distributed import scenarios
 from tests.distributed.scenarios import WORKERS, Ran
 from tests.support import subprocess_env
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 CELERY_SETTINGS = "tests.distributed.celery_settings"
 RUNNING = ("STARTED", "RETRY")
 FINISHED = {"SUCCESS": "SUCCESSFUL", "FAILURE": "FAILED", "REVOKED": "FAILED"}
-
-
-def broker_problem(url: str, what: str) -> str | None:
-    """Why the Celery tests cannot run on this broker, or ``None`` when it answers and Celery is installed."""
-    try:
-        import django_tasks_fennel  # noqa: F401
-        from kombu import Connection
-    except ImportError:
-        return "needs django-tasks-fennel and celery: pip install -e '.[test]'"
-    try:
-        with Connection(url, connect_timeout=1) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as error:
-        return f"needs {what} at {url} ({error}); .ci/run starts it"
-    return None
 
 
 def task_backends() -> Any:

@@ -29,9 +29,10 @@ from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from tests.conftest import flinks_settings_for
 from tests.distributed import scenarios
-from tests.distributed.celery_support import RABBITMQ_URL, CeleryEngine
+from tests.distributed.celery_support import CeleryEngine
 from tests.distributed.rq_support import REDIS_URL
 from tests.distributed.worker_settings import CLAIM_TTL
+from tests.extras import RABBITMQ_URL
 from tests.support import reset_task_backends, wait_for
 
 # serial: the claim TTL of 3 s, as in test_db_workers.py

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.extras import import_or_missing
 from tests.processes import ROOT, Child, started
 
-pytest.importorskip("environ", reason="the demo needs the `example` extra")
-pytest.importorskip("django_tasks_db", reason="the demo needs the `example` extra")
+import_or_missing("environ", "the demo needs the `example` extra")
+import_or_missing("django_tasks_db", "the demo needs the `example` extra")
 
 
 def free_port() -> int:

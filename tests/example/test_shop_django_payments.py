@@ -14,8 +14,9 @@ from django.test import Client
 
 from flinks_sessions.models import PaymentSession
 from tests.example.test_example_shop import BUYER
+from tests.extras import import_or_missing
 
-pytest.importorskip("payments", reason="needs django-payments: pip install -e '.[test]'")
+import_or_missing("payments", "needs django-payments: pip install -e '.[test]'")
 
 pytestmark = pytest.mark.django_db
 

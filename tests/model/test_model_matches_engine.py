@@ -17,6 +17,7 @@ from flinks_sessions import status
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import ApplyOutcome, CancelOutcome
 from flinks_sessions.status import Status
+from tests.extras import missing
 
 MODEL = Path(__file__).resolve().parents[2] / "docs" / "model" / "claim.pml"
 
@@ -30,7 +31,7 @@ NOT_MODELLED = frozenset({"guarantee_claim", "guarantee_claimed_at"})
 @pytest.fixture(scope="module")
 def model() -> str:
     if not MODEL.exists():
-        pytest.skip(f"{MODEL} is not in this tree (an sdist ships no docs/)")
+        missing("docs", f"{MODEL} is not in this tree (an sdist ships no docs/)")
     return MODEL.read_text()
 
 

@@ -133,8 +133,13 @@ def test_create_rejects_invalid_bodies_with_problem_details(
 
 
 def test_geft_and_etransfer_accept_a_payee(flinks_sandbox: SandboxServer) -> None:
-    create(flinks_sandbox.url, "geft", payee={"name": "Shop"})
-    create(flinks_sandbox.url, "etransfer", payee={"name": "Shop"}, referenceId="a reference with spaces")
+    geft, _ = create(flinks_sandbox.url, "geft", payee={"name": "Shop"})
+    etransfer, _ = create(
+        flinks_sandbox.url, "etransfer", payee={"name": "Shop"}, referenceId="a reference with spaces"
+    )
+    assert flinks_sandbox.state.get(geft).payee == {"name": "Shop"}
+    assert flinks_sandbox.state.get(etransfer).payee == {"name": "Shop"}
+    assert flinks_sandbox.state.get(etransfer).reference_id == "a reference with spaces"
 
 
 def test_create_rejects_malformed_json(flinks_sandbox: SandboxServer) -> None:
