@@ -27,28 +27,6 @@ from flinks_sessions.status import Product
 TEMPLATE = "admin/flinks_sessions/paymentsession/guarantee_confirmation.html"
 
 
-class UndecidedGuaranteeFilter(admin.SimpleListFilter):
-    """Open GEFT sessions whose guarantee Flinks offered and nobody has decided: Flinks is waiting on us."""
-
-    title = _("guarantee")
-    parameter_name = "guarantee"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [
-            ("undecided", _("Waiting for a decision")),
-            ("accepted", _("Accepted")),
-            ("rejected", _("Rejected")),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        value = self.value()
-        if value == "undecided":
-            return queryset.undecided_guarantees()  # type: ignore[attr-defined]
-        if value in ("accepted", "rejected"):
-            return queryset.filter(guarantee_decision=value)
-        return queryset
-
-
 class GuaranteeActionsMixin:
     """The actions and the guarantee's state for the change page; mixed into ``PaymentSessionAdmin``."""
 
