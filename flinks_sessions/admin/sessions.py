@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -28,6 +27,7 @@ from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.columns import TIMES, SessionColumns, settled_amount, status_badge_html
+from flinks_sessions.admin.confirmation import action_confirmation, confirmation_page
 from flinks_sessions.admin.filters import (
     AccountListFilter,
     CancelIntentFilter,
@@ -43,7 +43,6 @@ from flinks_sessions.status import Product, Status
 from flinks_sessions.sweeps import run
 from flinks_sessions.sweeps.summary import RunSummary
 
-TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
 # that one operator's click cannot exhaust the connection pool the site's other requests use.
 ACTION_CONCURRENCY = 8
@@ -236,22 +235,16 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
         self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
-        cancellable = [session for session in sessions if session.is_open]
-        chosen = {session.pk for session in cancellable}
-        skipped = [session for session in sessions if session.pk not in chosen]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel payment sessions at Flinks?"),
-            "opts": self.opts,
-            "sessions": sessions,
-            "cancellable": cancellable,
-            "skipped": skipped,
-            "action_name": "cancel_selected_sessions",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, f"{TEMPLATES}cancel_selected_confirmation.html", context)
+        return action_confirmation(
+            self,
+            request,
+            "cancel_selected_confirmation.html",
+            _("Cancel payment sessions at Flinks?"),
+            action_name="cancel_selected_sessions",
+            sessions=sessions,
+            chosen=(session for session in sessions if session.is_open),
+            asks_reason=True,
+        )
 
     def _report(self, request: HttpRequest, summary: RunSummary, counts: str) -> None:
         level = messages.SUCCESS
@@ -328,16 +321,15 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
                 messages.WARNING,
             )
             return HttpResponseRedirect(self._change_url(session))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel this payment session at Flinks?"),
-            "opts": self.opts,
-            "session": session,
-            "change_url": self._change_url(session),
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, f"{TEMPLATES}cancel_confirmation.html", context)
+        return confirmation_page(
+            self,
+            request,
+            "cancel_confirmation.html",
+            _("Cancel this payment session at Flinks?"),
+            session=session,
+            change_url=self._change_url(session),
+            asks_reason=True,
+        )
 
     def _report_one(self, request: HttpRequest, result: services.CancelResult) -> None:
         session = result.session
