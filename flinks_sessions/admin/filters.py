@@ -20,7 +20,6 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.conf import get_settings
-from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import TERMINAL_STATUSES, Source, Status
 from flinks_sessions.webhooks.envelope import STATUS_CHANGED
 
@@ -57,7 +56,27 @@ class EventTypeListFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=value) if value else queryset
 
 
-# Each choice: (value, label, the condition it selects).
+class ChoiceFilter(admin.SimpleListFilter):
+    """A filter whose every choice is a condition: ``choices_table`` holds (value, label, the condition it selects).
+
+    A condition is a ``Q``, or a queryset method's name (a predicate defined once, on the queryset). Any other
+    value leaves the list whole.
+    """
+
+    choices_table: tuple[tuple[str, Any, Q | str], ...] = ()
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(value, label) for value, label, _condition in self.choices_table]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        for value, _label, condition in self.choices_table:
+            if self.value() == value:
+                return (
+                    queryset.filter(condition) if isinstance(condition, Q) else getattr(queryset, condition)()
+                )
+        return queryset
+
+
 _INTENT_CHOICES: tuple[tuple[str, Any, Q], ...] = (
     ("none", _("Never requested"), Q(cancel_requested_at__isnull=True)),
     (
@@ -79,54 +98,29 @@ _INTENT_CHOICES: tuple[tuple[str, Any, Q], ...] = (
 )
 
 
-class CancelIntentFilter(admin.SimpleListFilter):
+class CancelIntentFilter(ChoiceFilter):
     """Where each session's cancel stands: never asked, waiting for a worker, failing, done, or overtaken."""
 
     title = _("cancel")
     parameter_name = "cancel"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [(value, label) for value, label, _condition in _INTENT_CHOICES]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        for value, _label, condition in _INTENT_CHOICES:
-            if self.value() == value:
-                return queryset.filter(condition)
-        return queryset
+    choices_table = _INTENT_CHOICES
 
 
-class CancelSourceFilter(admin.SimpleListFilter):
+class CancelSourceFilter(ChoiceFilter):
     """Who asked first for the cancel: the shopper's browser, an operator, a command, the site's code."""
 
     title = _("cancel requested by")
     parameter_name = "cancel_source"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return list(Source.choices)
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        if self.value() in Source.values:
-            return queryset.filter(cancel_source=self.value())
-        return queryset
+    choices_table = tuple((value, label, Q(cancel_source=value)) for value, label in Source.choices)
 
 
-class UndecidedGuaranteeFilter(admin.SimpleListFilter):
+class UndecidedGuaranteeFilter(ChoiceFilter):
     """Open GEFT sessions whose guarantee Flinks offered and nobody has decided: Flinks is waiting on us."""
 
     title = _("guarantee")
     parameter_name = "guarantee"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [
-            ("undecided", _("Waiting for a decision")),
-            ("accepted", _("Accepted")),
-            ("rejected", _("Rejected")),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        value = self.value()
-        if value == "undecided":
-            return queryset.undecided_guarantees()  # type: ignore[attr-defined]
-        if value in ("accepted", "rejected"):
-            return queryset.filter(guarantee_decision=value)
-        return queryset
+    choices_table = (
+        ("undecided", _("Waiting for a decision"), "undecided_guarantees"),
+        ("accepted", _("Accepted"), Q(guarantee_decision="accepted")),
+        ("rejected", _("Rejected"), Q(guarantee_decision="rejected")),
+    )
