@@ -40,29 +40,16 @@ def confirmation_page(
     return TemplateResponse(request, f"{TEMPLATES}{template}", {**page, **context})
 
 
-def action_confirmation(
-    model_admin: admin.ModelAdmin[Any],
-    request: HttpRequest,
-    template: str,
-    title: str | Promise,
-    *,
-    action_name: str,
-    sessions: list[PaymentSession],
-    chosen: Iterable[PaymentSession],
-    **context: Any,
-) -> TemplateResponse:
-    """The page asking before ``action_name`` acts on ``chosen`` of the selected ``sessions``."""
+def selection(
+    action_name: str, sessions: list[PaymentSession], chosen: Iterable[PaymentSession]
+) -> dict[str, Any]:
+    """What a page for ``action_name`` over the selected ``sessions`` adds: those it acts on, those it skips."""
     chosen = list(chosen)
     picked = {session.pk for session in chosen}
-    return confirmation_page(
-        model_admin,
-        request,
-        template,
-        title,
-        sessions=sessions,
-        chosen=chosen,
-        skipped=[session for session in sessions if session.pk not in picked],
-        action_name=action_name,
-        action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
-        **context,
-    )
+    return {
+        "sessions": sessions,
+        "chosen": chosen,
+        "skipped": [session for session in sessions if session.pk not in picked],
+        "action_name": action_name,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }

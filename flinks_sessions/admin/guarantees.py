@@ -19,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
-from flinks_sessions.admin.confirmation import action_confirmation
+from flinks_sessions.admin.confirmation import confirmation_page, selection
 from flinks_sessions.exceptions import GuaranteeAlreadyDecided
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product
@@ -103,13 +103,11 @@ class GuaranteeActionsMixin:
         *,
         accepted: bool,
     ) -> TemplateResponse:
-        return action_confirmation(
+        return confirmation_page(
             self,  # type: ignore[arg-type]
             request,
             "guarantee_confirmation.html",
             _("Accept these guarantees at Flinks?") if accepted else _("Reject these guarantees at Flinks?"),
-            action_name="accept_guarantee" if accepted else "reject_guarantee",
-            sessions=sessions,
-            chosen=decidable,
+            **selection("accept_guarantee" if accepted else "reject_guarantee", sessions, decidable),
             accepted=accepted,
         )

@@ -27,7 +27,7 @@ from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.columns import TIMES, SessionColumns, settled_amount, status_badge_html
-from flinks_sessions.admin.confirmation import action_confirmation, confirmation_page
+from flinks_sessions.admin.confirmation import confirmation_page, selection
 from flinks_sessions.admin.filters import (
     AccountListFilter,
     CancelIntentFilter,
@@ -235,14 +235,13 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
         self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
-        return action_confirmation(
+        open_ones = (session for session in sessions if session.is_open)
+        return confirmation_page(
             self,
             request,
             "cancel_selected_confirmation.html",
             _("Cancel payment sessions at Flinks?"),
-            action_name="cancel_selected_sessions",
-            sessions=sessions,
-            chosen=(session for session in sessions if session.is_open),
+            **selection("cancel_selected_sessions", sessions, open_ones),
             asks_reason=True,
         )
 
