@@ -233,7 +233,9 @@ class SessionEventQuerySet(models.QuerySet["SessionEvent"]):
 
     def unclaimed(self, *, stale_before: Any) -> SessionEventQuerySet:
         """Rows no live sweep holds: never claimed, or claimed before ``stale_before`` (the TTL passed)."""
-        return self.filter(models.Q(announce_claimed_at__isnull=True) | models.Q(announce_claimed_at__lt=stale_before))
+        return self.filter(
+            models.Q(announce_claimed_at__isnull=True) | models.Q(announce_claimed_at__lt=stale_before)
+        )
 
 
 class Announcement(models.TextChoices):

@@ -191,7 +191,9 @@ def announce_session(
             )
         release_hold(session_pk)
     finally:
-        SessionEvent.objects.filter(announce_claim=claim).update(announce_claim=None, announce_claimed_at=None)
+        SessionEvent.objects.filter(announce_claim=claim).update(
+            announce_claim=None, announce_claimed_at=None
+        )
 
 
 def is_due(event: SessionEvent, *, now: Any, grace: timedelta, ignore_backoff: bool) -> bool:

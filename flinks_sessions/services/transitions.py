@@ -219,7 +219,9 @@ def write_transition(
     changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
     if not stored:
         PaymentSession.objects.filter(pk=session.pk).update(**changes)
-    event = prepare_transition(session, new_status, remote, changes, source=source, actor=actor, reason=reason)
+    event = prepare_transition(
+        session, new_status, remote, changes, source=source, actor=actor, reason=reason
+    )
     event.save()
     send_after_commit([(session, event)])
 
@@ -238,7 +240,12 @@ def write_transitions(
     sent after commit in the order given.
     """
     announced = [
-        (session, prepare_transition(session, new_status, remote, changes, source=source, actor=actor, reason=reason))
+        (
+            session,
+            prepare_transition(
+                session, new_status, remote, changes, source=source, actor=actor, reason=reason
+            ),
+        )
         for session, new_status, remote, changes in changed
     ]
     SessionEvent.objects.bulk_create([event for _, event in announced])

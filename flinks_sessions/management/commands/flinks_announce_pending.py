@@ -28,7 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--now", action="store_true", help=_("send failing announcements without waiting for their backoff")
+            "--now",
+            action="store_true",
+            help=_("send failing announcements without waiting for their backoff"),
         )
         parser.add_argument(
             "--grace",
@@ -45,7 +47,9 @@ class Command(BaseCommand):
             grace=timedelta(seconds=options["grace"]), ignore_backoff=options["now"], limit=options["limit"]
         )
         self.stdout.write(
-            gettext("%(announced)d announced, %(failed)d failing again, %(busy)d sessions held by another run.")
+            gettext(
+                "%(announced)d announced, %(failed)d failing again, %(busy)d sessions held by another run."
+            )
             % {"announced": summary.announced, "failed": summary.failed, "busy": summary.busy}
         )
         if summary.failed:
