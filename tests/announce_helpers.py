@@ -67,7 +67,9 @@ def receiving(receiver: Receiver) -> Iterator[Receiver]:
 
 
 def report(session: PaymentSession, status: Status, raw: str, details: str | None = None) -> RemoteStatus:
-    return RemoteStatus(session_id=str(session.session_id), raw_status=raw, status=status, status_details=details)
+    return RemoteStatus(
+        session_id=str(session.session_id), raw_status=raw, status=status, status_details=details
+    )
 
 
 def move(session: PaymentSession, status: Status, raw: str, details: str | None = None) -> None:

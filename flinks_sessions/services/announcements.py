@@ -211,8 +211,10 @@ def release_hold(session_pk: int) -> None:
 
 
 def resend(events: Iterable[SessionEvent]) -> AnnounceSummary:
-    """The admin's "send again": the chosen rows' sessions, failing rows without waiting for their backoff."""
+    """The admin's "send again": the chosen rows' sessions, every owed row now (an operator asked for it)."""
     summary = AnnounceSummary()
     for session_pk in sorted({event.session_id for event in events}):
-        announce_session(session_pk, now=timezone.now(), grace=GRACE, ignore_backoff=True, summary=summary)
+        announce_session(
+            session_pk, now=timezone.now(), grace=timedelta(0), ignore_backoff=True, summary=summary
+        )
     return summary

@@ -63,5 +63,7 @@ def test_a_worker_killed_between_commit_and_announcement_loses_nothing(tmp_path:
 
     seen = [int(line.split()[0]) for line in log.read_text().splitlines()]
     assert set(seen) == set(transitions.values_list("pk", flat=True))  # every stored transition announced
-    assert sorted(set(seen)) == sorted(seen)  # each once here; a receiver deduplicating on event_id sees each once
+    assert sorted(set(seen)) == sorted(
+        seen
+    )  # each once here; a receiver deduplicating on event_id sees each once
     assert set(transitions.values_list("announcement", flat=True)) == {Announcement.ANNOUNCED}

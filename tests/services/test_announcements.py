@@ -98,7 +98,8 @@ def test_a_receiver_that_raises_twice_is_announced_on_the_third_try_in_order_hol
         first.refresh_from_db()
         assert (first.announcement, first.announce_attempts) == (Announcement.FAILING, 1)
         assert "receiver down" in first.announce_error
-        assert first.announce_next_at is not None and first.announce_next_at > timezone.now()
+        assert first.announce_next_at is not None
+        assert first.announce_next_at > timezone.now()
         with django_capture_on_commit_callbacks(execute=True):
             move(flaky, Status.COMPLETED, "Completed", "EFT0301")  # waits: the session's first one is failing
             move(steady, Status.IN_PROGRESS, "InProgress")  # another session is not held back
@@ -115,7 +116,11 @@ def test_a_receiver_that_raises_twice_is_announced_on_the_third_try_in_order_hol
 
     assert receiver.statuses(flaky) == [Status.IN_PROGRESS, Status.COMPLETED]
     first.refresh_from_db()
-    assert (first.announcement, first.announce_attempts, first.announce_error) == (Announcement.ANNOUNCED, 3, "")
+    assert (first.announcement, first.announce_attempts, first.announce_error) == (
+        Announcement.ANNOUNCED,
+        3,
+        "",
+    )
     attempts = [kwargs["attempt"] for _, kwargs in receiver.calls if kwargs["event_id"] == first.pk]
     assert attempts == [1, 2, 3]
     flaky.refresh_from_db()

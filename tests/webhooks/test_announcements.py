@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def test_every_webhook_transition_is_announced_in_order_despite_a_flaky_receiver(
     make_session: Callable[..., PaymentSession], django_capture_on_commit_callbacks: Any
 ) -> None:
-    chance = random.Random(22)  # noqa: S311 - a reproducible test, not cryptography
+    chance = random.Random(22)  # a reproducible test
     sessions = [make_session() for _ in range(250)]
     # Each session goes InProgress then Completed; the sessions' webhooks arrive interleaved.
     queue = [(session, 0) for session in sessions]
