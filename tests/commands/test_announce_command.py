@@ -65,9 +65,12 @@ def test_pending_rows_wait_for_the_grace_period() -> None:
     assert len(receiver.calls) == 1
 
 
-def test_a_negative_grace_is_refused() -> None:
-    with pytest.raises(CommandError, match="--grace"):
-        call_command("flinks_announce_pending", "--grace", "-1")
+@pytest.mark.parametrize(
+    ("option", "value"), [("--grace", "-1"), ("--grace", "1e400"), ("--grace", "nan"), ("--limit", "0")]
+)
+def test_out_of_range_arguments_are_command_errors(option: str, value: str) -> None:
+    with pytest.raises(CommandError, match=option):
+        call_command("flinks_announce_pending", option, value)
 
 
 def test_the_task_entry_point_runs_the_same_sweep() -> None:

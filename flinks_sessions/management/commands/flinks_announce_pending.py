@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from flinks_sessions.services.announcements import GRACE, announce_pending
 
+MAX_GRACE = timedelta(days=1)
+
 
 class Command(BaseCommand):
     help = "Send again the signals of stored transitions that a crash or a failing receiver left unannounced."
@@ -41,8 +43,10 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help=_("at most this many sessions"))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["grace"] < 0:
-            raise CommandError(gettext("--grace must not be negative."))
+        if not 0 <= options["grace"] <= MAX_GRACE.total_seconds():  # also refuses nan and inf
+            raise CommandError(gettext("--grace must be between 0 and a day."))
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError(gettext("--limit must be at least 1."))
         summary = announce_pending(
             grace=timedelta(seconds=options["grace"]), ignore_backoff=options["now"], limit=options["limit"]
         )
