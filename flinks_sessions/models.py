@@ -151,7 +151,9 @@ class PaymentSession(models.Model):
     not_found_at = models.DateTimeField(_("not found at Flinks at"), null=True, blank=True, editable=False)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True, editable=False)
     # An announcement of this session is failing: later ones wait for the sweep, which sends them in order.
-    announcements_held = models.BooleanField(_("announcements held"), default=False, editable=False)
+    announcements_held = models.BooleanField(
+        _("announcements held"), default=False, db_default=False, editable=False
+    )
     attempt_count = models.PositiveIntegerField(_("failed attempts"), default=0, editable=False)
     last_error = models.TextField(_("last error"), blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
@@ -292,11 +294,14 @@ class SessionEvent(models.Model):
     payload = models.JSONField(_("upstream payload"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
     # Written with the INSERT (pending) and after commit (announced, failing): no statement on a hot path.
+    # Database defaults too: a process still running the previous release inserts rows without these columns.
     announcement = models.CharField(
-        _("announcement"), max_length=10, choices=Announcement.choices, default="", blank=True
+        _("announcement"), max_length=10, choices=Announcement.choices, default="", db_default="", blank=True
     )
-    announce_attempts = models.PositiveIntegerField(_("announcement attempts"), default=0)
-    announce_error = models.CharField(_("announcement error"), max_length=1000, blank=True)
+    announce_attempts = models.PositiveIntegerField(_("announcement attempts"), default=0, db_default=0)
+    announce_error = models.CharField(
+        _("announcement error"), max_length=1000, blank=True, default="", db_default=""
+    )
     announce_next_at = models.DateTimeField(_("next announcement try"), null=True, blank=True)
     announce_claim = models.UUIDField(null=True, blank=True, editable=False)
     announce_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
