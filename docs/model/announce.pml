@@ -57,7 +57,7 @@ inline deliver(e, ok) {
 proctype Worker() {
   byte e, j;
   bool ok, hold;
-store:
+end_store:                                                  /* a successor with nothing left to store */
   atomic {
     stored < N -> e = stored; row[e] = PENDING; stored++; hold = held;
     printf("TRAIL a worker stores event %d (held %d)\n", e, hold)
@@ -81,7 +81,7 @@ store:
 #endif
   fi;
 next:
-  if :: stored < N -> goto store :: else -> goto end fi;
+  if :: stored < N -> goto end_store :: else -> goto end fi;
 successor:
   run Worker();
 end:
@@ -93,13 +93,13 @@ end:
 proctype Sweep(byte me) {
   byte e, j;
   bool ok;
-end_again:                                                  /* a sweep run: only when a row is owed */
+again:                                                      /* cron runs the sweep again and again */
 #ifdef BROKEN_CLAIM
-  atomic { OWED(0) || OWED(1) ->                                       /* the sweep ignores the other's claim */
+  atomic { true ->                                       /* the sweep ignores the other's claim */
 #else
-  atomic { claim == 0 && (OWED(0) || OWED(1)) -> claim = me;
+  atomic { claim == 0 -> claim = me;
 #endif
-    e = 0; printf("TRAIL sweep %d claims the owed rows\n", me) };
+    e = 0; if :: OWED(0) || OWED(1) -> printf("TRAIL sweep %d claims the owed rows\n", me) :: else fi };
   do
   :: e < stored && !OWED(e) -> e++
   :: e < stored && OWED(e) ->
@@ -116,10 +116,10 @@ end_again:                                                  /* a sweep run: only
   :: e >= stored -> atomic { j = 0; do :: j < stored && !OWED(j) -> j++ :: else -> break od; if :: j == stored -> held = false :: else fi }; break
   od;
   atomic { if :: claim == me -> claim = 0 :: else fi };
-  goto end_again;
+  goto again;
 dead:
   atomic { if :: claim == me -> claim = 0 :: else fi; printf("TRAIL the claim of sweep %d passes its TTL\n", me) };
-  goto end_again
+  goto again
 }
 
 init {
