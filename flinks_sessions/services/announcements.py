@@ -138,11 +138,11 @@ class AnnounceSummary:
 
 
 def announce_pending(
-    *, now_: Any = None, grace: timedelta = GRACE, ignore_backoff: bool = False, limit: int | None = None
+    *, at: Any = None, grace: timedelta = GRACE, ignore_backoff: bool = False, limit: int | None = None
 ) -> AnnounceSummary:
     """Send what is owed: sessions with a row pending past ``grace`` or failing and due (any failing one with
     ``ignore_backoff``), each session's rows in stored order, stopping at the first that fails again."""
-    now = now_ or timezone.now()
+    now = at or timezone.now()
     due = SessionEvent.objects.due(now=now, grace=grace.total_seconds(), ignore_backoff=ignore_backoff)
     sessions = due.order_by("session_id").values_list("session_id", flat=True).distinct()
     summary = AnnounceSummary()

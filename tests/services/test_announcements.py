@@ -136,7 +136,7 @@ def test_a_failing_row_waits_for_its_backoff_unless_asked_now() -> None:
     )
     with receiving(Receiver()) as receiver:
         assert announce_pending(grace=NOW).announced == 0
-        assert announce_pending(now_=timezone.now() + backoff(1), grace=NOW).announced == 1
+        assert announce_pending(at=timezone.now() + backoff(1), grace=NOW).announced == 1
     assert [kwargs["attempt"] for _, kwargs in receiver.calls] == [2]
 
 
