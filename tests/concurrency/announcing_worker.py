@@ -1,9 +1,10 @@
 """A worker for ``test_announce_kill``: stores transitions, announces them, and parks at a chosen announcement.
 
-Run as ``python -m tests.concurrency.announcing_worker LOG PARK_AT SESSION_PK...`` with the test run's database
-(``tests.support.subprocess_env``). Each session goes InProgress then Completed. Every signal a receiver gets
-is appended to ``LOG`` as ``event_id attempt``; the ``PARK_AT``-th announcement parks the worker right after
-its transaction committed and before any receiver ran, printing ``parked``, until the test kills it.
+Run as ``python -m tests.concurrency.announcing_worker LOG PARK_AT WHERE SESSION_PK...`` with the test run's
+database (``tests.support.subprocess_env``). Each session goes InProgress then Completed. Every signal a
+receiver gets is appended to ``LOG`` as ``event_id attempt``; the ``PARK_AT``-th announcement parks the worker,
+printing ``parked``, until the test kills it: ``WHERE`` is ``before-send`` (right after the commit, before any
+receiver ran) or ``before-mark`` (every receiver ran, the row is not yet marked announced).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import django
 
 
-def main(log: Path, park_at: int, session_pks: list[int]) -> None:
+def main(log: Path, park_at: int, where: str, session_pks: list[int]) -> None:
     django.setup()
     from flinks_sessions.models import PaymentSession
     from flinks_sessions.signals import session_status_changed
@@ -36,8 +37,10 @@ def main(log: Path, park_at: int, session_pks: list[int]) -> None:
         with log.open("a") as out:
             out.write(f"{event_id} {attempt}\n")
 
-    session_status_changed.connect(park, weak=False)  # first: the one that parks runs before the others
-    session_status_changed.connect(record, weak=False)
+    # Receivers run in the order they were connected.
+    receivers = [park, record] if where == "before-send" else [record, park]
+    for receiver in receivers:
+        session_status_changed.connect(receiver, weak=False)
     for pk in session_pks:
         session = PaymentSession.objects.get(pk=pk)
         move(session, Status.IN_PROGRESS, "InProgress")
@@ -46,4 +49,4 @@ def main(log: Path, park_at: int, session_pks: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]), [int(pk) for pk in sys.argv[3:]])
+    main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], [int(pk) for pk in sys.argv[4:]])
