@@ -175,9 +175,9 @@ _FLOOR_WRITES = (
     VALUES (%(pk)s, 'transition', %(old)s, %(status)s, %(details)s, 'webhook', '', '{}', %(now)s)""",
     """INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
         signature_valid, event_type, flinks_session_id, session_id, remote_status, status_details, outcome, error,
-        processed_at)
+        processed_at, truncated, dropped_after)
     VALUES (%(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s, %(pk)s, %(status)s,
-        %(details)s, 'applied', 'bench floor', %(now)s)""",
+        %(details)s, 'applied', 'bench floor', %(now)s, false, 0)""",
 )
 _FLOOR_ONE_STATEMENT = """
 WITH locked AS (
@@ -193,15 +193,16 @@ WITH locked AS (
 )
 INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
     signature_valid, event_type, flinks_session_id, session_id, remote_status, status_details, outcome, error,
-    processed_at)
+    processed_at, truncated, dropped_after)
 SELECT %(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s,
-    (SELECT id FROM changed), %(status)s, %(details)s, 'applied', 'bench floor', %(now)s
+    (SELECT id FROM changed), %(status)s, %(details)s, 'applied', 'bench floor', %(now)s, false, 0
 """
 _FLOOR_LOG_FIRST = """
 INSERT INTO flinks_sessions_webhookdelivery (received_at, remote_addr, headers, body, signature_form,
-    signature_valid, event_type, flinks_session_id, remote_status, status_details, outcome, error)
+    signature_valid, event_type, flinks_session_id, remote_status, status_details, outcome, error, truncated,
+    dropped_after)
 VALUES (%(now)s, %(addr)s, %(headers)s, %(body)s, %(form)s, %(valid)s, %(type)s, %(sid)s, %(status)s,
-    %(details)s, 'received', 'bench floor')
+    %(details)s, 'received', 'bench floor', false, 0)
 RETURNING id
 """
 _FLOOR_OUTCOME = """

@@ -5,7 +5,7 @@ Only :mod:`flinks_sessions.services` changes a session's status; the model answe
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -150,6 +150,10 @@ class PaymentSession(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
     not_found_at = models.DateTimeField(_("not found at Flinks at"), null=True, blank=True, editable=False)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True, editable=False)
+    # An announcement of this session is failing: later ones wait for the sweep, which sends them in order.
+    announcements_held = models.BooleanField(
+        _("announcements held"), default=False, db_default=False, editable=False
+    )
     attempt_count = models.PositiveIntegerField(_("failed attempts"), default=0, editable=False)
     last_error = models.TextField(_("last error"), blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
@@ -215,8 +219,42 @@ class PaymentSession(models.Model):
         return f"{base}/app/?sessionId={self.session_id}"
 
 
+class SessionEventQuerySet(models.QuerySet["SessionEvent"]):
+    """Which announcements a sweep still owes (``services.announcements``)."""
+
+    def unannounced(self) -> SessionEventQuerySet:
+        return self.filter(announcement__in=(Announcement.PENDING, Announcement.FAILING))
+
+    def due(self, *, now: Any, grace: float, ignore_backoff: bool = False) -> SessionEventQuerySet:
+        """Pending for longer than ``grace`` seconds (its worker had time to send it), or failing and due."""
+        pending = models.Q(announcement=Announcement.PENDING, created_at__lt=now - timedelta(seconds=grace))
+        failing = models.Q(announcement=Announcement.FAILING)
+        if not ignore_backoff:
+            failing &= models.Q(announce_next_at__lte=now)
+        return self.filter(pending | failing)
+
+    def unclaimed(self, *, stale_before: Any) -> SessionEventQuerySet:
+        """Rows no live sweep holds: never claimed, or claimed before ``stale_before`` (the TTL passed)."""
+        return self.filter(
+            models.Q(announce_claimed_at__isnull=True) | models.Q(announce_claimed_at__lt=stale_before)
+        )
+
+
+class Announcement(models.TextChoices):
+    """Where a stored transition's signals are: sent to every receiver, or still owed."""
+
+    NONE = "", _("Nothing to announce")
+    PENDING = "pending", _("Announcement pending")
+    ANNOUNCED = "announced", _("Announced")
+    FAILING = "failing", _("Announcement failing")
+
+
 class SessionEvent(models.Model):
-    """One line of a session's audit trail. Rows are written once and never changed."""
+    """One line of a session's audit trail.
+
+    The audit columns are written once and never changed; only the ``announce*`` columns move, as the signals
+    the row announces are sent (``services.announcements``).
+    """
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Created")
@@ -255,13 +293,35 @@ class SessionEvent(models.Model):
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     payload = models.JSONField(_("upstream payload"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    # Written with the INSERT (pending) and after commit (announced, failing): no statement on a hot path.
+    # Database defaults too: a process still running the previous release inserts rows without these columns.
+    announcement = models.CharField(
+        _("announcement"), max_length=10, choices=Announcement.choices, default="", db_default="", blank=True
+    )
+    announce_attempts = models.PositiveIntegerField(_("announcement attempts"), default=0, db_default=0)
+    announce_error = models.CharField(
+        _("announcement error"), max_length=1000, blank=True, default="", db_default=""
+    )
+    announce_next_at = models.DateTimeField(_("next announcement try"), null=True, blank=True)
+    announce_claim = models.UUIDField(null=True, blank=True, editable=False)
+    announce_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SessionEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("session event")
         verbose_name_plural = _("session events")
         ordering = ("created_at", "pk")
         # A session's trail in order, newest lines first for the admin, without sorting a long trail.
-        indexes = (models.Index(fields=("session", "created_at", "id"), name="flinks_event_session_created"),)
+        indexes = (
+            models.Index(fields=("session", "created_at", "id"), name="flinks_event_session_created"),
+            # What the announcement sweep reads: a handful of rows, whatever the length of the trail.
+            models.Index(
+                fields=("session", "id"),
+                name="flinks_event_unannounced",
+                condition=models.Q(announcement__in=("pending", "failing")),
+            ),
+        )
 
     def __str__(self) -> str:
         """``Initiated → Cancelled (Shopper's browser)``: the admin's caption of a line, in the active language."""

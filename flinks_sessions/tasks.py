@@ -138,3 +138,13 @@ def enqueue_guarantee_policy(sender: type, *, session: Any, **kwargs: Any) -> No
         route(decide_guarantee_task).enqueue(str(session.session_id))
     except Exception:
         logger.exception("Could not enqueue the guarantee decision of session %s", session.session_id)
+
+
+@task()
+def announce_pending_task(ignore_backoff: bool = False) -> dict[str, int]:
+    """Send the announcements still owed (``flinks_announce_pending`` as a task; schedule it every minute)."""
+    from flinks_sessions.services.announcements import announce_pending
+
+    with tracing.span("task.announce_pending"):
+        summary = announce_pending(ignore_backoff=ignore_backoff)
+    return {"announced": summary.announced, "failed": summary.failed, "busy": summary.busy}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Model-check the cancel claim protocol (docs/model/claim.pml) with SPIN: every property at its stated bounds
+# Model-check the cancel claim protocol (docs/model/claim.pml) and the announcements (docs/model/announce.pml,
+# the jobs named announce-*) with SPIN: every property at its stated bounds
 # must hold, every documented non-guarantee must produce its counterexample, and each deliberately broken
 # variant must be rejected with a trail, so that no check can pass vacuously. Exits non-zero otherwise.
 # Builds in a temporary directory (nothing is written to the clone); installs Debian's spin when it is missing.
@@ -24,7 +25,9 @@ seconds() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 # no never claim) or "ltl" (the model's ltl properties, checked for acceptance cycles under weak fairness).
 config() {
   local dir=$1 defines=$2 mode=$3 opt=$4 cflags
-  mkdir -p "$dir" && cp "$model" "$dir/claim.pml"
+  local source=$model
+  case $dir in */announce-*) source="$root/docs/model/announce.pml" ;; esac
+  mkdir -p "$dir" && cp "$source" "$dir/claim.pml"
   if [ "$mode" = safety ]; then cflags="-DSAFETY -DNOCLAIM"; else cflags="-DNFAIR=3"; fi
   # shellcheck disable=SC2086 # word lists
   (cd "$dir" && { spin $defines -a claim.pml >spin.out || { cat spin.out; false; }; } \
@@ -86,6 +89,11 @@ jobs_list=(
   "broken-finish|-DNO_RESUME -DBROKEN_FINISH|safety|-O0|broken-finish:fail:safety"
   "broken-ttl|-DNO_SYNC -DNO_RESUME -DBROKEN_TTL|ltl|-O0|broken-ttl:fail:orphan_claim_cleared"
   "broken-intent|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0 -DBROKEN_INTENT|ltl|-O0|broken-intent:fail:withdraw_wins"
+  "announce-races||safety|-O2|announce-races:hold:safety"
+  "announce-live||ltl|-O2|every-announced:hold:every_transition_announced announced-handled:hold:announced_was_handled order-after-crash:fail:in_order"
+  "announce-order|-DCRASHES=0|ltl|-O2|announce-order:hold:in_order"
+  "announce-broken-mark|-DBROKEN_MARK_FIRST|ltl|-O0|broken-mark-first:fail:announced_was_handled broken-mark-lost:fail:every_transition_announced"
+  "announce-broken-claim|-DBROKEN_CLAIM|safety|-O0|broken-claim:fail:safety"
 )
 run_job() {
   local name defines mode opt checks

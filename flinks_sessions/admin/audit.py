@@ -8,16 +8,18 @@ which pages through the rest. Both are read-only, and both are visible to whoeve
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin.columns import EventColumns
 from flinks_sessions.admin.tables import LargeReadOnlyTable, ReadOnly
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.announcements import resend
 
 INLINE_EVENTS = 20
 # Times to the second, Flinks' detail code with its meaning, who acted (and, for a confirmation, who asked).
@@ -29,6 +31,7 @@ EVENT_FIELDS = (
     "event_details",
     "by",
     "reason_words",
+    "announcement_state",
     "payload",
 )
 
@@ -82,7 +85,34 @@ class SessionEventAdmin(LargeReadOnlyTable, EventColumns, admin.ModelAdmin):
     ordering = ("-created_at", "-pk")
     readonly_fields = ("session", "created_at", *EVENT_FIELDS)
     fields = readonly_fields
-    list_filter = ("kind", "source")  # both have choices: no DISTINCT over every row
+    list_filter = ("kind", "source", "announcement")  # all have choices: no DISTINCT over every row
+    actions = ("resend_announcements",)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Whoever may change (cancel) sessions may have the shop told of their transitions again."""
+        opts = PaymentSession._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description=_("Send the announcement again"), permissions=["resend"])
+    def resend_announcements(self, request: HttpRequest, queryset: QuerySet[SessionEvent]) -> None:
+        """After fixing a receiver: the chosen lines' sessions, their owed announcements in stored order now."""
+        owed = list(SessionEvent.objects.unannounced().filter(pk__in=queryset.values("pk")))
+        summary = resend(owed)
+        level = messages.WARNING if summary.failed or summary.busy else messages.SUCCESS
+        self.message_user(
+            request,
+            gettext(
+                "%(announced)d announced, %(failed)d failing again, %(busy)d sessions held by another run "
+                "(of %(owed)d selected lines still owed)."
+            )
+            % {
+                "announced": summary.announced,
+                "failed": summary.failed,
+                "busy": summary.busy,
+                "owed": len(owed),
+            },
+            level,
+        )

@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin.abandonment_report import REASON_LABELS
-from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
 from flinks_sessions.status import Source, Status, detail_meaning, label_of
 
 # (background, text) per status: readable on the light and the dark admin theme.
@@ -333,3 +333,20 @@ class EventColumns:
     @admin.display(description=_("status details"))
     def event_details(self, obj: SessionEvent) -> str:
         return details_with_meaning(obj.status_details)
+
+    @admin.display(description=_("announcement"))
+    def announcement_state(self, obj: SessionEvent) -> str:
+        """Whether the shop's receivers have taken this line's signals; for a failing one, when and why."""
+        if obj.announcement == Announcement.FAILING:
+            return gettext("%(state)s (attempt %(attempt)d; next try %(next)s): %(error)s") % {
+                "state": obj.get_announcement_display(),
+                "attempt": obj.announce_attempts,
+                "next": to_the_second(obj.announce_next_at) if obj.announce_next_at else "-",
+                "error": obj.announce_error,
+            }
+        if obj.announcement == Announcement.ANNOUNCED and obj.announce_attempts > 1:
+            return gettext("%(state)s (attempt %(attempt)d)") % {
+                "state": obj.get_announcement_display(),
+                "attempt": obj.announce_attempts,
+            }
+        return str(obj.get_announcement_display()) if obj.announcement else ""

@@ -6,7 +6,7 @@ internet (at the proxy, or by wrapping the view), as the example project and doc
     path("metrics", flinks_sessions.api.metrics.metrics_view)
 
 The counters come from :mod:`flinks_sessions.metrics` (summed over gunicorn's workers when
-``PROMETHEUS_MULTIPROC_DIR`` is set). The two backlog gauges are read here, at scrape time, with two aggregate
+``PROMETHEUS_MULTIPROC_DIR`` is set). The backlog gauges are read here, at scrape time, with three aggregate
 queries on indexed columns, so they are right however many processes serve the site.
 """
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views import View
 
 from flinks_sessions import metrics
-from flinks_sessions.models import PaymentSession
+from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
 
 
 def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
@@ -50,6 +50,16 @@ def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
     )
     for state in ("failed", "pending"):
         yield metrics.Reading("cancel_backlog", documentation, backlog[state] or 0, {"state": state})
+    owed = SessionEvent.objects.unannounced().aggregate(
+        failing=Count("pk", filter=Q(announcement=Announcement.FAILING)),
+        pending=Count("pk", filter=Q(announcement=Announcement.PENDING)),
+    )
+    documentation = (
+        "Stored transitions whose signals are not yet sent to every receiver: 'failing' had a receiver raise "
+        "(flinks_announce_pending retries them), 'pending' wait for their worker or the sweep."
+    )
+    for state in ("failing", "pending"):
+        yield metrics.Reading("announcements_pending", documentation, owed[state] or 0, {"state": state})
 
 
 class MetricsView(View):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -15,14 +15,9 @@ from django.utils import timezone
 from flinks_sessions import metrics
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.log_context import session_extra
-from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.signals import (
-    SOURCES,
-    amount_reduced,
-    send_safely,
-    session_cancelled,
-    session_status_changed,
-)
+from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
+from flinks_sessions.services.announcements import ANNOUNCED_KINDS, send_after_commit
+from flinks_sessions.signals import SOURCES
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -62,9 +57,11 @@ def audit_event(
     """An unsaved audit row for ``session``: the one place that decides how actor and reason are stored.
 
     ``from_status`` defaults to the session's current status; an actor without a primary key (an anonymous
-    user, a plain string) is not a user row and is stored as none.
+    user, a plain string) is not a user row and is stored as none. A kind that announces itself is stored
+    pending (``services.announcements``).
     """
     return SessionEvent(
+        announcement=Announcement.PENDING if kind in ANNOUNCED_KINDS else Announcement.NONE,
         session_id=session.pk,
         kind=kind,
         from_status=session.status if from_status is None else from_status,
@@ -189,27 +186,17 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
         )
     if requested is None or settled >= requested:
         return True
-    audit_event(
+    event = audit_event(
         locked,
         SessionEvent.Kind.AMOUNT_REDUCED,
         source=source,
         actor=actor,
         reason=f"Flinks settles {settled} of the {requested} requested",
         payload={"requested": str(requested), "settled": str(settled)},
-    ).save()
+    )
+    event.save()
     logger.info("Flinks session %s: reduced offer, %s of %s requested", locked.session_id, settled, requested)
-
-    def announce() -> None:
-        send_safely(
-            amount_reduced,
-            PaymentSession,
-            session=locked,
-            requested=requested,
-            settled=settled,
-            source=source,
-        )
-
-    transaction.on_commit(announce)
+    send_after_commit([(locked, event)])
     return True
 
 
@@ -241,7 +228,7 @@ def write_transition(
     extra: dict[str, Any] | None = None,
     stored: bool = False,
 ) -> None:
-    """Write the change and its audit row, and queue its signals for after commit.
+    """Write the change and its audit row (pending), and queue its announcement for after commit.
 
     The caller holds the row lock, or (``stored=True``) has already written the columns with a conditional
     UPDATE that proves the row was in ``session.status``. ``session`` is updated in place and is what the
@@ -251,11 +238,11 @@ def write_transition(
     changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
     if not stored:
         PaymentSession.objects.filter(pk=session.pk).update(**changes)
-    event, announce = prepare_transition(
+    event = prepare_transition(
         session, new_status, remote, changes, source=source, actor=actor, reason=reason
     )
     event.save()
-    transaction.on_commit(announce)
+    send_after_commit([(session, event)])
 
 
 def write_transitions(
@@ -271,21 +258,17 @@ def write_transitions(
     current transaction has already written; every session still gets its own audit row and its own signals,
     sent after commit in the order given.
     """
-    events: list[SessionEvent] = []
-    announcements: list[Callable[[], None]] = []
-    for session, new_status, remote, changes in changed:
-        event, announce = prepare_transition(
-            session, new_status, remote, changes, source=source, actor=actor, reason=reason
+    announced = [
+        (
+            session,
+            prepare_transition(
+                session, new_status, remote, changes, source=source, actor=actor, reason=reason
+            ),
         )
-        events.append(event)
-        announcements.append(announce)
-    SessionEvent.objects.bulk_create(events)
-
-    def announce_all() -> None:
-        for announce in announcements:
-            announce()
-
-    transaction.on_commit(announce_all)
+        for session, new_status, remote, changes in changed
+    ]
+    SessionEvent.objects.bulk_create([event for _, event in announced])
+    send_after_commit(announced)
 
 
 def prepare_transition(
@@ -297,11 +280,8 @@ def prepare_transition(
     source: str,
     actor: Any = None,
     reason: str = "",
-) -> tuple[SessionEvent, Callable[[], None]]:
-    """Apply stored ``changes`` to ``session``; return its unsaved audit row and what announces it.
-
-    The announcement must only run after commit (``transaction.on_commit``).
-    """
+) -> SessionEvent:
+    """Apply stored ``changes`` to ``session``; return its unsaved audit row (pending its announcement)."""
     previous = session.status
     for name, value in changes.items():
         setattr(session, name, value)
@@ -322,26 +302,7 @@ def prepare_transition(
         session.session_id, previous, new_status, session.status_details, source,
         extra=session_extra(session, source=source, outcome=new_status),
     )  # fmt: skip
-    # Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed
-    # by Flinks' webhook is still the shopper leaving.
-    cancel_source = session.cancel_source or source
-    cancel_reason = session.cancel_reason or reason
-
-    def announce() -> None:
-        send_safely(
-            session_status_changed,
-            PaymentSession,
-            session=session,
-            previous_status=previous,
-            status=new_status,
-            source=source,
-        )
-        if new_status == Status.CANCELLED:
-            send_safely(
-                session_cancelled, PaymentSession, session=session, source=cancel_source, reason=cancel_reason
-            )
-
-    return event, announce
+    return event
 
 
 def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: Any = None, now: Any) -> None:
