@@ -256,7 +256,9 @@ def run_all(mutants: list[Mutant], jobs: int) -> list[Outcome] | None:
         print(f"==> the {len(tests)} named tests on the unmutated tree", flush=True)
         started = time.monotonic()
         with ThreadPoolExecutor(jobs) as pool:
-            baseline = list(pool.map(lambda n: pytest(copies[n], tuple(tests[n::jobs]), None), range(jobs)))
+            # (a copy with no share runs nothing: pytest given no test would run the whole suite)
+            shares = [n for n in range(jobs) if tests[n::jobs]]
+            baseline = list(pool.map(lambda n: pytest(copies[n], tuple(tests[n::jobs]), None), shares))
         for status, output in baseline:
             if status != 0:
                 print(
