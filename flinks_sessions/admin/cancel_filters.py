@@ -1,39 +1,34 @@
 """Changelist filters for the cancel intent: is a cancel waiting, failing, or done, and who asked for it.
 
 A session whose cancel failed or waits for a worker looks like any other open one by its status alone; these
-filters find them. Each is one WHERE clause over indexed columns (the cancel intent and the status).
+filters find them, with the predicates of :class:`~flinks_sessions.models.PaymentSessionQuerySet`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.models import PaymentSession
+from flinks_sessions.models import FAILED_CANCEL, PaymentSession
 from flinks_sessions.status import TERMINAL_STATUSES, Source, Status
 
-# Each choice: (value, label, the condition it selects).
-_INTENT_CHOICES: tuple[tuple[str, Any, Q], ...] = (
-    ("none", _("Never requested"), Q(cancel_requested_at__isnull=True)),
-    (
-        "pending",
-        _("Requested, not done yet"),
-        Q(cancel_requested_at__isnull=False, last_error="") & ~Q(status__in=TERMINAL_STATUSES),
-    ),
-    (
-        "failed",
-        _("Requested, failed (retried)"),
-        Q(cancel_requested_at__isnull=False) & ~Q(last_error="") & ~Q(status__in=TERMINAL_STATUSES),
-    ),
-    ("cancelled", _("Cancelled"), Q(status=Status.CANCELLED)),
+# Each choice: (value, label, the sessions it selects), in the queryset's own words.
+_INTENT_CHOICES: tuple[tuple[str, Any, Callable[[Any], QuerySet[PaymentSession]]], ...] = (
+    ("none", _("Never requested"), lambda rows: rows.filter(cancel_requested_at__isnull=True)),
+    ("pending", _("Requested, not done yet"), lambda rows: rows.cancel_requested().exclude(FAILED_CANCEL)),
+    ("failed", _("Requested, failed (retried)"), lambda rows: rows.failed_cancels()),
+    ("cancelled", _("Cancelled"), lambda rows: rows.filter(status=Status.CANCELLED)),
     (
         "overtaken",
         _("Requested, but ended otherwise"),
-        Q(cancel_requested_at__isnull=False, status__in=TERMINAL_STATUSES) & ~Q(status=Status.CANCELLED),
+        lambda rows: rows.filter(cancel_requested_at__isnull=False, status__in=TERMINAL_STATUSES).exclude(
+            status=Status.CANCELLED
+        ),
     ),
 )
 
@@ -48,9 +43,9 @@ class CancelIntentFilter(admin.SimpleListFilter):
         return [(value, label) for value, label, _condition in _INTENT_CHOICES]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        for value, _label, condition in _INTENT_CHOICES:
+        for value, _label, select in _INTENT_CHOICES:
             if self.value() == value:
-                return queryset.filter(condition)
+                return select(queryset)
         return queryset
 
 

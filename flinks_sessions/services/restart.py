@@ -4,7 +4,7 @@ The shopper who left the payment (or whose session expired or failed) clicks "St
 two tabs must still create one session at Flinks, not two. The claim protocol of the cancel engine
 (``docs/architecture.md``, "The claim protocol") is the model, in three steps:
 
-1. *Claim*: one conditional UPDATE sets ``restarting_since`` on the predecessor when nobody holds a live
+1. *Claim*: one conditional UPDATE sets ``restart_claimed_at`` on the predecessor when nobody holds a live
    restart claim and it has no successor. Whoever loses reads the successor if it exists by now, and is told
    :class:`~flinks_sessions.exceptions.RestartPending` otherwise.
 2. *Call*, with no transaction open: the predecessor is cancelled through the cancel engine if it is still
@@ -82,8 +82,8 @@ def restart_session(
             reason=reason,
         )
     except BaseException:
-        PaymentSession.objects.filter(pk=session.pk, restarting_since=claimed_at).update(
-            restarting_since=None
+        PaymentSession.objects.filter(pk=session.pk, restart_claimed_at=claimed_at).update(
+            restart_claimed_at=None
         )
         raise
     using = router.db_for_write(PaymentSession)
@@ -110,13 +110,13 @@ def _claim(session: PaymentSession) -> datetime | None:
     taken = (
         PaymentSession.objects.filter(pk=session.pk)
         .exclude(status=Status.COMPLETED)
-        .filter(Q(restarting_since__isnull=True) | Q(restarting_since__lt=now - claim_ttl()))
+        .filter(Q(restart_claimed_at__isnull=True) | Q(restart_claimed_at__lt=now - claim_ttl()))
         .filter(~Exists(PaymentSession.objects.filter(restarted_from=OuterRef("pk"))))
-        .update(restarting_since=now, updated_at=now)
+        .update(restart_claimed_at=now, updated_at=now)
     )
     if not taken:
         return None
-    session.restarting_since = now
+    session.restart_claimed_at = now
     return now
 
 

@@ -342,12 +342,18 @@ def record_failure(
 ) -> None:
     """A call to Flinks for this session failed: count it, keep the error, and audit it as ``kind``.
 
-    The row must be locked by the caller.
+    Every action's failure is counted in ``attempt_count`` and ``last_error``; a failed cancel is also marked
+    in ``cancel_failed_at``, the only mark that makes a cancel "failed" (``models.FAILED_CANCEL``). The row
+    must be locked by the caller.
     """
     locked.attempt_count += 1
     locked.last_error = error[:1000]
     locked.last_error_at = now
-    locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
+    fields = ["attempt_count", "last_error", "last_error_at", "updated_at"]
+    if kind == SessionEvent.Kind.CANCEL_FAILED:
+        locked.cancel_failed_at = now
+        fields.append("cancel_failed_at")
+    locked.save(update_fields=fields)
     audit_event(locked, kind, source=source, actor=actor, reason=error).save()
 
 

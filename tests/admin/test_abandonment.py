@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ def session(status: str, *, age: timedelta, lasted: timedelta | None = None, **f
     """A stored session started ``age`` ago; an abandoned one ended ``lasted`` after it started."""
     created = timezone.now() - age
     row = PaymentSession.objects.create(
-        reference_id="ORDER", amount=Decimal("10.00"), status=status, session_id=None, **fields
+        reference_id="ORDER", amount=Decimal("10.00"), status=status, session_id=uuid.uuid4(), **fields
     )
     ended = created + lasted if lasted is not None else None
     PaymentSession.objects.filter(pk=row.pk).update(
@@ -65,6 +66,7 @@ def sessions() -> None:
         cancel_requested_at=timezone.now(),
         cancel_source="beacon",
         last_error="Flinks answered 503",
+        cancel_failed_at=timezone.now(),
     )
     session(
         Status.INITIATED, age=timedelta(hours=2), cancel_requested_at=timezone.now(), cancel_source="beacon"

@@ -104,6 +104,7 @@ def sessions(operator: User) -> dict[str, PaymentSession]:
         cancel_source="admin",
         last_error="Flinks answered 503",
         attempt_count=2,
+        cancel_failed_at=now,
     )
     done = stored(
         "DONE",

@@ -101,7 +101,7 @@ def test_a_scrape_of_metrics_reads_the_backlog_gauges_from_the_database(client: 
     overdue = _stored()
     PaymentSession.objects.filter(pk=overdue.pk).update(created_at=now - timedelta(hours=2))
     _stored()  # open, but young
-    _stored(cancel_requested_at=now, attempt_count=2)  # a cancel that failed twice
+    _stored(cancel_requested_at=now, attempt_count=2, cancel_failed_at=now)  # a cancel that failed twice
     _stored(cancel_requested_at=now)  # a cancel waiting for its worker
     _stored(cancel_requested_at=now, status=PaymentSession.Status.CANCELLED)  # done: not backlog
     _stored(cancel_requested_at=now, not_found_at=now)  # Flinks does not know it: not backlog

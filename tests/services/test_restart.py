@@ -92,13 +92,13 @@ def test_a_completed_session_is_never_restarted(sandbox: Any, session: PaymentSe
 def test_a_held_claim_answers_pending_and_a_failed_creation_releases_it(
     sandbox: Any, session: PaymentSession
 ) -> None:
-    PaymentSession.objects.filter(pk=session.pk).update(restarting_since=timezone.now())
+    PaymentSession.objects.filter(pk=session.pk).update(restart_claimed_at=timezone.now())
     with pytest.raises(RestartPending):
         restart_session(session)
-    PaymentSession.objects.filter(pk=session.pk).update(restarting_since=None)
+    PaymentSession.objects.filter(pk=session.pk).update(restart_claimed_at=None)
     with pytest.raises(ValidationError):
         restart_session(session, product="nope")
     session.refresh_from_db()
-    assert session.restarting_since is None
+    assert session.restart_claimed_at is None
     assert created_at_flinks(sandbox) == 1
     assert restart_session(session).restarted_from == session  # the shopper may try again
