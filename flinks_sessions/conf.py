@@ -89,7 +89,7 @@ class FlinksSettings:
     task_backend: str = "default"
     task_queue: str = "default"
     task_priority: int = 0
-    cancel_claim_ttl: float | None = None
+    claim_ttl: float | None = None
     guarantee_decision: str = "accept"
     guarantee_event_types: tuple[str, ...] = DEFAULT_GUARANTEE_EVENT_TYPES
     transaction_event_types: tuple[str, ...] = DEFAULT_TRANSACTION_EVENT_TYPES
@@ -306,11 +306,7 @@ def parse_settings(raw: object) -> FlinksSettings:
         task_backend=values.get("TASK_BACKEND", "default"),
         task_queue=values.get("TASK_QUEUE", "default"),
         task_priority=_integer(values, "TASK_PRIORITY", 0, minimum=-100),
-        cancel_claim_ttl=(
-            None
-            if values.get("CANCEL_CLAIM_TTL") is None
-            else _number(values, "CANCEL_CLAIM_TTL", 0, minimum=1)
-        ),
+        claim_ttl=(None if values.get("CLAIM_TTL") is None else _number(values, "CLAIM_TTL", 0, minimum=1)),
         guarantee_decision=_parse_guarantee_decision(values.get("GUARANTEE_DECISION")),
         guarantee_event_types=_event_types(values, "GUARANTEE_EVENT_TYPES", DEFAULT_GUARANTEE_EVENT_TYPES),
         transaction_event_types=_event_types(

@@ -10,21 +10,23 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status
 
+# Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks.
+OPEN = Q(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
 # A failed cancel: a cancel was asked for and its last call to Flinks failed. Only a failed *cancel* counts (a
 # failed sync or guarantee call is kept in ``last_error`` but is not one); for aggregates and filters alike.
 FAILED_CANCEL = Q(cancel_requested_at__isnull=False, cancel_failed_at__isnull=False)
 
 
-def free_of_claim(action: str, *, stale_before: datetime | None) -> Q:
-    """Rows no caller holds ``action``'s claim on: none taken, or one taken before ``stale_before`` (its worker
-    died or stalled). ``action`` names the claim's columns: ``cancel``, ``guarantee``, ``restart``."""
-    free = Q(**{f"{action}_claimed_at__isnull": True})
-    return free if stale_before is None else free | Q(**{f"{action}_claimed_at__lt": stale_before})
+def free_of_claim(column: str, *, stale_before: datetime | None) -> Q:
+    """Rows whose claim time ``column`` holds no live claim: none taken, or one taken before ``stale_before``
+    (its worker died or stalled; ``None``: a claim never goes stale)."""
+    free = Q(**{f"{column}__isnull": True})
+    return free if stale_before is None else free | Q(**{f"{column}__lt": stale_before})
 
 
 class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
@@ -35,11 +37,11 @@ class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
 
         :attr:`PaymentSession.is_open` says the same of one instance.
         """
-        return self.filter(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
+        return self.filter(OPEN)
 
     def unclaimed(self, *, stale_before: datetime) -> PaymentSessionQuerySet:
         """No cancel in flight: no claim, or one taken before ``stale_before`` (its worker died or stalled)."""
-        return self.filter(free_of_claim("cancel", stale_before=stale_before))
+        return self.filter(free_of_claim("cancel_claimed_at", stale_before=stale_before))
 
     def cancel_requested(self) -> PaymentSessionQuerySet:
         """Open sessions asked to cancel: waiting for their cancel, or whose cancel failed."""
@@ -56,8 +58,8 @@ class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
         )
 
     def restartable(self) -> PaymentSessionQuerySet:
-        """Sessions "Start again" may replace: confirmed by Flinks, not completed, without a successor yet."""
-        return self.filter(session_id__isnull=False, successor__isnull=True).exclude(status=Status.COMPLETED)
+        """Sessions "Start again" may replace (:func:`restartable_condition`)."""
+        return self.filter(restartable_condition())
 
     def due_for_retry(self, *, stale_before: datetime, intent_before: datetime) -> PaymentSessionQuerySet:
         """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling now.
@@ -237,6 +239,16 @@ class PaymentSession(models.Model):
 
         base = get_settings().account(self.account).hosted_page_base
         return f"{base}/app/?sessionId={self.session_id}"
+
+
+def restartable_condition() -> Q:
+    """Sessions "Start again" may replace: confirmed by Flinks, not completed, without a successor yet.
+
+    No join but an EXISTS: a conditional UPDATE with a join becomes ``pk IN (subquery)``, which PostgreSQL does
+    not re-check against a row another claim changed meanwhile.
+    """
+    successor = PaymentSession.objects.filter(restarted_from=OuterRef("pk"))
+    return Q(~Exists(successor), session_id__isnull=False) & ~Q(status=Status.COMPLETED)
 
 
 class SessionEvent(models.Model):

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.sandbox.validation import validate_new_session
-from flinks_sessions.services import build_session_body
+from flinks_sessions.services.start import build_session_body
 from flinks_sessions.signals import session_cancelled, session_status_changed
 
 PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}

@@ -357,7 +357,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
         request.current_app = self.admin_site.name
         return TemplateResponse(request, f"{TEMPLATES}cancel_confirmation.html", context)
 
-    def _report_one(self, request: HttpRequest, result: services.CancelResult) -> None:
+    def _report_one(self, request: HttpRequest, result: services.Result[services.CancelOutcome]) -> None:
         session = result.session
         outcome = result.outcome
         if outcome is services.CancelOutcome.CANCELLED:

@@ -26,9 +26,9 @@ from rest_framework.response import Response
 
 from flinks_sessions.api.tokens import exit_token
 from flinks_sessions.api.views import SOURCE, BrowserEndpoint
-from flinks_sessions.exceptions import FlinksError, RestartPending, RestartRefused
+from flinks_sessions.exceptions import RestartRefused
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.services import restart_session, successor_of
+from flinks_sessions.services import RestartOutcome, restart_session
 
 
 def session_links(session: PaymentSession, request: Any) -> dict[str, str]:
@@ -59,26 +59,29 @@ class SessionRestartView(BrowserEndpoint):
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
         if session is None:
             raise NotFound(_("Unknown session."))
-        existed = successor_of(session) is not None
         try:
-            successor = restart_session(session, source=SOURCE, reason="start again")
-        except RestartPending:
+            result = restart_session(session, source=SOURCE, reason="start again")
+        except (RestartRefused, ValidationError) as error:
+            return self._refused(session, "; ".join(_messages(error)))
+        outcome = result.outcome
+        if outcome is RestartOutcome.PENDING:
             return Response(
                 {"sessionId": str(session.session_id), "pending": True}, status=status.HTTP_409_CONFLICT
             )
-        except (RestartRefused, ValidationError) as error:
-            return Response(
-                {
-                    "sessionId": str(session.session_id),
-                    "pending": False,
-                    "detail": "; ".join(_messages(error)),
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
-        except FlinksError:
+        if outcome is RestartOutcome.REFUSED:
+            return self._refused(session, result.error)
+        if outcome not in (RestartOutcome.CREATED, RestartOutcome.EXISTED):
             return Response(
                 {"detail": _("The payment could not be started again. Please try later.")},
                 status=status.HTTP_502_BAD_GATEWAY,
             )
-        answer = {**session_links(successor, request), "previousSessionId": str(session.session_id)}
-        return Response(answer, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        answer = {**session_links(result.session, request), "previousSessionId": str(session.session_id)}
+        created = outcome is RestartOutcome.CREATED
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _refused(session: PaymentSession, detail: str) -> Response:
+        return Response(
+            {"sessionId": str(session.session_id), "pending": False, "detail": detail},
+            status=status.HTTP_409_CONFLICT,
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -16,6 +15,7 @@ from flinks_sessions import metrics
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.result import Result
 from flinks_sessions.signals import (
     SOURCES,
     amount_reduced,
@@ -36,17 +36,6 @@ class ApplyOutcome(StrEnum):
     DUPLICATE = "duplicate"  # the session already holds this state: nothing stored, nothing sent
     STALE = "stale"  # the session is in a terminal state this report cannot undo
     UNKNOWN_STATUS = "unknown_status"  # Flinks sent a value we do not know: kept raw, nothing changed
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    outcome: ApplyOutcome
-    session: PaymentSession
-    previous_status: str
-
-    @property
-    def changed(self) -> bool:
-        return self.outcome is ApplyOutcome.APPLIED
 
 
 def audit_event(
@@ -105,7 +94,7 @@ def apply_remote_status(
     source: str,
     actor: Any = None,
     reason: str = "",
-) -> ApplyResult:
+) -> Result[ApplyOutcome]:
     """Store what Flinks says, if it is a real and allowed change; a duplicate or a late report changes nothing.
 
     Safe inside a caller's transaction (no HTTP here). ``session`` is refreshed with the stored state.
@@ -115,12 +104,12 @@ def apply_remote_status(
         locked = lock(session.pk)
         result = apply_locked(locked, remote, source=source, actor=actor, reason=reason)
     copy_state(locked, session)
-    return ApplyResult(result.outcome, session, result.previous_status)
+    return Result(result.outcome, session)
 
 
 def apply_locked(
     locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None, reason: str = ""
-) -> ApplyResult:
+) -> Result[ApplyOutcome]:
     """The body of :func:`apply_remote_status` for callers that already hold the row lock.
 
     The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
@@ -136,8 +125,12 @@ def apply_locked(
             )
     elif outcome is ApplyOutcome.APPLIED:
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
-        write_transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
-    return ApplyResult(outcome, locked, previous)
+        changes = transition_changes(remote.status, remote, now=timezone.now())
+        PaymentSession.objects.filter(pk=locked.pk).update(**changes)
+        write_transitions(
+            [(locked, remote.status, remote, changes)], source=source, actor=actor, reason=reason
+        )
+    return Result(outcome, locked)
 
 
 def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None) -> bool:
@@ -211,34 +204,6 @@ def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) ->
     return changes
 
 
-def write_transition(
-    session: PaymentSession,
-    new_status: Status,
-    remote: RemoteStatus,
-    *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
-    extra: dict[str, Any] | None = None,
-    stored: bool = False,
-) -> None:
-    """Write the change and its audit row, and queue its signals for after commit.
-
-    The caller holds the row lock, or (``stored=True``) has already written the columns with a conditional
-    UPDATE that proves the row was in ``session.status``. ``session`` is updated in place and is what the
-    signals carry.
-    """
-    now = timezone.now()
-    changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
-    if not stored:
-        PaymentSession.objects.filter(pk=session.pk).update(**changes)
-    event, announce = prepare_transition(
-        session, new_status, remote, changes, source=source, actor=actor, reason=reason
-    )
-    event.save()
-    transaction.on_commit(announce)
-
-
 def write_transitions(
     changed: Sequence[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]],
     *,
@@ -246,20 +211,39 @@ def write_transitions(
     actor: Any = None,
     reason: str = "",
 ) -> None:
-    """:func:`write_transition` with ``stored=True`` for many rows: one INSERT of the audit rows, one hook.
+    """The audit rows of transitions already written (one INSERT), and their signals queued for after commit.
 
-    Each item is ``(session, new_status, remote, changes)`` whose ``changes`` a conditional UPDATE in the
-    current transaction has already written; every session still gets its own audit row and its own signals,
-    sent after commit in the order given.
+    Each item is ``(session, new_status, remote, changes)`` whose ``changes`` the caller has written in the
+    current transaction, under the row lock or with a conditional UPDATE that proves the row was in
+    ``session.status``. Each session is updated in place and is what its signals carry; every session gets its
+    own audit row and its own signals, sent after commit in the order given.
     """
     events: list[SessionEvent] = []
     announcements: list[Callable[[], None]] = []
     for session, new_status, remote, changes in changed:
-        event, announce = prepare_transition(
-            session, new_status, remote, changes, source=source, actor=actor, reason=reason
+        previous = session.status
+        for name, value in changes.items():
+            setattr(session, name, value)
+        events.append(
+            audit_event(
+                session,
+                SessionEvent.Kind.TRANSITION,
+                source=source,
+                actor=actor,
+                reason=reason,
+                from_status=previous,
+                to_status=new_status,
+                status_details=session.status_details,
+                payload=dict(remote.payload),
+            )
         )
-        events.append(event)
-        announcements.append(announce)
+        metrics.TRANSITIONS.labels(from_status=previous, to_status=new_status, source=source).inc()
+        logger.info(
+            "Flinks session %s: %s -> %s (%s) via %s",
+            session.session_id, previous, new_status, session.status_details, source,
+            extra=session_extra(session, source=source, outcome=new_status),
+        )  # fmt: skip
+        announcements.append(_announcement(session, previous, new_status, source=source, reason=reason))
     SessionEvent.objects.bulk_create(events)
 
     def announce_all() -> None:
@@ -269,42 +253,14 @@ def write_transitions(
     transaction.on_commit(announce_all)
 
 
-def prepare_transition(
-    session: PaymentSession,
-    new_status: Status,
-    remote: RemoteStatus,
-    changes: dict[str, Any],
-    *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
-) -> tuple[SessionEvent, Callable[[], None]]:
-    """Apply stored ``changes`` to ``session``; return its unsaved audit row and what announces it.
+def _announcement(
+    session: PaymentSession, previous: str, new_status: Status, *, source: str, reason: str
+) -> Callable[[], None]:
+    """What announces one stored transition, to run after commit.
 
-    The announcement must only run after commit (``transaction.on_commit``).
+    Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed by
+    Flinks' webhook is still the shopper leaving.
     """
-    previous = session.status
-    for name, value in changes.items():
-        setattr(session, name, value)
-    event = audit_event(
-        session,
-        SessionEvent.Kind.TRANSITION,
-        source=source,
-        actor=actor,
-        reason=reason,
-        from_status=previous,
-        to_status=new_status,
-        status_details=session.status_details,
-        payload=dict(remote.payload),
-    )
-    metrics.TRANSITIONS.labels(from_status=previous, to_status=new_status, source=source).inc()
-    logger.info(
-        "Flinks session %s: %s -> %s (%s) via %s",
-        session.session_id, previous, new_status, session.status_details, source,
-        extra=session_extra(session, source=source, outcome=new_status),
-    )  # fmt: skip
-    # Who asked for a cancel is the more useful source for session_cancelled: a beacon's cancel confirmed
-    # by Flinks' webhook is still the shopper leaving.
     cancel_source = session.cancel_source or source
     cancel_reason = session.cancel_reason or reason
 
@@ -322,7 +278,7 @@ def prepare_transition(
                 session_cancelled, PaymentSession, session=session, source=cancel_source, reason=cancel_reason
             )
 
-    return event, announce
+    return announce
 
 
 def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: Any = None, now: Any) -> None:

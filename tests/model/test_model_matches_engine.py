@@ -24,7 +24,7 @@ MODEL = Path(__file__).resolve().parents[2] / "docs" / "model" / "claim.pml"
 PROTOCOL_COLUMN = re.compile(r"^(status|status_details|cancel.*|.*claim.*|not_found_at)$")
 # The guarantee decision's own claim: the same discipline on columns no cancel reads or writes, outside the
 # model (docs/architecture.md says so, and tests/guarantee/test_guarantee_race.py backs it instead).
-NOT_MODELLED = frozenset({"guarantee_claim", "guarantee_claimed_at"})
+NOT_MODELLED = frozenset({"guarantee_claim", "guarantee_claimed_at", "restart_claim", "restart_claimed_at"})
 
 
 @pytest.fixture(scope="module")
