@@ -31,13 +31,12 @@ from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourc
 from flinks_sessions.admin.columns import SessionColumns, status_badge_html
 from flinks_sessions.admin.filters import AccountListFilter
 from flinks_sessions.admin.guarantees import GuaranteeActionsMixin, UndecidedGuaranteeFilter
-from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product, Status
 from flinks_sessions.sweeps import run
-from flinks_sessions.sweeps.summary import RunSummary
+from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
 
 TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough

@@ -17,10 +17,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
 from flinks_sessions.status import Status
-from flinks_sessions.sweeps.summary import RunSummary
+from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
 from tests.i18n.test_french import with_locale_middleware
 
 pytestmark = pytest.mark.django_db
