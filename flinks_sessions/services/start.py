@@ -177,14 +177,8 @@ def store_created(
             remote_status="Initiated",
             restarted_from=restarted_from,
         )
-        SessionEvent.objects.create(
-            session=session,
-            kind=SessionEvent.Kind.CREATED,
-            to_status=Status.INITIATED,
-            source=source,
-            reason=f"restart of {restarted_from.session_id}" if restarted_from is not None else "",
-            payload={"sessionId": created.session_id, "referenceId": created.reference_id},
-        )
+        why = f"restart of {restarted_from.session_id}" if restarted_from is not None else ""
+        _created_event(session, created.session_id, created.reference_id, source=source, reason=why)
         if restarted_from is not None:
             audit_event(
                 restarted_from,
@@ -220,13 +214,12 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         return None
     session.session_id = remote.session_id
     session.save(update_fields=["session_id", "updated_at"])
-    SessionEvent.objects.create(
-        session=session,
-        kind=SessionEvent.Kind.CREATED,
-        to_status=session.status,
+    _created_event(
+        session,
+        remote.session_id,
+        remote.reference_id,
         source=source,
         reason="creation confirmed by Flinks (matched by referenceId)",
-        payload={"sessionId": remote.session_id, "referenceId": remote.reference_id},
     )
     logger.warning(
         "Attached Flinks session %s to the ambiguous creation of reference %s (row %s)",
@@ -234,3 +227,17 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         extra=session_extra(session, source=source, outcome="attached"),
     )  # fmt: skip
     return session
+
+
+def _created_event(
+    session: PaymentSession, session_id: Any, reference_id: Any, *, source: str, reason: str
+) -> None:
+    """The ``created`` audit row: Flinks knows the session by this id (and the app's reference)."""
+    SessionEvent.objects.create(
+        session=session,
+        kind=SessionEvent.Kind.CREATED,
+        to_status=session.status,
+        source=source,
+        reason=reason,
+        payload={"sessionId": session_id, "referenceId": reference_id},
+    )
