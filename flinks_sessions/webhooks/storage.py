@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from flinks_sessions.conf import FlinksSettings
+from flinks_sessions.exceptions import FlinksError
 from flinks_sessions.forwarding import forwarded_client
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.signatures import SignatureForm
@@ -55,7 +56,7 @@ def remote_address(request: HttpRequest, settings: FlinksSettings) -> str | None
         return None
 
 
-class LengthRequired(Exception):
+class LengthRequired(FlinksError):
     """A chunked body the WSGI server cannot frame for us (answered 411: send ``Content-Length``)."""
 
 
