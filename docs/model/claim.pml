@@ -29,7 +29,7 @@
 mtype:status = { Initiated, InProgress, Completed, Failed, Cancelled, Expired };  /* status.Status */
 mtype:details = { NoDetails, EFT0301, EFT0302, EFT0501 };                         /* status.DETAIL_* */
 mtype:outcome = { cancelled, already_terminal, not_found, failed, pending, withdrawn }; /* services.CancelOutcome */
-mtype:answer = { A_cancelled, A_ended, A_not_found, A_failed };                   /* cancel.AnswerKind */
+mtype:answer = { A_cancelled, A_ended, A_not_found, A_failed };                   /* cancel._Said, engine.Reply */
 mtype:apply = { applied, duplicate, stale };                                      /* ApplyOutcome (known statuses) */
 
 #define TERMINAL(s) (s == Completed || s == Failed || s == Cancelled || s == Expired)
@@ -130,7 +130,7 @@ inline release() {
 #define STILL_OURS (claim == me && st == seen && det == seend)   /* _store_groups' UPDATE ... WHERE */
 #endif
 
-/* services.cancel (_CancelEngine): claim -> call -> finish. `if_requested`: the trigger acts on an intent it read
+/* services.cancel (_Cancel on engine.Engine): claim -> call -> finish. `if_requested`: the trigger acts on an intent it read
  * earlier (the beacon's task, the retry sweep), so its claim also requires the intent to stand.
  * What a worker read dies with its call (the last step resets it, so runs differ only in what matters). */
 inline cancel_session(if_requested) {
