@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz model
+.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz model mutants
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -35,6 +35,9 @@ schemathesis:  ## fuzz the app's endpoints on a running example project against 
 
 model:  ## model-check the claim protocol (cancel, guarantee, restart) with SPIN (docs/model/README.md); installs spin if missing
 	@scripts/check-model.sh
+
+mutants:  ## the mutant gate: each guard in scripts/mutants.ini broken in a copy, its tests must fail (ARGS=NAME...)
+	@scripts/check-mutants.sh $(ARGS)
 
 bench:  ## every benchmark; each prints its figures
 	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done

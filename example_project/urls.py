@@ -6,9 +6,11 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
+from example_project.shop.views import favicon
 from flinks_sessions.api.metrics import metrics_view
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),  # the admin's pages ask for it too
     path("", include("example_project.shop.urls")),
     path("flinks/", include("flinks_sessions.urls")),
     path("admin/", admin.site.urls),

@@ -13,7 +13,7 @@ from django.core import checks
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
-from flinks_sessions.conf import GUARANTEE_POLICIES, SETTING_NAME, parse_settings
+from flinks_sessions.conf import GUARANTEE_POLICIES, SETTING_NAME, UnknownKey, parse_settings, unknown_keys
 from flinks_sessions.exceptions import FlinksConfigurationError
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -41,12 +41,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="flinks_sessions.E001",
             )
         ]
+    messages: list[checks.CheckMessage] = [_unknown_key_error(unknown) for unknown in unknown_keys(raw)]
     try:
         parsed = parse_settings(raw)
     except FlinksConfigurationError as exc:
-        return [checks.Error(str(exc), hint=_hint_doc(), id="flinks_sessions.E002")]
+        return [*messages, checks.Error(str(exc), hint=_hint_doc(), id="flinks_sessions.E002")]
 
-    messages: list[checks.CheckMessage] = []
     if not parsed.accounts:
         messages.append(
             checks.Error(
@@ -132,6 +132,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return messages
+
+
+def _unknown_key_error(unknown: UnknownKey) -> checks.CheckMessage:
+    """A misspelt key is otherwise ignored in silence, and its default used in its place."""
+    if unknown.closest is None:
+        hint = gettext("Remove it. %(doc)s") % {"doc": _hint_doc()}
+    else:
+        hint = gettext("Did you mean %(closest)r?") % {"closest": unknown.closest}
+    return checks.Error(
+        gettext("%(where)s[%(key)r] is not a setting of flinks-sessions: it would be ignored.")
+        % {"where": unknown.where, "key": unknown.key},
+        hint=hint,
+        id="flinks_sessions.E006",
+    )
 
 
 def _check_guarantee_policy(policy: str) -> list[checks.CheckMessage]:

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -44,6 +46,8 @@ logger = logging.getLogger("flinks_sessions.client")
 
 USER_AGENT = f"flinks-sessions/{__version__} python-requests/{requests.__version__}"
 _MAX_MESSAGE = 300
+# Flinks' words for an unknown session: "Session not found for client ...", "Session ... not found".
+_SESSION_NOT_FOUND = re.compile(r"\bsession\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,28 @@ def parse_error(response: requests.Response) -> tuple[str, str]:
     return str(body)[:_MAX_MESSAGE], ""
 
 
+def is_flinks_not_found(response: requests.Response) -> bool:
+    """Whether a 404 is Flinks' own "no such session" (``docs/flinks-api.md``, "Cancel").
+
+    Flinks says it two ways: the OAuth-style object ``{"error": "not_found", "error_description": "Session not
+    found for client ..."}`` and an RFC 7807 ProblemDetails whose ``status`` is 404 and whose ``detail`` (or
+    ``title``) says the session was not found. Anything else (a proxy's HTML page, an empty body, a framework's
+    "no route" page when ``BASE_URL`` has a wrong path) did not come from Flinks' sessions API.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    if body.get("error") == "not_found":
+        return True
+    if body.get("status") not in (404, "404"):
+        return False
+    words = str(body.get("detail") or body.get("title") or "")
+    return _SESSION_NOT_FOUND.search(words) is not None
+
+
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
@@ -270,10 +296,6 @@ class FlinksClient:
             session_id=session_id,
             json={"guaranteeAccepted": accepted},
         )
-
-    def hosted_url(self, session_id: str) -> str:
-        """The hosted flow for the iframe or the redirect: ``{BaseUri}/app/?sessionId={id}``."""
-        return f"{self.account.hosted_page_base}/app/?sessionId={session_id}"
 
     # --- tokens -----------------------------------------------------------------------------------------
 
@@ -423,7 +445,7 @@ class FlinksClient:
                 if response.status_code < 400:
                     return response
                 if response.status_code not in policy.statuses:
-                    raise self._error(response, cancel=cancel)
+                    raise self._error(response, cancel=cancel, endpoint=endpoint)
                 message, code = parse_error(response)
                 # A 429 was refused before any work; a 5xx on creation may have created the session.
                 ambiguous = not idempotent and response.status_code != 429
@@ -482,11 +504,13 @@ class FlinksClient:
         ceiling = min(policy.backoff_max, policy.backoff * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
 
-    def _error(self, response: requests.Response, *, cancel: bool) -> FlinksAPIError:
+    def _error(self, response: requests.Response, *, cancel: bool, endpoint: str) -> FlinksAPIError:
         message, code = parse_error(response)
         status = response.status_code
         if status == 400 and cancel:
             return FlinksAlreadyTerminal(message, status_code=status, code=code)
+        if status == 404 and not is_flinks_not_found(response):
+            return self._foreign_not_found(response, endpoint, message)
         error_class: type[FlinksAPIError] = {
             400: FlinksBadRequest,
             401: FlinksAuthError,
@@ -494,6 +518,23 @@ class FlinksClient:
             404: FlinksNotFound,
         }.get(status, FlinksAPIError)
         return error_class(message, status_code=status, code=code)
+
+    def _foreign_not_found(self, response: requests.Response, endpoint: str, message: str) -> FlinksAPIError:
+        """A 404 that is not Flinks speaking: a failed call, loud, counted, and never a verdict on a session."""
+        metrics.FOREIGN_NOT_FOUND.labels(endpoint=endpoint).inc()
+        path = urlsplit(response.url).path if response.url else ""
+        logger.error(
+            "Flinks account %r: %s answered 404 without Flinks' not-found body (%s); check the account's "
+            "BASE_URL: a wrong path or a proxy in front of Flinks answers this way",
+            self.account.name,
+            endpoint,
+            message[:80],
+            extra=session_extra(outcome="foreign_not_found", account=self.account.name),
+        )
+        return FlinksAPIError(
+            f"404 that is not Flinks' not-found answer ({message[:80]}) on {path or endpoint}: check BASE_URL",
+            status_code=404,
+        )
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:

@@ -3,14 +3,16 @@
 Read at call time (and re-read whenever Django's ``setting_changed`` fires, as ``override_settings`` does) so
 tests and multi-tenant sites can change it without restarting. Malformed values raise
 :class:`~flinks_sessions.exceptions.FlinksConfigurationError`, which the system checks turn into a message with
-an id and a hint.
+an id and a hint. Every key is defined once, in :data:`SETTINGS` (type, default, bounds): parsing, the
+unknown-key check and the README's table all follow it.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +28,6 @@ SETTING_NAME = "FLINKS_SESSIONS"
 DEFAULT_ACCOUNT = "default"
 # The built-in guarantee policies; anything else is a dotted path to a callable ``(session, offer) -> bool``.
 GUARANTEE_POLICIES = ("accept", "reject", "manual")
-# Flinks does not publish these events' names or payloads (docs/flinks-api.md, "Guarantee decision" and
-# "e-Transfer transaction status"): a site sets the names its Flinks contact gives it.
-DEFAULT_GUARANTEE_EVENT_TYPES = ("GuaranteeOffered",)
-DEFAULT_TRANSACTION_EVENT_TYPES = ("TransactionStatusChanged",)
 _DOTTED_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
 
@@ -41,10 +39,10 @@ class AccountSettings:
     base_url: str
     client_id: str
     client_secret: str = field(repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    x_client_id: str | None = None
-    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
-    hosted_url: str = ""
+    api_key: str | None = field(repr=False)
+    x_client_id: str | None
+    webhook_secrets: tuple[str, ...] = field(repr=False)
+    hosted_url: str | None
 
     @property
     def hosted_page_base(self) -> str:
@@ -56,43 +54,48 @@ class AccountSettings:
 class RetryPolicy:
     """How transient failures (network, timeouts, 429, 502/503/504) are retried: exponential backoff, full jitter."""
 
-    attempts: int = 4
-    backoff: float = 0.25
-    backoff_max: float = 8.0
-    statuses: tuple[int, ...] = (429, 502, 503, 504)
-    retry_after_max: float = 30.0
+    attempts: int
+    backoff: float
+    backoff_max: float
+    statuses: tuple[int, ...]
+    retry_after_max: float
 
 
 @dataclass(frozen=True)
 class FlinksSettings:
-    """The whole of ``FLINKS_SESSIONS`` with its defaults filled in."""
+    """The whole of ``FLINKS_SESSIONS`` with its defaults filled in (one attribute per row of :data:`SETTINGS`)."""
 
     accounts: Mapping[str, AccountSettings]
-    default_account: str = DEFAULT_ACCOUNT
-    product_accounts: Mapping[str, str] = field(default_factory=dict)
-    connect_timeout: float = 3.05
-    read_timeout: float = 15.0
-    pool_size: int = 64
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
-    webhook_signature_forms: tuple[SignatureForm, ...] = ALL_FORMS
-    webhook_max_age: float | None = None
-    webhook_max_body: int = 64 * 1024
-    webhook_async: bool = False
-    webhook_rejected_per_minute: int = 60
+    default_account: str
+    product_accounts: Mapping[str, str]
+    connect_timeout: float
+    read_timeout: float
+    pool_size: int
+    retry: RetryPolicy
+    claim_ttl: float | None
+    webhook_secrets: tuple[str, ...] = field(repr=False)
+    webhook_signature_forms: tuple[SignatureForm, ...]
+    webhook_max_age: float | None
+    webhook_max_body: int
+    webhook_async: bool
+    webhook_rejected_per_minute: int
     # TRUST_X_FORWARDED_FOR: how many proxies of the site's own append to X-Forwarded-For (True reads as 1).
-    trusted_proxies: int = 0
-    exit_token_max_age: int = 6 * 3600
-    exit_grace_period: float = 10.0
-    beacon_max_body: int = 4096
-    beacon_throttle_rate: str | None = "60/min"
-    task_backend: str = "default"
-    task_queue: str = "default"
-    task_priority: int = 0
-    claim_ttl: float | None = None
-    guarantee_decision: str = "accept"
-    guarantee_event_types: tuple[str, ...] = DEFAULT_GUARANTEE_EVENT_TYPES
-    transaction_event_types: tuple[str, ...] = DEFAULT_TRANSACTION_EVENT_TYPES
+    trusted_proxies: int
+    exit_token_max_age: int
+    exit_grace_period: float
+    beacon_max_body: int
+    beacon_throttle_rate: str | None
+    # The status poll's token travels in the X-Flinks-Exit-Token header; True also accepts ?token= (older pages).
+    status_token_in_query: bool
+    # Start again: successors one order (reference and account) may have, and Start agains per client address.
+    restart_limit: int
+    restart_throttle_rate: str | None
+    task_backend: str
+    task_queue: str
+    task_priority: int
+    guarantee_decision: str
+    guarantee_event_types: tuple[str, ...]
+    transaction_event_types: tuple[str, ...]
 
     def is_guarantee_event(self, event_type: str) -> bool:
         """Whether a webhook of ``event_type`` is a GEFT guarantee offer (compared case-insensitively)."""
@@ -142,13 +145,61 @@ def _forget_cached_settings(*, setting: str, **kwargs: Any) -> None:
             _cached = None
 
 
+Reader = Callable[[Any, str, "Setting"], Any]
+REQUIRED: Any = object()  # the default of a key that has none: leaving it out is an error
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key: the reader that checks its type and bounds and converts it, its default, its lower bound.
+
+    The one place a key is defined: :func:`parse_settings` reads through it, the unknown-key check
+    (``flinks_sessions.E006``) knows the keys from it, and a test holds the README's table to it.
+    """
+
+    key: str
+    read: Reader
+    default: Any
+    minimum: float = 0
+    attribute: str = ""  # the FlinksSettings attribute, when it is not the key in lower case
+    described: str = ""  # the README's default, where words say it better than a value
+
+    @property
+    def name(self) -> str:
+        return self.attribute or self.key.lower()
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A key no table defines (a typo, most often): ``where`` it stands and the ``closest`` known key, if any."""
+
+    where: str
+    key: str
+    closest: str | None
+
+
 def _require_mapping(value: object, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise FlinksConfigurationError(f"{where} must be a dict, not {type(value).__name__}.")
     return value
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
+def _string(value: object, where: str, setting: Setting) -> str:
+    if not isinstance(value, str):
+        raise FlinksConfigurationError(f"{where} must be a string.")
+    return value
+
+
+def _url(value: object, where: str, setting: Setting) -> str:
+    return _string(value, where, setting).rstrip("/")
+
+
+def _optional(read: Reader) -> Reader:
+    """``None`` stays ``None`` (the key's "off", "none" or "computed"); anything else goes through ``read``."""
+    return lambda value, where, setting: None if value is None else read(value, where, setting)
+
+
+def _strings(value: object, where: str, setting: Setting | None = None) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
@@ -158,80 +209,51 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     raise FlinksConfigurationError(f"{where} must be a list of strings.")
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float, *, minimum: float = 0) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['{key}'] must be a number ≥ {minimum}, not {value!r}."
-        )
+def _event_types(value: object, where: str, setting: Setting) -> tuple[str, ...]:
+    return tuple(name.strip() for name in _strings(value, where) if name.strip())
+
+
+def _number(value: object, where: str, setting: Setting) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < setting.minimum:
+        raise FlinksConfigurationError(f"{where} must be a number ≥ {setting.minimum:g}, not {value!r}.")
     return float(value)
 
 
-def _integer(raw: Mapping[str, Any], key: str, default: int, *, minimum: int = 0) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['{key}'] must be an integer ≥ {minimum}, not {value!r}."
-        )
+def _integer(value: object, where: str, setting: Setting) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < setting.minimum:
+        raise FlinksConfigurationError(f"{where} must be an integer ≥ {setting.minimum:g}, not {value!r}.")
     return value
 
 
-def _trusted_proxies(value: object) -> int:
+def _statuses(value: object, where: str, setting: Setting) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(code, int) for code in value):
+        raise FlinksConfigurationError(f"{where} must be a list of HTTP status codes.")
+    return tuple(value)
+
+
+def _throttle_rate(value: object, where: str, setting: Setting) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise FlinksConfigurationError(f"{where} must be like '60/min' or None.")
+    return value
+
+
+def _trusted_proxies(value: object, where: str, setting: Setting) -> int:
     """``TRUST_X_FORWARDED_FOR``: a number of proxies; ``True``/``False`` (the old spelling) read as 1 and 0."""
     if isinstance(value, bool):
         return int(value)
     if not isinstance(value, int) or value < 0:
         raise FlinksConfigurationError(
-            f"{SETTING_NAME}['TRUST_X_FORWARDED_FOR'] must be the number of trusted proxies (0, 1, 2...), "
-            f"not {value!r}."
+            f"{where} must be the number of trusted proxies (0, 1, 2...), not {value!r}."
         )
     return value
 
 
-def _parse_account(name: str, raw: object) -> AccountSettings:
-    where = f"{SETTING_NAME}['ACCOUNTS'][{name!r}]"
-    values = _require_mapping(raw, where)
-    missing = [key for key in ("BASE_URL", "CLIENT_ID", "CLIENT_SECRET") if not values.get(key)]
-    if missing:
-        raise FlinksConfigurationError(f"{where} is missing {', '.join(missing)}.")
-    for key in ("BASE_URL", "CLIENT_ID", "CLIENT_SECRET", "API_KEY", "X_CLIENT_ID", "HOSTED_URL"):
-        if values.get(key) is not None and not isinstance(values[key], str):
-            raise FlinksConfigurationError(f"{where}['{key}'] must be a string.")
-    return AccountSettings(
-        name=name,
-        base_url=values["BASE_URL"].rstrip("/"),
-        client_id=values["CLIENT_ID"],
-        client_secret=values["CLIENT_SECRET"],
-        api_key=values.get("API_KEY") or None,
-        x_client_id=values.get("X_CLIENT_ID") or None,
-        webhook_secrets=_strings(values.get("WEBHOOK_SECRETS"), f"{where}['WEBHOOK_SECRETS']"),
-        hosted_url=values.get("HOSTED_URL") or "",
-    )
-
-
-def _parse_retry(raw: object) -> RetryPolicy:
-    values = _require_mapping(raw or {}, f"{SETTING_NAME}['RETRY']")
-    defaults = RetryPolicy()
-    statuses = values.get("STATUSES", defaults.statuses)
-    if not isinstance(statuses, list | tuple) or not all(isinstance(code, int) for code in statuses):
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['RETRY']['STATUSES'] must be a list of HTTP status codes."
-        )
-    return RetryPolicy(
-        attempts=_integer(values, "ATTEMPTS", defaults.attempts, minimum=1),
-        backoff=_number(values, "BACKOFF", defaults.backoff),
-        backoff_max=_number(values, "BACKOFF_MAX", defaults.backoff_max),
-        statuses=tuple(statuses),
-        retry_after_max=_number(values, "RETRY_AFTER_MAX", defaults.retry_after_max),
-    )
-
-
-def _parse_forms(raw: object) -> tuple[SignatureForm, ...]:
-    if raw is None:
+def _signature_forms(value: object, where: str, setting: Setting) -> tuple[SignatureForm, ...]:
+    if value is None:
         return ALL_FORMS
     by_name = {form.value.lower(): form for form in SignatureForm}
     forms = []
-    for name in _strings(raw, f"{SETTING_NAME}['WEBHOOK_SIGNATURE_HEADERS']"):
+    for name in _strings(value, where):
         form = by_name.get(name.lower())
         if form is None:
             raise FlinksConfigurationError(
@@ -241,75 +263,149 @@ def _parse_forms(raw: object) -> tuple[SignatureForm, ...]:
     return tuple(forms)
 
 
-def _parse_guarantee_decision(value: object) -> str:
+def _guarantee_decision(value: object, where: str, setting: Setting) -> str:
     if value is None:
-        return "accept"
+        return str(setting.default)
     if not isinstance(value, str) or not (
         value.strip().lower() in GUARANTEE_POLICIES or _DOTTED_PATH.match(value.strip())
     ):
         raise FlinksConfigurationError(
-            f"{SETTING_NAME}['GUARANTEE_DECISION'] must be 'accept', 'reject', 'manual' or the dotted path of "
+            f"{where} must be 'accept', 'reject', 'manual' or the dotted path of "
             f"a callable (session, offer) -> bool, not {value!r}."
         )
     value = value.strip()
     return value.lower() if value.lower() in GUARANTEE_POLICIES else value
 
 
-def _event_types(values: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    if key not in values:
-        return default
-    return tuple(name.strip() for name in _strings(values[key], f"{SETTING_NAME}['{key}']") if name.strip())
+def _product_accounts(value: object, where: str, setting: Setting) -> dict[str, str]:
+    accounts = dict(_require_mapping(value, where))
+    unknown = set(accounts) - set(Product.values)
+    if unknown:
+        raise FlinksConfigurationError(
+            f"{where} names unknown products {sorted(unknown)}; use {', '.join(Product.values)}."
+        )
+    return accounts
+
+
+def _read_table(table: tuple[Setting, ...], raw: object, where: str) -> dict[str, Any]:
+    """Each key of ``table`` read from ``raw`` (a dict) through its reader, its default where it is left out."""
+    values = _require_mapping(raw if raw is not None else {}, where)
+    missing = [
+        setting.key for setting in table if setting.default is REQUIRED and not values.get(setting.key)
+    ]
+    if missing:
+        raise FlinksConfigurationError(f"{where} is missing {', '.join(missing)}.")
+    return {
+        setting.name: setting.read(
+            values.get(setting.key, setting.default), f"{where}['{setting.key}']", setting
+        )
+        for setting in table
+    }
+
+
+# One account in ACCOUNTS.
+ACCOUNT_SETTINGS = (
+    Setting("BASE_URL", _url, REQUIRED),
+    Setting("CLIENT_ID", _string, REQUIRED),
+    Setting("CLIENT_SECRET", _string, REQUIRED),
+    Setting("API_KEY", _optional(_string), None),
+    Setting("X_CLIENT_ID", _optional(_string), None),
+    Setting("WEBHOOK_SECRETS", _strings, ()),
+    Setting("HOSTED_URL", _optional(_string), None),
+)
+
+RETRY_SETTINGS = (
+    Setting("ATTEMPTS", _integer, 4, minimum=1),
+    Setting("BACKOFF", _number, 0.25),
+    Setting("BACKOFF_MAX", _number, 8.0),
+    Setting("STATUSES", _statuses, (429, 502, 503, 504)),
+    Setting("RETRY_AFTER_MAX", _number, 30.0),
+)
+
+
+def _accounts(value: object, where: str, setting: Setting) -> dict[str, AccountSettings]:
+    accounts = _require_mapping(value, where)
+    return {
+        str(name): AccountSettings(
+            name=str(name), **_read_table(ACCOUNT_SETTINGS, raw, f"{where}[{str(name)!r}]")
+        )
+        for name, raw in accounts.items()
+    }
+
+
+def _retry(value: object, where: str, setting: Setting) -> RetryPolicy:
+    return RetryPolicy(**_read_table(RETRY_SETTINGS, value, where))
+
+
+# Every key of FLINKS_SESSIONS, in the README's order.
+SETTINGS = (
+    Setting("ACCOUNTS", _accounts, {}, described="*(required)*"),
+    Setting("DEFAULT_ACCOUNT", _string, DEFAULT_ACCOUNT),
+    Setting("PRODUCT_ACCOUNTS", _product_accounts, {}),
+    Setting("CONNECT_TIMEOUT", _number, 3.05, minimum=0.001),
+    Setting("READ_TIMEOUT", _number, 15.0, minimum=0.001),
+    Setting("POOL_SIZE", _integer, 64, minimum=1),
+    Setting("RETRY", _retry, None),  # its own keys and defaults: RETRY_SETTINGS
+    Setting(
+        "CLAIM_TTL",
+        _optional(_number),
+        None,
+        minimum=1,
+        described="computed from timeouts and retries (≥ 60 s)",
+    ),
+    Setting("WEBHOOK_SECRETS", _strings, ()),
+    Setting(
+        "WEBHOOK_SIGNATURE_HEADERS",
+        _signature_forms,
+        None,
+        attribute="webhook_signature_forms",
+        described="all three",
+    ),
+    Setting("WEBHOOK_MAX_AGE", _optional(_number), None, minimum=1),
+    Setting("WEBHOOK_MAX_BODY", _integer, 64 * 1024, minimum=1024),
+    Setting("WEBHOOK_ASYNC", lambda value, where, setting: bool(value), False),
+    Setting("WEBHOOK_REJECTED_PER_MINUTE", _integer, 60, minimum=1),
+    Setting("TRUST_X_FORWARDED_FOR", _trusted_proxies, 0, attribute="trusted_proxies"),
+    Setting("EXIT_TOKEN_MAX_AGE", _integer, 6 * 3600, minimum=1),
+    Setting("EXIT_GRACE_PERIOD", _number, 10.0),
+    Setting("BEACON_MAX_BODY", _integer, 4096, minimum=256),
+    Setting("BEACON_THROTTLE_RATE", _throttle_rate, "60/min"),
+    Setting("STATUS_TOKEN_IN_QUERY", lambda value, where, setting: bool(value), False),
+    Setting("RESTART_LIMIT", _integer, 5, minimum=1),
+    Setting("RESTART_THROTTLE_RATE", _throttle_rate, "10/hour"),
+    Setting("TASK_BACKEND", _string, "default"),
+    Setting("TASK_QUEUE", _string, "default"),
+    Setting("TASK_PRIORITY", _integer, 0, minimum=-100),
+    Setting("GUARANTEE_DECISION", _guarantee_decision, "accept"),
+    # Flinks does not publish these events' names or payloads (docs/flinks-api.md, "Guarantee decision" and
+    # "e-Transfer transaction status"): a site sets the names its Flinks contact gives it.
+    Setting("GUARANTEE_EVENT_TYPES", _event_types, ("GuaranteeOffered",)),
+    Setting("TRANSACTION_EVENT_TYPES", _event_types, ("TransactionStatusChanged",)),
+)
 
 
 def parse_settings(raw: object) -> FlinksSettings:
     """Validate and fill in defaults. Raises FlinksConfigurationError with a message that names the key."""
-    values = _require_mapping(raw if raw is not None else {}, SETTING_NAME)
-    accounts_raw = _require_mapping(values.get("ACCOUNTS", {}), f"{SETTING_NAME}['ACCOUNTS']")
-    accounts = {str(name): _parse_account(str(name), account) for name, account in accounts_raw.items()}
-    product_accounts = dict(
-        _require_mapping(values.get("PRODUCT_ACCOUNTS", {}), f"{SETTING_NAME}['PRODUCT_ACCOUNTS']")
-    )
-    unknown_products = set(product_accounts) - set(Product.values)
-    if unknown_products:
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['PRODUCT_ACCOUNTS'] names unknown products {sorted(unknown_products)}; "
-            f"use {', '.join(Product.values)}."
-        )
-    max_age = values.get("WEBHOOK_MAX_AGE")
-    throttle = values.get("BEACON_THROTTLE_RATE", "60/min")
-    if throttle is not None and not isinstance(throttle, str):
-        raise FlinksConfigurationError(
-            f"{SETTING_NAME}['BEACON_THROTTLE_RATE'] must be like '60/min' or None."
-        )
-    for key in ("DEFAULT_ACCOUNT", "TASK_BACKEND", "TASK_QUEUE"):
-        if key in values and not isinstance(values[key], str):
-            raise FlinksConfigurationError(f"{SETTING_NAME}['{key}'] must be a string.")
-    return FlinksSettings(
-        accounts=accounts,
-        default_account=values.get("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT),
-        product_accounts=product_accounts,
-        connect_timeout=_number(values, "CONNECT_TIMEOUT", 3.05, minimum=0.001),
-        read_timeout=_number(values, "READ_TIMEOUT", 15.0, minimum=0.001),
-        pool_size=_integer(values, "POOL_SIZE", 64, minimum=1),
-        retry=_parse_retry(values.get("RETRY")),
-        webhook_secrets=_strings(values.get("WEBHOOK_SECRETS"), f"{SETTING_NAME}['WEBHOOK_SECRETS']"),
-        webhook_signature_forms=_parse_forms(values.get("WEBHOOK_SIGNATURE_HEADERS")),
-        webhook_max_age=None if max_age is None else _number(values, "WEBHOOK_MAX_AGE", 0, minimum=1),
-        webhook_max_body=_integer(values, "WEBHOOK_MAX_BODY", 64 * 1024, minimum=1024),
-        webhook_async=bool(values.get("WEBHOOK_ASYNC", False)),
-        webhook_rejected_per_minute=_integer(values, "WEBHOOK_REJECTED_PER_MINUTE", 60, minimum=1),
-        trusted_proxies=_trusted_proxies(values.get("TRUST_X_FORWARDED_FOR", 0)),
-        exit_token_max_age=_integer(values, "EXIT_TOKEN_MAX_AGE", 6 * 3600, minimum=1),
-        exit_grace_period=_number(values, "EXIT_GRACE_PERIOD", 10.0),
-        beacon_max_body=_integer(values, "BEACON_MAX_BODY", 4096, minimum=256),
-        beacon_throttle_rate=throttle,
-        task_backend=values.get("TASK_BACKEND", "default"),
-        task_queue=values.get("TASK_QUEUE", "default"),
-        task_priority=_integer(values, "TASK_PRIORITY", 0, minimum=-100),
-        claim_ttl=(None if values.get("CLAIM_TTL") is None else _number(values, "CLAIM_TTL", 0, minimum=1)),
-        guarantee_decision=_parse_guarantee_decision(values.get("GUARANTEE_DECISION")),
-        guarantee_event_types=_event_types(values, "GUARANTEE_EVENT_TYPES", DEFAULT_GUARANTEE_EVENT_TYPES),
-        transaction_event_types=_event_types(
-            values, "TRANSACTION_EVENT_TYPES", DEFAULT_TRANSACTION_EVENT_TYPES
-        ),
-    )
+    return FlinksSettings(**_read_table(SETTINGS, raw, SETTING_NAME))
+
+
+def unknown_keys(raw: object) -> list[UnknownKey]:
+    """Keys no table defines, in ``FLINKS_SESSIONS``, its ``RETRY`` and each account: each would be ignored."""
+    found: list[UnknownKey] = []
+
+    def visit(table: tuple[Setting, ...], values: object, where: str) -> None:
+        if not isinstance(values, Mapping):
+            return
+        known = [setting.key for setting in table]
+        for key in values:
+            if key not in known:
+                closest = difflib.get_close_matches(str(key).upper(), known, n=1)
+                found.append(UnknownKey(where, str(key), closest[0] if closest else None))
+
+    visit(SETTINGS, raw, SETTING_NAME)
+    if isinstance(raw, Mapping):
+        visit(RETRY_SETTINGS, raw.get("RETRY"), f"{SETTING_NAME}['RETRY']")
+        accounts = raw.get("ACCOUNTS")
+        for name, account in accounts.items() if isinstance(accounts, Mapping) else ():
+            visit(ACCOUNT_SETTINGS, account, f"{SETTING_NAME}['ACCOUNTS'][{str(name)!r}]")
+    return found

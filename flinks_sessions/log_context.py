@@ -8,6 +8,8 @@ ever put here: the ids and the account *name*, never its credentials.
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 KEYS = ("session_id", "reference_id", "account", "source", "outcome")
@@ -33,3 +35,21 @@ def session_extra(session: Any = None, *, source: str = "", outcome: str = "", *
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
+
+
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']+")
+
+
+class RedactExitTokens(logging.Filter):
+    """Replace ``token=<value>`` in a logged URL with ``token=[redacted]``.
+
+    The status poll sends its token in a header, but a site that turns ``STATUS_TOKEN_IN_QUERY`` on (or an
+    old page) still puts it in the URL, and a request line is logged whole by ``django.server`` (runserver)
+    and ``gunicorn.access``. Attach this filter to those loggers' handlers (docs/deployment.md, "Logs").
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = _TOKEN_IN_URL.sub(r"\1[redacted]", message), None
+        return True

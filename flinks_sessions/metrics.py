@@ -70,6 +70,12 @@ FLINKS_REQUEST_DURATION = _histogram(
     "Time from sending a request to Flinks to its answer (or its failure), per attempt.",
     ("endpoint",),
 )
+FOREIGN_NOT_FOUND = _counter(
+    "foreign_not_found",
+    "404 answers that were not Flinks' own not-found body (a proxy's page, a BASE_URL with a wrong path): "
+    "failed calls that mark no session.",
+    ("endpoint",),
+)
 CANCELS = _counter(
     "cancels",
     "Cancel results, by who asked (beacon, admin, command, ...) and what came of it (cancelled, failed, ...).",
@@ -87,7 +93,8 @@ WEBHOOKS = _counter(
 )
 BEACONS = _counter(
     "beacons",
-    "Exit beacons by result: queued (a cancel was asked), repeated (nothing new), or the refusal.",
+    "Exit beacons by result: queued (a cancel was asked), repeated (nothing new), emailed (an e-Transfer still "
+    "payable from its emailed Interac request: not cancelled), or the refusal.",
     ("result",),
 )
 

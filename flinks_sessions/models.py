@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status
+from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status, label_of
 
 # Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks.
 OPEN = Q(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
@@ -234,7 +234,7 @@ class PaymentSession(models.Model):
         return self.cancel_requested_at is not None and not self.is_terminal
 
     def hosted_url(self) -> str:
-        """The hosted payment page for this session, for an iframe or a redirect."""
+        """The hosted payment page for this session (``{BaseUri}/app/?sessionId={id}``), for an iframe or a redirect."""
         from flinks_sessions.conf import get_settings
 
         base = get_settings().account(self.account).hosted_page_base
@@ -300,14 +300,28 @@ class SessionEvent(models.Model):
         indexes = (models.Index(fields=("session", "created_at", "id"), name="flinks_event_session_created"),)
 
     def __str__(self) -> str:
+        """``Initiated → Cancelled (Shopper's browser)``: the admin's caption of a line, in the active language."""
+        source = self.get_source_display()
+        if self.decided_by_policy:
+            source = str(_("The site's guarantee policy"))
         if self.kind == self.Kind.TRANSITION:
-            return f"{self.from_status} → {self.to_status} ({self.source})"
-        return f"{self.get_kind_display()} ({self.source})"
+            return f"{label_of(Status, self.from_status)} → {label_of(Status, self.to_status)} ({source})"
+        return f"{self.get_kind_display()} ({source})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise ValueError("SessionEvent rows are append-only")
         super().save(*args, **kwargs)
+
+    @property
+    def decided_by_policy(self) -> bool:
+        """A guarantee decision nobody clicked: the site's ``GUARANTEE_DECISION`` policy took it (its task runs
+        from the offer's webhook, which is what ``source`` records)."""
+        return (
+            self.kind == self.Kind.GUARANTEE_DECIDED
+            and self.actor_id is None
+            and self.source == Source.WEBHOOK
+        )
 
 
 class WebhookDelivery(models.Model):

@@ -29,6 +29,14 @@ class Status(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+def label_of(choices: type[models.TextChoices], value: str) -> str:
+    """A stored choice in words, in the active language (a value the choices do not know, as stored)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
 class Product(models.TextChoices):
     """The Flinks Pay product a session was created for; fixed at creation."""
 
@@ -59,6 +67,26 @@ class Source(models.TextChoices):
     API = "api", _("Site code")
     WEBHOOK = "webhook", _("Flinks webhook")
     SYNC = "sync", _("Sync with Flinks")
+
+
+class CancelReason(models.TextChoices):
+    """Why a cancel was asked for, as the app stores it in ``cancel_reason`` and the audit trail.
+
+    The page's exits (``checkout.js`` posts these values), a graced exit and Start again; an operator's or a
+    command's own words are stored as typed. The labels are what the abandonment report shows.
+    """
+
+    PAGEHIDE = "pagehide", _("Left the page")
+    # A graced exit (the page went into the back/forward cache): the one reason a resume may take back.
+    BFCACHE = "bfcache", _("Left the page (back/forward cache)")
+    BEFOREUNLOAD = "beforeunload", _("Left the page (site's handler)")
+    CLOSE = "close", _("Abandoned in the payment page")
+    PAD_EXIT = "pad_exit", _("Refused the debit agreement")
+    OTHER_FUNDING = "other_funding", _("Chose another way to pay")
+    RETURN_TO_CLIENT = "return_to_client", _("Returned to the shop")
+    MANUAL = "manual", _("The site's Cancel button")
+    OTHER = "other", _("Left the page (no reason the app knows)")
+    RESTARTED = "restarted", _("Started again")
 
 
 # What each Flinks detail code means, for people (``docs/flinks-api.md``, "Status"): the admin shows it beside

@@ -4,6 +4,8 @@
 #   2. runs the Flinks sandbox (webhooks pointed at the dev server), a db_worker and runserver;
 #   3. prints the shop URL, the admin URL and the login; Ctrl-C or SIGTERM stops all three, frees their ports
 #      and exits 0.
+# Every process counts its metrics in var/prometheus (PROMETHEUS_MULTIPROC_DIR, emptied at each start), as
+# docs/deployment.md tells a site to, so /metrics shows the worker's cancels beside the server's.
 # Settings come from the environment, then .env (see .env.example): DEMO_HOST, DEMO_PORT, FLINKS_SANDBOX_PORT,
 # DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_EMAIL, DEMO_PYTHON, and everything
 # example_project/settings.py reads (DATABASE_URL for another database than var/example.sqlite3).
@@ -39,6 +41,10 @@ else
   [ "$out" = "$python" ] || printf '%s\n' "${out%$'\n'*}"
 fi
 mkdir -p var
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+worker_ready="$PWD/var/demo-worker.ready"  # the worker touches it once it polls (before the banner)
+rm -f "$worker_ready"
 # The sandbox's control API (/_sandbox/) answers loopback clients showing this token; the banner prints it.
 FLINKS_SANDBOX_TOKEN="${FLINKS_SANDBOX_TOKEN:-$("$python" -c 'import secrets; print(secrets.token_urlsafe(24))')}"
 export FLINKS_SANDBOX_TOKEN
@@ -113,7 +119,7 @@ trap 'exit 0' INT TERM
 start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port" \
   --webhook-url "http://${host}:${port}${webhook_path}" --guarantee-webhook
 # db_worker that waits out a locked SQLite file (example_project/shop/management/commands/demo_worker.py).
-start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker
+start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker --ready-file "$worker_ready"
 start "$python" manage.py runserver "${host}:${port}"
 
 # The probe runs in the background and is waited for, so that a signal is acted on at once (bash runs a trap
@@ -138,6 +144,7 @@ while True:
 }
 wait_until_up "http://127.0.0.1:${sandbox_port}/_sandbox/health"
 wait_until_up "http://${host}:${port}/"
+wait_until_up "file://$worker_ready"
 
 cat <<MSG
 

@@ -22,8 +22,7 @@ from flinks_sessions.models import PaymentSession
 from flinks_sessions.sandbox.validation import validate_new_session
 from flinks_sessions.services.start import build_session_body
 from flinks_sessions.signals import session_cancelled, session_status_changed
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR
 
 
 def remote_session(
@@ -113,3 +112,18 @@ def cancel_calls(sandbox: Any, session: PaymentSession | None = None) -> int:
     """POST .../cancel calls the sandbox answered (for one session, or all)."""
     suffix = f"/{session.session_id}/cancel" if session is not None else "/cancel"
     return sandbox.count(method="POST", path_suffix=suffix)
+
+
+def spy_on_rows_stored_one_by_one(monkeypatch: Any) -> list[int]:
+    """The pks of the sessions the cancel engine stores row by row (under the row lock), not with a group."""
+    from flinks_sessions.services.engine import Engine
+
+    stored: list[int] = []
+    real_store_one = Engine.store_one
+
+    def spy(self: Any, call: Any, answer: Any) -> Any:
+        stored.append(call.session.pk)
+        return real_store_one(self, call, answer)
+
+    monkeypatch.setattr(Engine, "store_one", spy)
+    return stored

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-pytest_plugins = ["flinks_sessions.testing"]
+pytest_plugins = ["flinks_sessions.testing", "tests.servers"]
 
 REQUIRED = {item.strip() for item in os.environ.get("FLINKS_REQUIRE", "").split(",") if item.strip()}
 

@@ -1,4 +1,4 @@
-"""Real processes for tests: a ``db_worker`` (or several) sharing the test database, and task-backend switching.
+"""Helpers for tests: ``db_worker`` processes and gunicorn sharing the test database, task-backend switching.
 
 A test that uses these must see committed data from other processes: mark it ``django_db(transaction=True)``.
 """
@@ -6,18 +6,20 @@ A test that uses these must see committed data from other processes: mark it ``d
 from __future__ import annotations
 
 import os
-import signal
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, Child, started, started_all
 
 
 def reset_task_backends() -> None:
@@ -76,40 +78,60 @@ def db_workers(
     interval: float = 0.05,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start ``count`` real ``db_worker`` processes; stop them (SIGTERM, then SIGKILL) on exit.
+) -> Iterator[list[Child]]:
+    """Start ``count`` real ``db_worker`` processes, returned once each is polling; stopped on exit.
 
     Worker ``index`` runs with ``--worker-id test-worker-{index}`` (see :func:`worker_id`), which django-tasks-db
     records on every task it runs. ``env`` adds to the child environment (e.g. another ``DJANGO_SETTINGS_MODULE``).
     """
-    child_env = subprocess_env(sandbox_url, **(env or {}))
-    processes: list[subprocess.Popen[bytes]] = []
     log_dir = log_dir or ROOT / "var"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        for index in range(count):
-            log = (log_dir / f"db_worker-{os.getpid()}-{index}.log").open("wb")
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own interpreter and manage command
-                    [
-                        sys.executable, "-m", "django", "db_worker",
-                        "--interval", str(interval), "--no-startup-delay", "--worker-id", worker_id(index),
-                    ],
-                    cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
-                )
-            )  # fmt: skip
-        yield processes
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    commands = [
+        [
+            sys.executable, "-m", "django", "db_worker",
+            "--interval", str(interval), "--no-startup-delay", "--worker-id", worker_id(index),
+        ]
+        for index in range(count)
+    ]  # fmt: skip
+    logs = [log_dir / f"db_worker-{os.getpid()}-{index}.log" for index in range(count)]
+    env = subprocess_env(sandbox_url, **(env or {}))
+    with started_all(commands, logs=logs, env=env, ready="Starting worker") as workers:
+        yield workers
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: its URL, and its process (``kill()`` takes every worker down with the master)."""
+
+    process: Child
+    url: str
+
+    @property
+    def port(self) -> int:
+        return int(urlsplit(self.url).port or 0)
+
+    def kill(self) -> None:
+        """``kill -9`` of the whole server, as the OOM killer or a host failure would do it."""
+        self.process.kill()
+
+
+@contextmanager
+def gunicorn(
+    app: str, log: Path, *, workers: int = 1, options: Sequence[str] = (), **env: str
+) -> Iterator[Server]:
+    """gunicorn serving ``app`` on a free loopback port, sharing the test database; ready once every worker booted.
+
+    ``env`` adds to the child environment (``DJANGO_SETTINGS_MODULE`` is ``tests.settings`` unless given).
+    """
+    command = [
+        sys.executable, "-m", "gunicorn", app, "--bind", "127.0.0.1:0", "--workers", str(workers), *options,
+    ]  # fmt: skip
+
+    def listening(text: str) -> str | None:
+        found = re.search(r"Listening at: (http://\S+)", text)
+        return found[1] if found and len(re.findall("Booting worker", text)) >= workers else None
+
+    with started(command, log=log, env=subprocess_env(**env), ready=listening, group=True) as process:
+        yield Server(process, process.ready)
 
 
 def worker_id(index: int) -> str:

@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flinks_sessions"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     **dict.fromkeys(("status", "signals", "exceptions", "signatures", "conf", "checks", "task_checks"), 1),
-    # Leaf helpers for the entry points and the client: bounded JSON, the client address, redacted credentials.
-    **dict.fromkeys(("safejson", "forwarding", "credentials"), 1),
+    # Leaf helpers for the entry points and the client: bounded JSON and bodies, the client address, credentials.
+    **dict.fromkeys(("safejson", "forwarding", "credentials", "bodies"), 1),
     **dict.fromkeys(("metrics", "tracing", "log_context"), 1),  # observability, beside conf
     **dict.fromkeys(("client", "models", "migrations"), 2),
     "services": 3,

@@ -27,6 +27,7 @@ from flinks_sessions import services
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksError, RestartError
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.sandbox.scenarios import SANDBOX_SCENARIO_OPTION
 from flinks_sessions.templatetags.flinks_sessions import origin_of
 
 SESSION_KEY = "shop_payment_sessions"
@@ -67,6 +68,22 @@ def _own_session(request: HttpRequest, session_id: uuid.UUID) -> PaymentSession:
     raise Http404(_("No such payment."))
 
 
+# The shop's icon (a maple leaf on the shop's red): served at /favicon.ico, where every browser asks for one, so
+# neither the shop's pages nor the admin's leave a "Not Found: /favicon.ico" in the log.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+    'fill="#7f1d1d"/><path fill="#fff" d="M16 4l2.5 5 4-1.5-1 5 4.5 1-3.5 3.5 1.5 2.5-5-.5v6h-6v-6l-5 '
+    '.5 1.5-2.5L6 13.5l4.5-1-1-5 4 1.5z"/></svg>'
+)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(FAVICON, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @require_GET
 def product_list(request: HttpRequest) -> HttpResponse:
     return strict_csp(render(request, "shop/products.html", {"products": PRODUCTS.values()}))
@@ -88,11 +105,13 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         return strict_csp(
             render(request, "shop/product.html", {"product": product, "form": form}, status=400)
         )
-    reference = form.cleaned_data.get("scenario") or f"order-{uuid.uuid4().hex[:12]}"
+    # The order's own reference; the sandbox persona (Happy2...) travels beside it, never as the reference.
+    scenario = form.cleaned_data.get("scenario")
     try:
         session = services.start_session(
             amount=product.price,
-            reference_id=reference,
+            reference_id=f"order-{uuid.uuid4().hex[:12]}",
+            options={SANDBOX_SCENARIO_OPTION: scenario} if scenario else None,
             payor=form.payor(),
             product=product.flinks_product or getattr(settings, "SHOP_PRODUCT", "eft"),
             owner=request.user if request.user.is_authenticated else None,

@@ -8,7 +8,9 @@ error, never a 500). The figures are :mod:`.abandonment_report`'s four aggregate
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from django import forms
@@ -17,8 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext
+from django.utils.formats import date_format, get_format, number_format
+from django.utils.translation import gettext, npgettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin import abandonment_report as figures
@@ -100,24 +102,41 @@ def _period_label(period: figures.Period) -> str:
 
 
 def _tiles(report: figures.Report) -> list[tuple[Any, str]]:
+    """Each figure with its label, the label agreeing with the figure (French: 1 Terminée, 3 Terminées)."""
     rate = report.abandonment_rate
-    return [
-        (_("Sessions started"), number_format(report.sessions, force_grouping=True)),
-        (_("Completed"), number_format(report.totals["completed"], force_grouping=True)),
-        (_("Abandoned (cancelled or expired)"), number_format(report.abandoned, force_grouping=True)),
-        (
-            _("Abandonment rate of ended sessions"),
-            gettext("%(rate)s%%") % {"rate": number_format(rate * 100, decimal_pos=1)}
-            if rate is not None
-            else "—",
-        ),
-        (_("Cancels failing (retried)"), number_format(report.failed_cancels, force_grouping=True)),
-        (_("Cancels waiting for a worker"), number_format(report.pending_cancels, force_grouping=True)),
+    counted = (  # "figure": the catalogue's context for a label with a count before it
+        (report.sessions, npgettext("figure", "Session started", "Sessions started", report.sessions)),
+        (report.totals["completed"], npgettext("figure", "Completed", "Completed", report.totals["completed"])),
+        (report.abandoned, npgettext("figure", "Abandoned (cancelled or expired)", "Abandoned (cancelled or expired)",
+                                     report.abandoned)),
+        (report.failed_cancels, npgettext("figure", "Cancel failing (retried)", "Cancels failing (retried)",
+                                          report.failed_cancels)),
+        (report.pending_cancels, npgettext("figure", "Cancel waiting for a worker", "Cancels waiting for a worker",
+                                           report.pending_cancels)),
+    )  # fmt: skip
+    tiles: list[tuple[Any, str]] = [
+        (label, number_format(count, force_grouping=True)) for count, label in counted
     ]
+    tiles.insert(3, (_("Abandonment rate of ended sessions"), percent(rate) if rate is not None else "—"))
+    return tiles
+
+
+def percent(fraction: float) -> str:
+    """``66.7%`` (``66,7 %`` in French) for 8 of 12: rounded half up to one decimal, never cut."""
+    rounded = (Decimal(fraction) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return gettext("%(rate)s%%") % {"rate": number_format(rounded, decimal_pos=1)}
 
 
 def _day_label(day: date) -> str:
-    return date_format(day, "j/n") if day else ""
+    """A day on the axis in the order the period is written in (the locale's short date without its year)."""
+    return date_format(day, day_format()) if day else ""
+
+
+def day_format() -> str:
+    """The active locale's ``SHORT_DATE_FORMAT`` without the year: ``m/d`` in English, ``d/m`` in French."""
+    short = str(get_format("SHORT_DATE_FORMAT"))
+    without_year = re.sub(r"^[Yy][^A-Za-z]+|[^A-Za-z]+[Yy]$", "", short)
+    return without_year if without_year != short else "j/n"
 
 
 def _charts(report: figures.Report) -> list[dict[str, Any]]:

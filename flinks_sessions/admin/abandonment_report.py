@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.models import FAILED_CANCEL, PaymentSession
-from flinks_sessions.status import OPEN_STATUSES, Status
+from flinks_sessions.status import OPEN_STATUSES, CancelReason, Status
 
 # The outcomes a day's bar is split into, bottom up; every open status counts as "open".
 OUTCOMES: tuple[tuple[str, Any], ...] = (
@@ -42,20 +42,8 @@ DURATION_BUCKETS: tuple[tuple[timedelta | None, Any], ...] = (
     (None, _("over a day")),
 )
 
-# Why a cancel was asked for, in words (the beacon's and checkout.js's stored reasons; anything else as typed).
-REASON_LABELS: dict[str, Any] = {
-    "pagehide": _("Left the page"),
-    "bfcache": _("Left the page (back/forward cache)"),
-    "beforeunload": _("Left the page (site's handler)"),
-    "close": _("Abandoned in the payment page"),
-    "pad_exit": _("Refused the debit agreement"),
-    "other_funding": _("Chose another way to pay"),
-    "return_to_client": _("Returned to the shop"),
-    "manual": _("The site's Cancel button"),
-    "restarted": _("Started again"),
-    "start again": _("Started again"),
-    "": _("No reason given"),
-}
+# Why a cancel was asked for, in words (the app's own reasons; an operator's or a command's shown as typed).
+REASON_LABELS: dict[str, Any] = {**dict(CancelReason.choices), "": _("No reason given")}
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ INLINE_EVENTS = 20
 EVENT_FIELDS = (
     "at",
     "kind",
-    "from_status",
-    "to_status",
+    "from_words",
+    "to_words",
     "event_details",
     "by",
-    "reason",
+    "reason_words",
     "payload",
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 WIDTH = 760
 BAR_HEIGHT = 22
@@ -77,16 +78,14 @@ def stacked_columns(
             y -= bar
             body.append(
                 format_html(
-                    '<rect class="flinks-series-{}" x="{}" y="{}" width="{}" height="{}">'
-                    "<title>{}: {} {}</title></rect>",
+                    '<rect class="flinks-series-{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
                     item.key,
                     _n(x),
                     _n(y),
                     _n(width),
                     _n(bar),
-                    label,
-                    item.label,
-                    count,
+                    gettext("%(label)s, %(series)s: %(count)s")
+                    % {"label": label, "series": item.label, "count": count},
                 )
             )
         if index % every == 0:
@@ -113,7 +112,7 @@ def horizontal_bars(rows: Sequence[tuple[Any, int]], *, title: Any, series: str 
         body.append(
             format_html(
                 '<text class="flinks-chart__label" x="{}" y="{}" text-anchor="end">{}</text>'
-                '<rect class="flinks-series-{}" x="{}" y="{}" width="{}" height="{}"><title>{}: {}</title></rect>'
+                '<rect class="flinks-series-{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>'
                 '<text class="flinks-chart__value" x="{}" y="{}">{}</text>',
                 LABEL_WIDTH - 8,
                 y + BAR_HEIGHT - 6,
@@ -123,8 +122,7 @@ def horizontal_bars(rows: Sequence[tuple[Any, int]], *, title: Any, series: str 
                 y,
                 _n(length),
                 BAR_HEIGHT,
-                label,
-                count,
+                gettext("%(label)s: %(count)s") % {"label": label, "count": count},
                 _n(LABEL_WIDTH + length + 6),
                 y + BAR_HEIGHT - 6,
                 count,

@@ -8,19 +8,23 @@ read-only and costs no query on the changelist (the change page's attribution re
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from flinks_sessions.admin.abandonment_report import REASON_LABELS
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.status import Source, Status, detail_meaning
+from flinks_sessions.status import Source, Status, detail_meaning, label_of
 
 # (background, text) per status: readable on the light and the dark admin theme.
 BADGE_COLOURS: dict[str, tuple[str, str]] = {
@@ -58,12 +62,78 @@ def to_the_second(value: datetime | None) -> str:
     return f"{date_format(local, 'SHORT_DATE_FORMAT')} {date_format(local, 'H:i:s')}"
 
 
+def when_html(value: datetime | None) -> str:
+    """Date and time to the second for a column; the line may break between them, never inside either."""
+    day, _space, time = to_the_second(value).partition(" ")
+    return format_html('<span class="flinks-when">{}</span> <span class="flinks-when">{}</span>', day, time)
+
+
+def short_id_html(value: uuid.UUID | None) -> str:
+    """A Flinks id cut to fit a column; the whole id is its tooltip."""
+    if value is None:
+        return ""
+    full = str(value)
+    return format_html('<span class="flinks-id" title="{}">{}…</span>', full, full[:SHORT_ID])
+
+
+def settled_amount(session: PaymentSession) -> Decimal | None:
+    """What Flinks settled, for a completed session only: a cancelled or failed one settled nothing."""
+    if session.status != Status.COMPLETED:
+        return None
+    return session.settled_amount
+
+
 def source_label(source: str) -> str:
     """``Operator (admin)`` for ``admin``: a stored source in words (an unknown one as stored)."""
-    try:
-        return str(Source(source).label)
-    except ValueError:
-        return source
+    return label_of(Source, source)
+
+
+def status_label(status: str) -> str:
+    """``Cancelled`` for ``cancelled``, in the active language (an unknown or empty one as stored)."""
+    return label_of(Status, status)
+
+
+# The reasons this app stores, in words: the cancel reasons of the beacon and checkout.js, Start again, the
+# guarantee's decision and a creation matched after a timeout. A site's own reason is shown as it wrote it.
+STORED_REASONS: dict[str, Any] = {
+    **REASON_LABELS,
+    "": "",
+    "accepted": _("Accepted"),
+    "rejected": _("Rejected"),
+    "creation confirmed by Flinks (matched by referenceId)": _(
+        "Creation confirmed by Flinks (matched by reference)"
+    ),
+}
+
+
+def reason_label(reason: str) -> str:
+    """A stored reason in words (``Left the page`` for ``pagehide``); any other as written."""
+    return str(STORED_REASONS.get(reason, reason))
+
+
+def seconds_of(name: str) -> Any:
+    """A display method showing the model's datetime field ``name`` to the second, under the field's label."""
+
+    def show(self: Any, obj: PaymentSession) -> str:
+        return to_the_second(getattr(obj, name))
+
+    label = PaymentSession._meta.get_field(name).verbose_name  # type: ignore[union-attr]
+    return admin.display(description=label, ordering=name)(show)
+
+
+# The change page's times, to the second like the audit trail's (``<field>_seconds``; created_at has its own).
+TIMES = (
+    "guarantee_offered_at",
+    "guarantee_decided_at",
+    "guarantee_claimed_at",
+    "cancel_requested_at",
+    "cancel_claimed_at",
+    "cancelled_at",
+    "not_found_at",
+    "last_synced_at",
+    "last_error_at",
+    "updated_at",
+)
 
 
 def details_with_meaning(code: str) -> str:
@@ -115,8 +185,7 @@ class SessionColumns:
     def short_session_id(self, obj: PaymentSession) -> str:
         if obj.session_id is None:
             return gettext("not created")
-        full = str(obj.session_id)
-        return format_html('<span class="flinks-id" title="{}">{}…</span>', full, full[:SHORT_ID])
+        return short_id_html(obj.session_id)
 
     @admin.display(description=_("details"), ordering="status_details")
     def details_code(self, obj: PaymentSession) -> str:
@@ -135,6 +204,23 @@ class SessionColumns:
         if not obj.status_details:
             return badge
         return format_html("{} {}", badge, self.details_code(obj))
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_settled(self, obj: PaymentSession) -> str:
+        """The amount asked for; after a reduced offer, the settled amount first and the requested one beside it."""
+        if obj.amount is None:
+            return ""
+        requested = number_format(obj.amount, 2)
+        settled = settled_amount(obj)
+        if settled is None or settled == obj.amount:
+            return requested
+        return format_html(
+            '<span class="flinks-amount flinks-amount--reduced" title="{}">{} <s>{}</s></span>',
+            gettext("Flinks settled %(settled)s of the %(requested)s asked for (a reduced guarantee offer).")
+            % {"settled": number_format(settled, 2), "requested": requested},
+            number_format(settled, 2),
+            requested,
+        )
 
     @admin.display(description=_("status details"))
     def details_meaning(self, obj: PaymentSession) -> str:
@@ -170,6 +256,10 @@ class SessionColumns:
     def cancel_attribution(self, obj: PaymentSession) -> str:
         return attribution(obj)
 
+    @admin.display(description=_("cancel reason"))
+    def cancel_reason_words(self, obj: PaymentSession) -> str:
+        return reason_label(obj.cancel_reason)
+
     @admin.display(description=_("metadata"))
     def metadata_display(self, obj: PaymentSession) -> str:
         return format_html(
@@ -186,11 +276,11 @@ class SessionColumns:
 
     @admin.display(description=_("created at"), ordering="created_at")
     def created_at_seconds(self, obj: PaymentSession) -> str:
-        """Date and time to the second; the line may break between them, never inside either."""
-        day, _space, time = to_the_second(obj.created_at).partition(" ")
-        return format_html(
-            '<span class="flinks-when">{}</span> <span class="flinks-when">{}</span>', day, time
-        )
+        return when_html(obj.created_at)
+
+
+for _name in TIMES:
+    setattr(SessionColumns, f"{_name}_seconds", seconds_of(_name))
 
 
 def _session_link(session: PaymentSession | None) -> str:
@@ -207,9 +297,23 @@ class EventColumns:
     def at(self, obj: SessionEvent) -> str:
         return to_the_second(obj.created_at)
 
+    @admin.display(description=_("from"))
+    def from_words(self, obj: SessionEvent) -> str:
+        return status_label(obj.from_status)
+
+    @admin.display(description=_("to"))
+    def to_words(self, obj: SessionEvent) -> str:
+        return status_label(obj.to_status)
+
+    @admin.display(description=_("reason"))
+    def reason_words(self, obj: SessionEvent) -> str:
+        return reason_label(obj.reason)
+
     @admin.display(description=_("by"))
     def by(self, obj: SessionEvent) -> str:
         """Who acted; for the cancel's confirmation, also who asked (an operator confirmed by a webhook)."""
+        if obj.decided_by_policy:
+            return gettext("The site's guarantee policy")
         label = obj.get_source_display()
         if obj.actor is not None:
             return gettext("%(source)s, %(user)s") % {"source": label, "user": obj.actor}

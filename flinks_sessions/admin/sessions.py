@@ -28,7 +28,7 @@ from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
 from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
-from flinks_sessions.admin.columns import SessionColumns, status_badge_html
+from flinks_sessions.admin.columns import TIMES, SessionColumns, settled_amount, status_badge_html
 from flinks_sessions.admin.filters import AccountListFilter
 from flinks_sessions.admin.guarantees import GuaranteeActionsMixin, UndecidedGuaranteeFilter
 from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
@@ -44,6 +44,7 @@ TEMPLATES = "admin/flinks_sessions/paymentsession/"
 ACTION_CONCURRENCY = 8
 
 READ_ONLY_FIELDS = (
+    *(f"{name}_seconds" for name in (*TIMES, "created_at")),
     "guarantee_state",
     "session_id",
     "reference_id",
@@ -64,6 +65,7 @@ READ_ONLY_FIELDS = (
     "cancel_requested_at",
     "cancel_source",
     "cancel_reason",
+    "cancel_reason_words",
     "cancel_claimed_at",
     "cancelled_at",
     "not_found_at",
@@ -90,7 +92,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
         "status_with_details",
         "cancel_state",
         "product",
-        "amount",
+        "amount_settled",
         "created_at_seconds",
     )
     list_display_links = ("reference_id", "short_session_id")
@@ -135,11 +137,10 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
             {
                 "fields": (
                     "guarantee_state",
-                    "guarantee_offered_at",
+                    "guarantee_offered_at_seconds",
                     "guarantee_offer",
-                    "guarantee_decision",
-                    "guarantee_decided_at",
-                    "guarantee_claimed_at",
+                    "guarantee_decided_at_seconds",
+                    "guarantee_claimed_at_seconds",
                 )
             },
         ),
@@ -147,22 +148,29 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
             _("Cancellation"),
             {
                 "fields": (
-                    "cancel_attribution",
-                    "cancel_requested_at",
-                    "cancel_source",
-                    "cancel_reason",
-                    "cancel_claimed_at",
-                    "cancelled_at",
+                    "cancel_attribution",  # who asked and who confirmed: the source is said there
+                    "cancel_requested_at_seconds",
+                    "cancel_reason_words",
+                    "cancel_claimed_at_seconds",
+                    "cancelled_at_seconds",
                 )
             },
         ),
         (
             _("Reconciliation with Flinks"),
-            {"fields": ("last_synced_at", "not_found_at", "attempt_count", "last_error", "last_error_at")},
+            {
+                "fields": (
+                    "last_synced_at_seconds",
+                    "not_found_at_seconds",
+                    "attempt_count",
+                    "last_error",
+                    "last_error_at_seconds",
+                )
+            },
         ),
         (_("Start again"), {"fields": ("restarted_from_link", "successor_link")}),
         (_("Site data"), {"fields": ("metadata_display",)}),
-        (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
+        (_("Timestamps"), {"fields": ("created_at_seconds", "updated_at_seconds")}),
     )
     inlines = (SessionEventInline,)
 
@@ -191,7 +199,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
             return super().get_fieldsets(request, obj)
         shown = []
         for name, options in super().get_fieldsets(request, obj):
-            fields = [field for field in options["fields"] if _applies(obj, field)]
+            fields = [_shown(obj, field) for field in options["fields"] if _applies(obj, field)]
             if fields:
                 shown.append((name, {**options, "fields": fields}))
         return shown
@@ -387,21 +395,39 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
 # When a field of the change page has something to show; any other field: when its stored value is not empty.
 _SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
     **dict.fromkeys(
-        ("reference_id", "session_id", "status_badge", "amount", "currency", "product", "account"),
+        (
+            "reference_id",
+            "session_id",
+            "status_badge",
+            "amount",
+            "currency",
+            "product",
+            "account",
+            "created_at_seconds",
+        ),
         lambda session: True,
     ),
     "details_meaning": lambda session: bool(session.status_details),
+    "settled_amount": lambda session: settled_amount(session) is not None,
     "cancel_attribution": lambda session: bool(
         session.cancel_requested_at or session.status == Status.CANCELLED
     ),
     "successor_link": lambda session: PaymentSession.objects.filter(restarted_from=session).exists(),
     "restarted_from_link": lambda session: session.restarted_from_id is not None,
     "metadata_display": lambda session: bool(session.metadata),
+    "cancel_reason_words": lambda session: bool(session.cancel_reason),
     "guarantee_offer": lambda session: bool(session.guarantee_offer),
     "guarantee_state": lambda session: (
         session.product == Product.GEFT and bool(session.guarantee_decision or session.guarantee_offered_at)
     ),
 }
+
+
+def _shown(session: PaymentSession, field: Any) -> Any:
+    """A field, or of a row of fields the ones that apply (a row is shown when any of them does)."""
+    if isinstance(field, (tuple, list)):
+        return tuple(name for name in field if _applies(session, name))
+    return field
 
 
 def _applies(session: PaymentSession, field: Any) -> bool:
@@ -411,4 +437,4 @@ def _applies(session: PaymentSession, field: Any) -> bool:
     shown_when = _SHOWN_WHEN.get(field)
     if shown_when is not None:
         return shown_when(session)
-    return getattr(session, field, None) not in (None, "", 0)
+    return getattr(session, field.removesuffix("_seconds"), None) not in (None, "", 0)

@@ -102,6 +102,13 @@ class FlinksRestartRefusedSerializer(serializers.Serializer):
         read_only=True,
         help_text=_("True while another request creates the successor: ask again in a moment."),
     )
+    limitReached = serializers.BooleanField(  # noqa: N815 - JSON casing
+        read_only=True,
+        required=False,
+        help_text=_(
+            "True when the order was started again RESTART_LIMIT times: no further successor is created."
+        ),
+    )
     detail = serializers.CharField(read_only=True, required=False)
 
 
@@ -120,6 +127,7 @@ def _responses(*codes: int) -> dict[int, Any]:
         403: _("The exit token is missing, malformed, expired, or was issued for another session."),
         404: _("No session with this id."),
         405: _("Another method than the one documented."),
+        411: _("A chunked body (no Content-Length) that this server cannot frame: send Content-Length."),
         413: _("The body is larger than BEACON_MAX_BODY."),
         415: _("A body of a media type the endpoint does not read."),
         429: _("Too many requests for this session from this address (BEACON_THROTTLE_RATE)."),
@@ -180,7 +188,7 @@ def exit_operation() -> dict[str, Any]:
         "request": _beacon_body(FlinksExitBeaconSerializer),
         "responses": {
             202: OpenApiResponse(FlinksExitAcceptedSerializer, description=_("Accepted.")),
-            **_responses(400, 403, 404, 405, 413, 415, 429),
+            **_responses(400, 403, 404, 405, 411, 413, 415, 429),
         },
         "parameters": [_session_id(), _retry_after()],
         "auth": [],
@@ -202,7 +210,7 @@ def resume_operation() -> dict[str, Any]:
         "request": _beacon_body(FlinksExitTokenSerializer),
         "responses": {
             200: OpenApiResponse(FlinksResumeResultSerializer, description=_("Done.")),
-            **_responses(400, 403, 404, 405, 413, 415, 429),
+            **_responses(400, 403, 404, 405, 411, 413, 415, 429),
         },
         "parameters": [_session_id(), _retry_after()],
         "auth": [],
@@ -211,7 +219,7 @@ def resume_operation() -> dict[str, Any]:
 
 
 def status_operation() -> dict[str, Any]:
-    """``extend_schema`` arguments for ``GET sessions/<id>/?token=...``."""
+    """``extend_schema`` arguments for ``GET sessions/<id>/`` with the ``X-Flinks-Exit-Token`` header."""
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -222,11 +230,24 @@ def status_operation() -> dict[str, Any]:
         "parameters": [
             _session_id(),
             OpenApiParameter(
+                "X-Flinks-Exit-Token",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_(
+                    "The signed exit token the checkout page was rendered with. In a header, so that no access "
+                    "log holds it."
+                ),
+            ),
+            OpenApiParameter(
                 "token",
                 OpenApiTypes.STR,
                 OpenApiParameter.QUERY,
-                required=True,
-                description=_("The signed exit token the checkout page was rendered with."),
+                deprecated=True,
+                description=_(
+                    "The same token in the URL: read only when FLINKS_SESSIONS['STATUS_TOKEN_IN_QUERY'] is "
+                    "True (a site whose own pages still send it), and only when the header is absent."
+                ),
             ),
             OpenApiParameter(
                 "Cache-Control",
@@ -266,14 +287,22 @@ def restart_operation() -> dict[str, Any]:
                 FlinksRestartRefusedSerializer,
                 description=_(
                     "Another request is creating the successor (pending), or this session cannot be restarted: "
-                    "it completed, Flinks never confirmed it, or it could not be cancelled."
+                    "it completed, Flinks never confirmed it, it could not be cancelled, or its order was "
+                    "started again RESTART_LIMIT times (limitReached, 5 by default): a bound per order, final."
+                ),
+            ),
+            429: OpenApiResponse(
+                FlinksErrorSerializer,
+                description=_(
+                    "Too many Start agains from this client address across sessions (RESTART_THROTTLE_RATE, "
+                    "10/hour by default), or for this session (BEACON_THROTTLE_RATE). Retry-After says when."
                 ),
             ),
             502: OpenApiResponse(
                 FlinksErrorSerializer,
                 description=_("Flinks could not create the successor; try again later."),
             ),
-            **_responses(400, 403, 404, 405, 413, 415, 429),
+            **_responses(400, 403, 404, 405, 411, 413, 415),
         },
         "parameters": [_session_id(), _retry_after()],
         "auth": [],

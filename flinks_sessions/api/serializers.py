@@ -12,22 +12,25 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from flinks_sessions.services.graced import GRACED_REASON
+from flinks_sessions.status import CancelReason
 
-# Why a page asked to cancel; stored on the session as ``cancel_reason``.
+# The reasons a page may give when it asks to cancel, as the API documents them; stored as ``cancel_reason``.
 EXIT_REASONS: dict[str, Any] = {
-    "pagehide": _("The shopper left the checkout page."),
-    "beforeunload": _("The site's own unload handler reported the shopper leaving."),
-    "close": _("The shopper confirmed abandoning the hosted flow (CLOSE)."),
-    "pad_exit": _("The shopper refused the PAD agreement and left (COMPONENT_PAD_WARNING_SCREEN_EXIT)."),
-    "other_funding": _("The shopper chose another way to pay (COMPONENT_OTHER_FUNDING_OPTIONS_SELECTED)."),
-    "return_to_client": _("The shopper returned to the merchant (COMPONENT_NBO_RETURN_TO_CLIENT_SELECTED)."),
-    "manual": _("The site's page asked to cancel (FlinksCheckout.cancelNow)."),
-    "other": _("The page gave no reason this app knows."),
+    CancelReason.PAGEHIDE: _("The shopper left the checkout page."),
+    CancelReason.BEFOREUNLOAD: _("The site's own unload handler reported the shopper leaving."),
+    CancelReason.CLOSE: _("The shopper confirmed abandoning the hosted flow (CLOSE)."),
+    CancelReason.PAD_EXIT: _(
+        "The shopper refused the PAD agreement and left (COMPONENT_PAD_WARNING_SCREEN_EXIT)."
+    ),
+    CancelReason.OTHER_FUNDING: _(
+        "The shopper chose another way to pay (COMPONENT_OTHER_FUNDING_OPTIONS_SELECTED)."
+    ),
+    CancelReason.RETURN_TO_CLIENT: _(
+        "The shopper returned to the merchant (COMPONENT_NBO_RETURN_TO_CLIENT_SELECTED)."
+    ),
+    CancelReason.MANUAL: _("The site's page asked to cancel (FlinksCheckout.cancelNow)."),
+    CancelReason.OTHER: _("The page gave no reason this app knows."),
 }
-# A graced exit (the page went into the back/forward cache) is stored with this reason; only such an intent
-# can be taken back by the resume endpoint, and a later explicit exit makes it explicit.
-BFCACHE_REASON = GRACED_REASON
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -38,7 +41,7 @@ class ExitRequest:
     Plain parsing rather than a DRF serializer: the beacon is the hot path, and nothing here can be invalid.
     """
 
-    reason: str = "pagehide"
+    reason: str = CancelReason.PAGEHIDE
     grace: bool = False
 
     @classmethod
@@ -47,15 +50,15 @@ class ExitRequest:
         raw_reason = get("reason")
         reason = str(raw_reason).strip().lower() if raw_reason is not None else ""
         if not reason:
-            reason = "pagehide"
+            reason = CancelReason.PAGEHIDE
         elif reason not in EXIT_REASONS:
-            reason = "other"
+            reason = CancelReason.OTHER
         return cls(reason=reason, grace=str(get("grace", "")).strip().lower() in _TRUE)
 
     @property
     def stored_reason(self) -> str:
         """What the session records: ``bfcache`` for a graced exit (only those may be taken back)."""
-        return BFCACHE_REASON if self.grace else self.reason
+        return CancelReason.BFCACHE if self.grace else self.reason
 
 
 class SessionStatusSerializer(serializers.Serializer):

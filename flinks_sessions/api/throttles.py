@@ -39,9 +39,7 @@ class BeaconThrottle(SimpleRateThrottle):
         try:
             return super().parse_rate(rate)
         except (ValueError, KeyError, IndexError, AttributeError):
-            logger.error(
-                "Ignoring FLINKS_SESSIONS['BEACON_THROTTLE_RATE'] = %r: use a rate like '60/min'", rate
-            )
+            logger.error("Ignoring the %s rate %r: use a rate like '60/min'", self.scope, rate)
             return None, None
 
     def allow_request(self, request: Any, view: Any) -> bool:
@@ -67,3 +65,20 @@ class StatusThrottle(BeaconThrottle):
     """The same rate for the status poll, counted apart so polling never eats the beacon's allowance."""
 
     scope = "flinks_sessions_status"
+
+
+class RestartThrottle(BeaconThrottle):
+    """Start again per client address, across sessions and orders: ``RESTART_THROTTLE_RATE`` (``"10/hour"``).
+
+    The per-session count cannot stop a client that restarts each successor with the fresh token it was just
+    given; the per-order bound (``RESTART_LIMIT``) cannot stop one that walks many orders. This one counts
+    every Start again from one address.
+    """
+
+    scope = "flinks_sessions_restart"
+
+    def get_rate(self) -> str | None:
+        return get_settings().restart_throttle_rate
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}

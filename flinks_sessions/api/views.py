@@ -6,7 +6,8 @@ costs one conditional UPDATE and the task backend's INSERT; only a refused inten
 unknown session (404) from a repeat or an ended one (202, nothing new).
 
 Answers (README, "Exit beacon"): bad, expired or another session's token → 403; unknown session →
-404; wrong method → 405; body over ``BEACON_MAX_BODY`` → 413; throttled → 429; accepted or repeated → 202.
+404; wrong method → 405; chunked body the server cannot frame → 411; body over ``BEACON_MAX_BODY`` → 413;
+throttled → 429; accepted or repeated → 202.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rest_framework.views import APIView
 
 from flinks_sessions import metrics, tracing
 from flinks_sessions.api import schema  # noqa: F401 - registers the OpenAPI description (drf-spectacular)
-from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge
+from flinks_sessions.api.parsers import BEACON_PARSERS, PayloadTooLarge, read_chunked
 from flinks_sessions.api.permissions import HasExitToken
 from flinks_sessions.api.serializers import ExitRequest, SessionStatusSerializer
 from flinks_sessions.api.throttles import BeaconThrottle, StatusThrottle
@@ -35,6 +36,7 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import request_cancel, withdraw_cancel
+from flinks_sessions.services.products import emails_payment_link
 
 logger = logging.getLogger("flinks_sessions.api")
 
@@ -46,6 +48,7 @@ BEACON_RESULTS = {
     403: "forbidden",
     404: "unknown_session",
     405: "method_not_allowed",
+    411: "length_required",
     413: "too_large",
     429: "throttled",
 }
@@ -63,8 +66,8 @@ class BrowserEndpoint(APIView):
     """Shared rules: no authentication (so no CSRF), the exit token, the app's throttle, JSON answers.
 
     Subclasses set ``http_method_names`` and implement the handler. The checks run in the order the status
-    codes promise: method (405), body size (413, before anything is parsed), a session id that is not a UUID
-    (404), token (403), rate (429).
+    codes promise: method (405), body size (413, before anything is parsed; a chunked body is read here, or
+    411 where the server cannot frame it), a session id that is not a UUID (404), token (403), rate (429).
     """
 
     authentication_classes: list[Any] = []
@@ -89,6 +92,7 @@ class BrowserEndpoint(APIView):
             length = 0
         if length > get_settings().beacon_max_body:
             raise PayloadTooLarge()
+        read_chunked(request._request)
         try:
             self.session_id()
         except ValueError:
@@ -106,7 +110,8 @@ class SessionExitView(BrowserEndpoint):
     Form fields: ``token`` (required), ``reason`` (``pagehide``, ``close``, ``pad_exit``...; see
     :data:`~flinks_sessions.api.serializers.EXIT_REASONS`), ``grace=1`` when the page went into the
     back/forward cache: the cancel then waits ``EXIT_GRACE_PERIOD`` seconds and the resume endpoint may take it
-    back.
+    back. An e-Transfer whose Interac request Flinks emailed is never cancelled from here (``"emailed": true``):
+    the payer may still pay it from their bank.
     """
 
     http_method_names = ["post"]
@@ -116,7 +121,8 @@ class SessionExitView(BrowserEndpoint):
         with tracing.span("beacon", session_id=kwargs.get("session_id")) as span:
             response = super().dispatch(request, *args, **kwargs)
             if response.status_code == status.HTTP_202_ACCEPTED:
-                result = "queued" if (getattr(response, "data", None) or {}).get("queued") else "repeated"
+                data = getattr(response, "data", None) or {}
+                result = "queued" if data.get("queued") else "emailed" if data.get("emailed") else "repeated"
             else:
                 result = BEACON_RESULTS.get(response.status_code, "error")
             span.set_attribute("flinks_sessions.outcome", result)
@@ -134,11 +140,17 @@ class SessionExitView(BrowserEndpoint):
         delay = (get_settings().exit_grace_period or None) if body.grace else None
         reason = body.stored_reason
         queued = request_cancel(self.session_id(), source=SOURCE, reason=reason, delay=delay)
-        if not queued and not PaymentSession.objects.filter(session_id=self.session_id()).exists():
-            raise NotFound(_("Unknown session."))
-        return Response(
-            {"sessionId": str(self.session_id()), "queued": queued}, status=status.HTTP_202_ACCEPTED
-        )
+        answer: dict[str, Any] = {"sessionId": str(self.session_id()), "queued": queued}
+        if not queued:
+            row = PaymentSession.objects.filter(session_id=self.session_id()).values_list(
+                "product", "start_params"
+            )
+            found = row.first()
+            if found is None:
+                raise NotFound(_("Unknown session."))
+            if emails_payment_link(*found):
+                answer["emailed"] = True  # still payable from the emailed Interac request: not cancelled
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
 class SessionResumeView(BrowserEndpoint):
@@ -162,7 +174,7 @@ class SessionResumeView(BrowserEndpoint):
 
 
 class SessionStatusView(BrowserEndpoint):
-    """``GET flinks/sessions/<session_id>/?token=...``: the session's public status, for a page that polls.
+    """``GET flinks/sessions/<session_id>/`` (header ``X-Flinks-Exit-Token``): the public status, for polling.
 
     What this site has stored (updated by webhooks, syncs and cancels), never a call to Flinks.
     """

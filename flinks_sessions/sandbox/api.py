@@ -218,13 +218,22 @@ class FlinksApi:
             return self._not_found(None, request.path, client_id)
 
     def status(self, request: Request, session_id: str | None) -> Response:
+        """EFT v2 and GEFT only: the e-Transfer pages document no ``/status`` (``docs/flinks-api.md``).
+
+        An e-Transfer session is answered with Flinks' own not-found, as a route that does not serve that
+        product would; a client that still reads e-Transfer through ``/status`` marks it unknown, visibly.
+        """
         result = self._session_call(
             request,
             session_id,
             self.state.get,
             auth=self.config.require_auth_for_status,
         )
-        return result if isinstance(result, Response) else json_response(200, result.status_body())
+        if isinstance(result, Response):
+            return result
+        if result.product is Product.ETRANSFER:
+            return self._not_found(result.product, request.path)
+        return json_response(200, result.status_body())
 
     def details(self, request: Request, session_id: str | None) -> Response:
         result = self._session_call(request, session_id, self.state.get)

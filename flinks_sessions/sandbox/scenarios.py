@@ -1,13 +1,17 @@
 """The sandbox scenarios Flinks documents, selected by ``referenceId``.
 
 A merchant's tests use the same references against the real UAT environment, so the emulator keys its
-behaviour on them too; any other reference behaves like ``Happy1``.
+behaviour on them too; any other reference behaves like ``Happy1``. A site that keeps its own references (the
+example shop's orders) names the scenario in ``options.sandboxScenario`` instead, an option only this emulator
+reads: a shop sends it only while it talks to the sandbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,14 @@ SCENARIOS: dict[str, Scenario] = {
 FAILURE_EVENTS: dict[str, str] = {"EFT0402": "GUARANTEE_FAILED", "EFT0404": "GUARANTEE_FAILED"}
 
 
-def scenario_for(reference_id: str | None) -> Scenario:
-    """The scenario a reference selects (case-insensitively), ``Happy1`` by default."""
-    if reference_id is None:
-        return HAPPY1
-    return SCENARIOS.get(reference_id.strip().lower(), HAPPY1)
+# The creation option that names a scenario beside the site's own ``referenceId``.
+SANDBOX_SCENARIO_OPTION = "sandboxScenario"
+
+
+def scenario_for(reference_id: str | None, options: Mapping[str, Any] | None = None) -> Scenario:
+    """The scenario ``options.sandboxScenario`` names, else the one the reference selects (case-insensitively),
+    ``Happy1`` by default."""
+    for name in ((options or {}).get(SANDBOX_SCENARIO_OPTION), reference_id):
+        if isinstance(name, str) and name.strip().lower() in SCENARIOS:
+            return SCENARIOS[name.strip().lower()]
+    return HAPPY1

@@ -364,7 +364,7 @@ class SandboxState:
             payor=dict(new.payor),
             payee=dict(new.payee) if new.payee is not None else None,
             options=dict(new.options),
-            scenario=scenario_for(new.reference_id),
+            scenario=scenario_for(new.reference_id, new.options),
             created_at=now,
             updated_at=now,
             last_activity=self._clock(),

@@ -35,6 +35,7 @@ from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import OPEN, PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Call, Engine, Reply, Result
+from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
@@ -192,7 +193,7 @@ class _Cancel(Action[CancelOutcome]):
             return _Said(client.cancel_session(session_id), ours=True)
         except FlinksAlreadyTerminal:
             # Flinks says 400: it ended on its own. Store the truth rather than an error.
-            return _Said(client.get_status(session_id), ours=False)
+            return _Said(read_status(client, session_id, session.product), ours=False)
 
     # --- finish --------------------------------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from flinks_sessions.status import CancelReason
+
 # The stored reason of a graced (back/forward cache) exit; only such an intent can be taken back.
-GRACED_REASON = "bfcache"
+GRACED_REASON = CancelReason.BFCACHE
 
 
 def is_graced() -> Q:

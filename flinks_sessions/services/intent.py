@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services.graced import GRACED_REASON, is_graced
+from flinks_sessions.services.products import EMAILED_LINK
 from flinks_sessions.services.transitions import audit_event, check_source
 from flinks_sessions.signals import cancel_requested, send_safely
 from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES
@@ -37,6 +38,7 @@ def request_cancel(
     enqueued the task, ``False`` when the session is unknown, already terminal, or already asked to cancel (a
     repeated beacon changes nothing). ``delay`` defers the task where the backend supports it (the
     back/forward-cache grace period); :func:`withdraw_cancel` can take the intent back until a worker claims it.
+    A beacon records nothing for an e-Transfer whose Interac request Flinks emailed (``products.EMAILED_LINK``).
     A malformed id raises ``ValidationError``, as the ORM does for any UUID lookup.
     """
     check_source(source)
@@ -50,7 +52,17 @@ def request_cancel(
     # An explicit request also replaces a graced intent (CLOSE after a bfcache exit): the resume can no longer
     # take it back, and the cancel is enqueued now rather than after the grace period.
     explicit = reason != GRACED_REASON and delay is None
-    if not _record_intent(using, session_id, now=now, source=source, reason=reason[:255], explicit=explicit):
+    # Leaving the page never cancels an e-Transfer whose Interac request was emailed: it is still payable.
+    keep_emailed = source == "beacon"
+    if not _record_intent(
+        using,
+        session_id,
+        now=now,
+        source=source,
+        reason=reason[:255],
+        explicit=explicit,
+        keep_emailed=keep_emailed,
+    ):
         return False
     transaction.on_commit(
         lambda: send_safely(
@@ -71,7 +83,15 @@ def _field(name: str) -> Field[Any, Any]:
 
 
 @functools.cache
-def _intent_sql(using: str, explicit: bool) -> str:
+def _not_emailed_sql(using: str) -> tuple[str, tuple[Any, ...]]:
+    """``NOT EMAILED_LINK`` for one database, as the ORM compiles it (a JSON path per backend), built once."""
+    query = PaymentSession.objects.filter(EMAILED_LINK).query
+    sql, params = query.where.as_sql(query.get_compiler(using), connections[using])
+    return f"(CASE WHEN {sql} THEN 1 ELSE 0 END) = 0", tuple(params)
+
+
+@functools.cache
+def _intent_sql(using: str, explicit: bool, keep_emailed: bool = False) -> str:
     """The intent UPDATE for one database, built once: what the ORM's ``filter().update()`` would send."""
     quote = connections[using].ops.quote_name
     column = {name: quote(str(_field(name).column)) for name in (*_INTENT_FIELDS, "session_id", "status")}
@@ -81,19 +101,28 @@ def _intent_sql(using: str, explicit: bool) -> str:
     if explicit:
         no_intent = f"({no_intent} OR {column['cancel_reason']} = %s)"
     # Only quoted model identifiers are formatted in; every value is a query parameter.
+    not_emailed = f" AND {_not_emailed_sql(using)[0]}" if keep_emailed else ""
     return (
         f"UPDATE {quote(PaymentSession._meta.db_table)} SET {assignments}"  # noqa: S608
         f" WHERE {column['session_id']} = %s AND {no_intent}"
-        f" AND {column['status']} IN ({statuses})"
+        f" AND {column['status']} IN ({statuses}){not_emailed}"
     )
 
 
 def _record_intent(
-    using: str, session_id: str, *, now: Any, source: str, reason: str, explicit: bool = False
+    using: str,
+    session_id: str,
+    *,
+    now: Any,
+    source: str,
+    reason: str,
+    explicit: bool = False,
+    keep_emailed: bool = False,
 ) -> bool:
     """``filter(session_id=..., cancel_requested_at__isnull=True, status__in=OPEN_STATUSES).update(...)``.
 
-    With ``explicit`` a graced intent (:data:`~flinks_sessions.services.graced.GRACED_REASON`) is replaced too.
+    With ``explicit`` a graced intent (:data:`~flinks_sessions.services.graced.GRACED_REASON`) is replaced too;
+    with ``keep_emailed`` an e-Transfer whose Interac request was emailed is left alone.
 
     Written out because it is the beacon's hot path: building the queryset costs about a sixth of a beacon's
     CPU, measured against this statement in the same run by ``bench/beacon.py`` (over the 10 % that justifies
@@ -110,8 +139,10 @@ def _record_intent(
     if explicit:
         values.append(GRACED_REASON)
     values.extend(str(status) for status in OPEN_STATUSES)
+    if keep_emailed:
+        values.extend(_not_emailed_sql(using)[1])
     with connection.cursor() as cursor:
-        cursor.execute(_intent_sql(using, explicit), values)
+        cursor.execute(_intent_sql(using, explicit, keep_emailed), values)
         return bool(cursor.rowcount)
 
 

@@ -1,10 +1,15 @@
-"""What each product's creation accepts: one table, read by ``start_session`` before anything is sent.
+"""What each product accepts and how it is read back: two tables, one row per product.
 
-Each row is the product's own "Initiate Session" page (``docs/flinks-api.md``, "Products and creation"): GEFT
-lets the shopper enter the amount and uses the email only for notifications; e-Transfer needs the payor's
-first name, last name and email; EFT v2 limits the referenceId and takes no payee. A refusal is a
+:data:`RULES` is read by ``start_session`` before anything is sent. Each row is the product's own "Initiate
+Session" page (``docs/flinks-api.md``, "Products and creation"): GEFT lets the shopper enter the amount and
+uses the email only for notifications; e-Transfer needs the payor's first name, last name and email; EFT v2
+limits the referenceId and takes no payee. A refusal is a
 ``ValidationError`` whose code is the field's group (``amount``, ``payor``, ``reference_id``, ``payee``) and
 whose message and ``params["field"]`` name the field itself (``payor.email``).
+
+:data:`STATUS_ROUTES` says through which endpoint a sync, and a cancel that Flinks refuses as already ended,
+read a session's state: the one its product's pages document. The e-Transfer pages list Initiate Session,
+Session Details and ``/Authorize``, and no ``/status`` (``docs/flinks-api.md``, "Reading a status").
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Case, Q, Value, When
 
+from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.status import Product
 
 MIN_AMOUNT = Decimal("0.01")
@@ -58,6 +65,45 @@ RULES: dict[str, CreationRules] = {
         reference_hint="1 to 100 characters",
     ),
 }
+
+
+# The endpoint each product's state is read through: ``/status`` carries the webhook's fields; ``/details``
+# carries the same ones and more, and is the only reading route the e-Transfer pages list.
+STATUS_ROUTES: dict[str, str] = {
+    Product.EFT: "status",
+    Product.GEFT: "status",
+    Product.ETRANSFER: "details",
+}
+
+
+def read_status(client: FlinksClient, session_id: str, product: str) -> RemoteStatus:
+    """What Flinks says ``session_id`` is, asked through the endpoint its ``product`` documents."""
+    if STATUS_ROUTES.get(product, "status") == "details":
+        return RemoteStatus.from_payload(client.get_details(session_id))
+    return client.get_status(session_id)
+
+
+# An e-Transfer created with ``options.notificationPreferences.sendInteracLink``: Flinks emailed the Interac
+# request, and the payer may pay it from their bank long after closing the shop's tab. Leaving the page and
+# the abandoned-session sweep leave it to Flinks' own expiry (``docs/flinks-api.md``, "Interac link by email").
+EMAILED_LINK = Q(
+    product=Product.ETRANSFER, start_params__options__notificationPreferences__sendInteracLink=True
+)
+
+
+def emailed_link() -> Case:
+    """:data:`EMAILED_LINK` as an expression that is never NULL (``exclude(EMAILED_LINK)`` would also drop
+    every e-Transfer without the option, whose JSON path reads as NULL)."""
+    return Case(When(EMAILED_LINK, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def emails_payment_link(product: str, start_params: Mapping[str, Any]) -> bool:
+    """Whether a session of ``product`` created with ``start_params`` had Flinks email its Interac request."""
+    if product != Product.ETRANSFER:
+        return False
+    options = start_params.get("options") if isinstance(start_params, Mapping) else None
+    preferences = options.get("notificationPreferences") if isinstance(options, Mapping) else None
+    return isinstance(preferences, Mapping) and preferences.get("sendInteracLink") is True
 
 
 def invalid(field: str, message: str, code: str) -> ValidationError:

@@ -7,7 +7,7 @@ runs it; what is the restart's own:
 - the claim takes the predecessor when it is restartable (``PaymentSessionQuerySet.restartable``: confirmed by
   Flinks, not completed, no successor). A caller that loses answers ``existed`` with the successor when it is
   there by now, ``pending`` while another caller is creating it, ``refused`` for a session that cannot be
-  restarted.
+  restarted, ``limit_reached`` once the order has ``RESTART_LIMIT`` successors (``services.restart_bound``).
 - the call cancels the predecessor through the cancel engine if it is still open, then creates the successor at
   Flinks (``POST /sessions``).
 - the finish stores the successor with ``restarted_from`` (one-to-one, so the database itself refuses a second
@@ -34,10 +34,11 @@ from flinks_sessions.models import PaymentSession, restartable_condition
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.cancel import cancel_session
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.restart_bound import restart_bound_reached
 from flinks_sessions.services.start import Creation, prepare, record_ambiguous, store_created
 from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_restarted
-from flinks_sessions.status import Status
+from flinks_sessions.status import CancelReason, Status
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -50,6 +51,7 @@ class RestartOutcome(StrEnum):
     EXISTED = "existed"  # already done: the session had a successor, which ``session`` is
     PENDING = "pending"  # another caller is creating the successor right now: ask again in a moment
     REFUSED = "refused"  # it cannot be restarted (completed, never confirmed, its cancel failed); ``error`` says why
+    LIMIT_REACHED = "limit_reached"  # the order has ``RESTART_LIMIT`` successors already: nothing is created
     NOT_FOUND = "not_found"  # kept for the engine's vocabulary; a restart answers FAILED for a 404
     FAILED = "failed"  # Flinks could not create it: the claim is released, a new try may follow
 
@@ -111,7 +113,10 @@ class _Restart(Action[RestartOutcome]):
 
     def refuse(self, session: PaymentSession) -> Result[RestartOutcome] | None:
         refusal = _refusal(session)
-        return Result(RestartOutcome.REFUSED, session, refusal) if refusal else None
+        if refusal:
+            return Result(RestartOutcome.REFUSED, session, refusal)
+        bound = restart_bound_reached(session)
+        return Result(RestartOutcome.LIMIT_REACHED, session, bound) if bound else None
 
     def claimable(self) -> Q:
         return restartable_condition()
@@ -129,7 +134,7 @@ class _Restart(Action[RestartOutcome]):
         """End the predecessor if Flinks could still act on it (never two live sessions for one order); create."""
         if session.is_open:
             ended = cancel_session(
-                session, source=self.source, reason=self.reason or "restarted", actor=self.actor
+                session, source=self.source, reason=self.reason or CancelReason.RESTARTED, actor=self.actor
             )
             if session.is_open:
                 return Answer(

@@ -1,7 +1,10 @@
 """Reconciliation: ask Flinks for a session's status and store it.
 
+Each product is asked through the endpoint its own pages document (``services.products.STATUS_ROUTES``:
+``/status`` for EFT v2 and GEFT, ``/details`` for e-Transfer).
+
 Webhooks are sent once, never retried, and never for Expired (``docs/flinks-api.md``, "Webhooks"), so polling
-``/status`` is the only way a missed outcome is ever learnt. A sync takes no claim: it only reports what Flinks
+Flinks is the only way a missed outcome is ever learnt. A sync takes no claim: it only reports what Flinks
 says, and the state machine under the row lock makes a repeated or late report change nothing. The claim
 engine (:mod:`~flinks_sessions.services.engine`) runs its call and its locked finish; :func:`sync_sessions` runs
 them for many sessions on the one scheduler.
@@ -18,6 +21,7 @@ from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import ApplyOutcome, apply_locked
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -32,7 +36,7 @@ class SyncOutcome(StrEnum):
 
 
 def sync_session(session: PaymentSession) -> Result[SyncOutcome]:
-    """Poll ``/status`` (outside any lock) and apply it with ``source="sync"``."""
+    """Ask Flinks (``/status`` or ``/details``, per product; outside any lock) and apply it with ``source="sync"``."""
     return pipeline.run_one(Engine(_Sync(source="sync")), session)
 
 
@@ -54,7 +58,7 @@ def sync_sessions(
 
 
 class _Sync(Action[SyncOutcome]):
-    """A sync: no claim, one ``/status`` call, the engine's locked finish."""
+    """A sync: no claim, one status call (``read_status``, per product), the engine's locked finish."""
 
     outcomes = SyncOutcome
     failure = SessionEvent.Kind.SYNC_FAILED
@@ -64,7 +68,7 @@ class _Sync(Action[SyncOutcome]):
         return Result(SyncOutcome.SKIPPED, session) if session.session_id is None else None
 
     def call(self, client: FlinksClient, session: PaymentSession) -> RemoteStatus:
-        return client.get_status(str(session.session_id))
+        return read_status(client, str(session.session_id), session.product)
 
     def store(self, locked: PaymentSession, answer: Answer, *, now: datetime) -> tuple[SyncOutcome, str]:
         if answer.reply is not Reply.ANSWERED:

@@ -115,6 +115,7 @@ def apply_locked(
     The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
     """
     previous = locked.status
+    track_again(locked, remote, source=source)
     note_amount(locked, remote, source=source, actor=actor)
     outcome = decide(previous, locked.status_details, remote)
     if outcome is ApplyOutcome.UNKNOWN_STATUS:
@@ -131,6 +132,24 @@ def apply_locked(
             [(locked, remote.status, remote, changes)], source=source, actor=actor, reason=reason
         )
     return Result(outcome, locked)
+
+
+def track_again(locked: PaymentSession, remote: RemoteStatus, *, source: str) -> None:
+    """Flinks reports a session it once said it did not know: clear the mark, so the sweeps see it again.
+
+    A not-found answer may have been wrong (a replica behind, an account mix-up since fixed); a status from
+    Flinks itself, by webhook or by sync, is the better evidence. The row must be locked by the caller.
+    """
+    if locked.not_found_at is None or remote.status is None:
+        return
+    locked.not_found_at = None
+    PaymentSession.objects.filter(pk=locked.pk).update(not_found_at=None, updated_at=timezone.now())
+    logger.info(
+        "Flinks session %s, marked unknown to Flinks, was reported %s: tracked again",
+        locked.session_id,
+        remote.raw_status[:40],
+        extra=session_extra(locked, source=source, outcome="tracked_again"),
+    )
 
 
 def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None) -> bool:

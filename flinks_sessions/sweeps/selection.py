@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
@@ -19,6 +19,7 @@ from django.utils import timezone
 from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services.engine import claim_ttl
+from flinks_sessions.services.products import EMAILED_LINK, emailed_link
 
 _DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -74,6 +75,21 @@ class SessionFilters:
 def select_open(filters: SessionFilters) -> QuerySet[PaymentSession]:
     """The sessions a cancel or sync sweep with these filters works on."""
     return filters.apply(PaymentSession.objects.open())
+
+
+def select_abandoned(filters: SessionFilters, *, include_emailed: bool = False) -> QuerySet[PaymentSession]:
+    """What a cancel sweep selected by filters ends: :func:`select_open`, without the e-Transfers whose Interac
+    request Flinks emailed (still payable from the payer's bank; left to Flinks' expiry) unless
+    ``include_emailed``."""
+    sessions = PaymentSession.objects.open()
+    if not include_emailed:
+        sessions = sessions.alias(emailed_link=emailed_link()).filter(emailed_link=False)
+    return filters.apply(sessions)
+
+
+def count_emailed(filters: SessionFilters) -> int:
+    """How many open sessions these filters match that :func:`select_abandoned` leaves alone (no limit)."""
+    return replace(filters, limit=None).apply(PaymentSession.objects.open().filter(EMAILED_LINK)).count()
 
 
 def select_undecided_guarantees(filters: SessionFilters) -> QuerySet[PaymentSession]:

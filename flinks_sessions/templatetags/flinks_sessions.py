@@ -8,15 +8,16 @@ with your own ``flinks_sessions/checkout.html``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from django import template
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.api import exit_token
+from flinks_sessions.api.links import session_links, site_origin
 from flinks_sessions.conf import get_settings
+from flinks_sessions.services.products import emails_payment_link
 
 register = template.Library()
 
@@ -33,28 +34,19 @@ def checkout_context(
     """Everything the checkout template needs; public so a site rendering its own markup can reuse it."""
     if session is None or getattr(session, "session_id", None) is None:
         return {"available": False}
-    kwargs = {"session_id": session.session_id}
-    iframe_url = session.hosted_url()
-    site_origin = ""
-    if request is not None:
-        site_origin = f"{request.scheme}://{request.get_host()}"
-        if parent_origin:
-            iframe_url += "&parentOrigin=" + quote(site_origin, safe="")
+    origin = site_origin(request)
+    links = session_links(session, parent_origin=origin if parent_origin else "")
     return {
         "available": True,
         "session": session,
-        "session_id": str(session.session_id),
-        "iframe_url": iframe_url,
-        "exit_url": reverse("flinks_sessions:session-exit", kwargs=kwargs),
-        "resume_url": reverse("flinks_sessions:session-resume", kwargs=kwargs),
-        "status_url": reverse("flinks_sessions:session-status", kwargs=kwargs),
-        "restart_url": reverse("flinks_sessions:session-restart", kwargs=kwargs),
+        **asdict(links),
+        "iframe_url": links.hosted_url,
         "success_url": success_url,
         "status": session.status,
-        "token": exit_token(session),
         "message_origin": origin_of(get_settings().account(session.account).hosted_page_base),
-        "site_origin": site_origin,
+        "site_origin": origin,
         "ended": bool(session.is_terminal),
+        "emailed": emails_payment_link(session.product, session.start_params or {}),
     }
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from django.http import HttpRequest
 
 from flinks_sessions.conf import FlinksSettings
-from flinks_sessions.exceptions import FlinksError
 from flinks_sessions.forwarding import forwarded_client
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.signatures import SignatureForm
@@ -54,47 +53,6 @@ def remote_address(request: HttpRequest, settings: FlinksSettings) -> str | None
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
-
-
-class LengthRequired(FlinksError):
-    """A chunked body the WSGI server cannot frame for us (answered 411: send ``Content-Length``)."""
-
-
-def read_body(request: HttpRequest, limit: int) -> bytes | None:
-    """The raw body, or ``None`` when it is larger than ``limit`` bytes (answered 413, nothing stored).
-
-    ``Content-Length`` is checked first so an oversized body is never read; the read itself is bounded too,
-    for servers that stream a body without announcing its length. A ``Transfer-Encoding: chunked`` body has no
-    length, and Django reads only ``CONTENT_LENGTH`` bytes (none): it is read from ``wsgi.input`` when the
-    server de-chunks it and marks its end (``wsgi.input_terminated``, as gunicorn does), and
-    refused with :class:`LengthRequired` otherwise (Django's runserver hands over the raw socket).
-    """
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return None
-    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        if not request.META.get("wsgi.input_terminated"):
-            raise LengthRequired
-        body = _read_terminated(request.META["wsgi.input"], limit + 1)
-    else:
-        body = request.read(limit + 1)
-    return None if len(body) > limit else body
-
-
-def _read_terminated(stream: Any, size: int) -> bytes:
-    """Up to ``size`` bytes of a stream that ends where the body ends (a read may return less than asked)."""
-    parts: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        part = stream.read(remaining)
-        if not part:
-            break
-        parts.append(part)
-        remaining -= len(part)
-    return b"".join(parts)
 
 
 def store_delivery(

@@ -40,18 +40,14 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from flinks_sessions import metrics, tracing
+from flinks_sessions.bodies import LengthRequired, read_body
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import WebhookPayloadError
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.webhooks import processing
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
-from flinks_sessions.webhooks.storage import (
-    LengthRequired,
-    read_body,
-    store_delivery,
-    store_rejected_delivery,
-)
+from flinks_sessions.webhooks.storage import store_delivery, store_rejected_delivery
 from flinks_sessions.webhooks.tasks import enqueue_webhook
 from flinks_sessions.webhooks.verification import age_problem, signature_headers, verify
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from django.utils import timezone, translation
 from flinks_sessions.admin.abandonment_report import Period, build
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
+from tests.factories import new_session
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +26,7 @@ PAGE = "admin:flinks_sessions_paymentsession_abandonment"
 def session(status: str, *, age: timedelta, lasted: timedelta | None = None, **fields: Any) -> PaymentSession:
     """A stored session started ``age`` ago; an abandoned one ended ``lasted`` after it started."""
     created = timezone.now() - age
-    row = PaymentSession.objects.create(
-        reference_id="ORDER", amount=Decimal("10.00"), status=status, session_id=uuid.uuid4(), **fields
-    )
+    row = new_session(reference_id="ORDER", status=status, **fields)
     ended = created + lasted if lasted is not None else None
     PaymentSession.objects.filter(pk=row.pk).update(
         created_at=created,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from flinks_sessions.admin.audit import INLINE_EVENTS
 from flinks_sessions.admin.pagination import EstimatedCountPaginator
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
+from tests.factories import new_session
 
 pytestmark = pytest.mark.django_db
 
@@ -177,11 +178,9 @@ def sessions_found(client: Client, term: str) -> list[str]:
 
 def test_search_matches_what_an_index_serves_and_says_so(operator: Client) -> None:
     shopper = User.objects.create_user("shopper", "shopper@example.com")
-    paid = PaymentSession.objects.create(
-        session_id=uuid.uuid4(), reference_id="PAID-1", amount=Decimal(1), owner=shopper
-    )
-    PaymentSession.objects.create(session_id=uuid.uuid4(), reference_id="PAID-2", amount=Decimal(1))
-    PaymentSession.objects.create(session_id=uuid.uuid4(), reference_id="OPEN-1", amount=Decimal(1))
+    paid = new_session(reference_id="PAID-1", owner=shopper)
+    new_session(reference_id="PAID-2")
+    new_session(reference_id="OPEN-1")
 
     assert sessions_found(operator, str(paid.session_id)) == ["PAID-1"]
     assert sessions_found(operator, paid.session_id.hex.upper()) == ["PAID-1"]  # any UUID spelling
@@ -223,9 +222,7 @@ def test_filter_choices_come_from_configuration_not_from_the_table(operator: Cli
 
 
 def created(reference: str, when: datetime) -> PaymentSession:
-    session = PaymentSession.objects.create(
-        session_id=uuid.uuid4(), reference_id=reference, amount=Decimal(1)
-    )
+    session = new_session(reference_id=reference)
     PaymentSession.objects.filter(pk=session.pk).update(created_at=when)
     return session
 
@@ -266,7 +263,7 @@ def test_the_date_hierarchy_lists_from_the_first_row_to_the_last_without_a_scan(
 
 
 def test_a_long_audit_trail_shows_its_latest_lines_and_links_to_the_rest(operator: Client) -> None:
-    session = PaymentSession.objects.create(session_id=uuid.uuid4(), reference_id="LONG", amount=Decimal(1))
+    session = new_session(reference_id="LONG")
     start = timezone.now() - timedelta(days=1)
     events = SessionEvent.objects.bulk_create(
         SessionEvent(session=session, kind=SessionEvent.Kind.SYNC_FAILED, source="sync", reason=f"try {n}")
@@ -290,7 +287,7 @@ def test_a_long_audit_trail_shows_its_latest_lines_and_links_to_the_rest(operato
 
 
 def test_the_full_audit_trail_is_read_only_and_needs_the_session_permission() -> None:
-    session = PaymentSession.objects.create(session_id=uuid.uuid4(), reference_id="X", amount=Decimal(1))
+    session = new_session(reference_id="X")
     event = SessionEvent.objects.create(session=session, kind=SessionEvent.Kind.CREATED, source="api")
     stranger = User.objects.create_user("stranger", password=None, is_staff=True)
     client = Client()

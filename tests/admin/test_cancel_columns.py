@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from django.utils import timezone, translation
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
+from tests.factories import new_session
 from tests.i18n.test_french import with_locale_middleware
 
 pytestmark = pytest.mark.django_db
@@ -48,13 +47,7 @@ WORDS = {
 
 
 def stored(reference: str, **fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {
-        "session_id": uuid.uuid4(),
-        "reference_id": reference,
-        "amount": Decimal("10.00"),
-    }
-    values.update(fields)
-    return PaymentSession.objects.create(**values)
+    return new_session(reference_id=reference, **fields)
 
 
 @pytest.fixture(autouse=True)

@@ -1,17 +1,21 @@
-"""Fixtures for the browser-facing API: stored sessions, their tokens, and a task backend that only records."""
+"""Fixtures for the browser-facing API: stored sessions, their tokens, a task backend that only records, and
+the form posts the endpoints take."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
+from django.urls import reverse
 
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
+from tests.factories import new_session
 from tests.settings import TASKS_MODULE
 from tests.support import reset_task_backends
 
@@ -43,15 +47,18 @@ def csrf_client() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
-def make_session(**fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {"session_id": uuid.uuid4(), "reference_id": "Happy1", "amount": "100.00"}
-    values.update(fields)
-    return PaymentSession.objects.create(**values)
+def url(name: str, session_id: uuid.UUID | str) -> str:
+    return reverse(f"flinks_sessions:{name}", kwargs={"session_id": session_id})
+
+
+def post_form(client: Client, target: str, **fields: str) -> Any:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(target, urlencode(fields), content_type="application/x-www-form-urlencoded")
 
 
 @pytest.fixture
 def stored_session(db: Any) -> PaymentSession:
-    return make_session()
+    return new_session()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from django.utils import timezone
 from flinks_sessions.api import exit_token
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Status
-from tests.api.conftest import make_session
+from tests.factories import new_session
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_a_repeated_beacon_is_accepted_and_changes_nothing(
 def test_a_beacon_for_an_ended_session_is_accepted_and_changes_nothing(
     client: Client, recorded_tasks: list[Any]
 ) -> None:
-    session = make_session(status=Status.COMPLETED, status_details="EFT0301")
+    session = new_session(status=Status.COMPLETED, status_details="EFT0301")
     response = beacon(client, session.session_id, token=exit_token(session))
     assert response.status_code == 202
     assert response.json()["queued"] is False
@@ -190,7 +190,7 @@ def test_an_expired_token_is_403(
 def test_a_token_for_another_session_is_403_and_neither_is_touched(
     client: Client, stored_session: PaymentSession, recorded_tasks: list[Any]
 ) -> None:
-    mine = make_session()
+    mine = new_session()
     response = beacon(client, stored_session.session_id, token=exit_token(mine))
     assert response.status_code == 403
     assert refreshed(stored_session).cancel_requested_at is None
@@ -247,7 +247,7 @@ def test_too_many_beacons_are_429(
         202,
         429,
     ]
-    other = make_session()  # counted per session (and address): another session is not held back
+    other = new_session()  # counted per session (and address): another session is not held back
     assert beacon(client, other.session_id, token=exit_token(other)).status_code == 202
 
 
@@ -282,7 +282,7 @@ def test_an_accepted_beacon_costs_at_most_three_queries(database_tasks: None) ->
     """One conditional UPDATE, then the task backend's INSERT after commit (a real commit: transaction=True)."""
     from django_tasks_db.models import DBTaskResult
 
-    session = make_session()
+    session = new_session()
     token = exit_token(session)
     with CaptureQueriesContext(connection) as queries:
         response = beacon(Client(), session.session_id, token=token)
@@ -308,7 +308,7 @@ def test_the_beacon_stays_out_of_atomic_requests(database_tasks: None, monkeypat
     from django_tasks_db.models import DBTaskResult
 
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
-    session = make_session()
+    session = new_session()
     with CaptureQueriesContext(connection) as queries:
         assert beacon(Client(), session.session_id, token=exit_token(session)).status_code == 202
     assert [text.split()[0] for text in statements(queries)] == ["UPDATE", "INSERT"]

@@ -9,23 +9,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from django.test import Client, TestCase
-from django.urls import reverse
+from django.test import Client
 from rest_framework.exceptions import ParseError
 
 from flinks_sessions.api.parsers import BeaconJSONParser
 from flinks_sessions.models import PaymentSession, SessionEvent
+from tests.api.conftest import post_form, url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
-
-
-def url(name: str, session_id: uuid.UUID | str) -> str:
-    return reverse(f"flinks_sessions:{name}", kwargs={"session_id": session_id})
-
-
-def post_form(client: Client, target: str, **fields: str) -> Any:
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(target, urlencode(fields), content_type="application/x-www-form-urlencoded")
 
 
 def test_deeply_nested_json_beacon_is_400(

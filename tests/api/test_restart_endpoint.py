@@ -14,10 +14,9 @@ from flinks_sessions.api import exit_token, read_exit_token
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import start_session
 from flinks_sessions.status import Status
+from tests.factories import PAYOR, new_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("recorded_tasks")]
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 
 def restart(client: Client, session_id: uuid.UUID | str, token: str) -> Any:
@@ -59,7 +58,7 @@ def test_start_again_answers_the_successor_and_then_the_same_one(
 def test_start_again_refuses_a_completed_session_and_bad_tokens(
     client: Client, ended: PaymentSession
 ) -> None:
-    other = PaymentSession.objects.create(session_id=uuid.uuid4(), reference_id="x", amount="1.00")
+    other = new_session(reference_id="x", amount="1.00")
     assert restart(client, ended.session_id, "forged").status_code == 403
     assert restart(client, ended.session_id, exit_token(other)).status_code == 403
     assert restart(client, uuid.uuid4(), exit_token(ended)).status_code == 403
@@ -77,3 +76,16 @@ def test_start_again_refuses_a_completed_session_and_bad_tokens(
     assert refused.status_code == 409
     assert refused.json()["pending"] is False
     assert not PaymentSession.objects.filter(restarted_from=ended).exists()
+
+
+def test_start_again_cancels_an_open_session_with_the_one_restart_reason(
+    client: Client, sandbox: Any
+) -> None:
+    """The page's Start again and a site's ``restart_session`` record the same reason (once two spellings)."""
+    session = start_session(amount="39.99", reference_id="order-10", payor=PAYOR)
+
+    assert restart(client, session.session_id, exit_token(session)).status_code == 201
+
+    session.refresh_from_db()
+    assert (session.status, session.cancel_reason) == (Status.CANCELLED, "restarted")
+    assert set(session.events.exclude(reason="").values_list("reason", flat=True)) == {"restarted"}

@@ -20,6 +20,7 @@ from playwright.sync_api import sync_playwright
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import start_session
 from flinks_sessions.status import Status
+from tests.factories import PAYOR
 from tests.support import db_workers, wait_for
 
 pytestmark = [
@@ -38,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 # How long to watch for something that must NOT happen. A beacon is queued before the next page starts
 # loading, and the worker polls every 50 ms, so a wrong cancel would show up well within this.
 SETTLE = 1.5

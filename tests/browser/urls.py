@@ -17,7 +17,7 @@ CHECKOUT = engines["django"].from_string(
 <html><head><meta charset="utf-8"><title>Checkout</title></head>
 <body>
   <h1>Checkout</h1>
-  <p id="warning" data-flinks-while-open>Leaving this page cancels the payment.</p>
+  <p id="warning" data-flinks-while-open data-flinks-exit-warning>Leaving this page cancels the payment.</p>
   {% load flinks_sessions %}{% flinks_checkout session height=420 %}
   <a id="leave" href="/elsewhere/">Back to the shop</a>
   <a id="full-page" href="{{ session.hosted_url }}" data-flinks-no-exit data-flinks-while-open>Open the payment page</a>

@@ -23,8 +23,7 @@ from flinks_sessions.exceptions import (
 from flinks_sessions.services.start import build_session_body
 from flinks_sessions.status import Status
 from tests.conftest import flinks_settings_for
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR
 
 
 def body(product: str = "eft", reference: str = "Happy1") -> dict[str, Any]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.support import ROOT
+from tests.processes import ROOT, Child, started
 
 pytest.importorskip("environ", reason="the demo needs the `example` extra")
 pytest.importorskip("django_tasks_db", reason="the demo needs the `example` extra")
@@ -46,9 +47,11 @@ def processes_with(marker: bytes) -> list[int]:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]]]:
+def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
-    marker = f"FLINKS_DEMO_TEST={tmp_path.name}".encode()
+    # Unique to this run: another checkout's run of this test on the same machine cleans up only its own.
+    label = f"{os.getpid()}-{tmp_path.name}"
+    marker = f"FLINKS_DEMO_TEST={label}".encode()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -59,35 +62,28 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, bytes,
         FLINKS_SANDBOX_PORT=str(ports[1]),
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        FLINKS_DEMO_TEST=tmp_path.name,
+        FLINKS_DEMO_TEST=label,
     )
     log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        script = subprocess.Popen(  # noqa: S603 - our own script
-            [str(ROOT / "scripts" / "demo.sh")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        yield script, log, marker, ports
+        with started(
+            [str(ROOT / "scripts" / "demo.sh")],
+            log=log,
+            env=env,
+            ready="The demo shop is running",
+            timeout=120,
+        ) as script:
+            yield script, log, marker, ports
     finally:
-        if script.poll() is None:
-            script.kill()
         for pid in processes_with(marker):  # whatever a failed test left behind
             os.kill(pid, signal.SIGKILL)
 
 
 def test_sigterm_stops_every_child_frees_the_ports_and_exits_0(
-    demo: tuple[subprocess.Popen[bytes], Path, bytes, tuple[int, int]],
+    demo: tuple[Child, Path, bytes, tuple[int, int]],
 ) -> None:
     script, log, marker, ports = demo
-    deadline = time.monotonic() + 120
-    while b"The demo shop is running" not in log.read_bytes():
-        assert script.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    assert script.poll() is None, log.read_text()  # the fixture waited for the demo's ready line
     assert all(listening(port) for port in ports)
     assert len(processes_with(marker)) >= 4  # the script, the sandbox, the worker, runserver (and its child)
 
@@ -97,3 +93,57 @@ def test_sigterm_stops_every_child_frees_the_ports_and_exits_0(
     assert processes_with(marker) == []
     assert not any(listening(port) for port in ports)
     assert b"==> stopped" in log.read_bytes()
+
+
+def test_the_demos_terminal_says_each_thing_once_and_in_order(
+    demo: tuple[Child, Path, bytes, tuple[int, int]],
+) -> None:
+    """One reloader line (runserver's), the worker's start before the banner, no 404 for the browser's icon."""
+    script, log, _marker, (port, _sandbox) = demo
+    text = script.output()  # the fixture waited for the banner
+    assert text.count("Watching for file changes") == 1, text
+    assert "Starting worker" in text.split("The demo shop is running")[0], text
+    icon = requests.get(f"http://127.0.0.1:{port}/favicon.ico", timeout=10)
+    assert icon.status_code == 200
+    assert icon.headers["Content-Type"].startswith("image/")
+    assert 'rel="icon"' in requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    time.sleep(0.5)
+    assert "Not Found: /favicon.ico" not in log.read_text()
+
+
+def test_the_demos_metrics_show_the_cancels_its_worker_made(
+    demo: tuple[Child, Path, bytes, tuple[int, int]],
+) -> None:
+    """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it."""
+    _script, log, _marker, (port, _sandbox) = demo
+    shop = f"http://127.0.0.1:{port}"
+    browser = requests.Session()
+    product = browser.get(f"{shop}/products/maple-syrup/", timeout=10).text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', product)
+    assert csrf, product
+    form = {"first_name": "John", "last_name": "Doe", "email": "john@example.com", "scenario": "Happy1"}
+    checkout = browser.post(
+        f"{shop}/products/maple-syrup/checkout/",
+        data={**form, "csrfmiddlewaretoken": csrf.group(1)},
+        headers={"Referer": f"{shop}/products/maple-syrup/"},
+        timeout=30,
+    ).text
+    exit_url = re.search(r'data-exit-url="([^"]+)"', checkout)
+    token = re.search(r'data-token="([^"]+)"', checkout)
+    assert exit_url, checkout
+    assert token, checkout
+    beacon = browser.post(
+        shop + exit_url.group(1), data={"token": token.group(1), "reason": "pagehide"}, timeout=10
+    )
+    assert beacon.status_code == 202, beacon.text
+
+    deadline = time.monotonic() + 60
+    while True:
+        scrape = browser.get(f"{shop}/metrics", timeout=10).text
+        counted = re.search(
+            r'^flinks_sessions_cancels_total\{[^}]*source="beacon"[^}]*\} ([0-9.]+)$', scrape, re.M
+        )
+        if counted and float(counted.group(1)) >= 1:
+            break
+        assert time.monotonic() < deadline, f"no beacon cancel in /metrics:\n{scrape}\n{log.read_text()}"
+        time.sleep(0.5)

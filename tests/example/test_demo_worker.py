@@ -8,18 +8,16 @@ process holding SQLite's write lock longer than the connections' busy timeout, a
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, run_python, wait_for
+from tests.processes import Child, started
+from tests.support import run_python, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,27 +41,14 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def worker(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-            [
-                sys.executable, "manage.py", command, "--interval", "0.1", "--no-startup-delay", "--no-reload",
-                "--worker-id", command,
-            ],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for(lambda: "Starting worker" in log.read_text(), timeout=30, message=f"{command} to start")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def worker(command: str, env: dict[str, str], log: Path) -> AbstractContextManager[Child]:
+    return started(
+        [
+            sys.executable, "manage.py", command, "--interval", "0.1", "--no-startup-delay", "--no-reload",
+            "--worker-id", command,
+        ],
+        log=log, env=env, ready="Starting worker",
+    )  # fmt: skip
 
 
 def hold_write_lock(database: str, seconds: float) -> None:

@@ -85,3 +85,33 @@ def test_after_an_ended_payment_the_shop_offers_to_pay_again(
     assert successor.reference_id == session.reference_id
     assert client.get(again["Location"]).status_code == 200  # this browser owns the successor too
     assert Client().get(again["Location"]).status_code == 404  # and no other does
+
+
+def test_each_order_keeps_its_own_reference_and_the_sandbox_still_plays_the_scenario(
+    shop: Any, client: Client
+) -> None:
+    """The scenario picker does not become the order's reference: two Happy2 orders are two references."""
+    for _order in range(2):
+        client.post("/products/wool-toque/checkout/", {**BUYER, "scenario": "Happy2"})
+    first, second = PaymentSession.objects.order_by("pk")
+    assert first.reference_id != second.reference_id
+    for session in (first, second):
+        assert session.reference_id.startswith("order-")
+        assert shop.state.get(str(session.session_id)).scenario.name == "Happy2"
+
+
+def test_the_thank_you_page_states_the_amount_flinks_settled_after_a_reduced_offer(
+    shop: Any, client: Client
+) -> None:
+    """Happy2 on the cedar canoe: Flinks' guarantee covers half, and the shopper is told what was settled."""
+    client.post("/products/cedar-canoe/checkout/", {**BUYER, "scenario": "Happy2"})
+    session = PaymentSession.objects.get()
+    assert shop.state.get(str(session.session_id)).scenario.name == "Happy2"
+    shop.state.complete(str(session.session_id), source="page")  # a reduced offer, accepted (no webhook)
+
+    thanks = client.get(f"/pay/{session.session_id}/done/").content.decode()
+
+    session.refresh_from_db()
+    assert (session.status, session.amount, session.settled_amount) == (Status.COMPLETED, 1000, 500)
+    assert "Your payment of $500.00 is scheduled" in thanks
+    assert "$1,000.00" not in thanks.split('id="start-again"')[0]

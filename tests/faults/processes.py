@@ -2,64 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from tests.support import ROOT, subprocess_env, wait_for
+from tests.support import Server
+from tests.support import gunicorn as serve
 
 
-class Gunicorn:
-    """A running gunicorn: its URL, and ``kill()`` to SIGKILL the master and every worker at once."""
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    def kill(self) -> None:
-        """``kill -9`` of the whole server, as the OOM killer or a host failure would do it."""
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-
-@contextmanager
-def gunicorn(log: Path, *, workers: int = 2, threads: int = 4, **env: str) -> Iterator[Gunicorn]:
+def gunicorn(log: Path, *, workers: int = 2, threads: int = 4, **env: str) -> AbstractContextManager[Server]:
     """Serve ``tests.faults.wsgi`` (settings ``tests.faults.web_settings``) on a free loopback port."""
-    child_env = subprocess_env(DJANGO_SETTINGS_MODULE="tests.faults.web_settings", **env)
-    gunicorn_bin = str(Path(sys.executable).parent / "gunicorn")
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - the virtualenv's gunicorn on our own WSGI module
-            [
-                gunicorn_bin, "tests.faults.wsgi:application", "--bind", "127.0.0.1:0",
-                "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-                "--timeout", "60", "--graceful-timeout", "2",
-            ],
-            cwd=ROOT, env=child_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server: Gunicorn | None = None
-    try:
-
-        def listening() -> str | None:
-            if process.poll() is not None:
-                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            text = log.read_text()
-            found = re.search(r"Listening at: (http://\S+)", text)
-            booted = len(re.findall(r"Booting worker", text)) >= workers
-            return found[1] if found and booted else None
-
-        url = wait_for(listening, timeout=30, interval=0.1, message="gunicorn to listen")
-        server = Gunicorn(process, url)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                Gunicorn(process, "").kill()
+    options = [
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "2",
+    ]
+    return serve(
+        "tests.faults.wsgi:application",
+        log,
+        workers=workers,
+        options=options,
+        DJANGO_SETTINGS_MODULE="tests.faults.web_settings",
+        **env,
+    )

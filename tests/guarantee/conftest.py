@@ -10,10 +10,9 @@ from django.urls import reverse
 from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from tests.conftest import flinks_settings_for
+from tests.factories import GEFT_PAYOR
 from tests.webhooks.conftest import signals  # noqa: F401 - the receiver tests' log of every signal sent
 from tests.webhooks.helpers import SECRET
-
-GEFT_PAYOR = {"firstName": "John", "lastName": "Doe"}
 
 
 @pytest.fixture

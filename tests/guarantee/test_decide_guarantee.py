@@ -10,7 +10,8 @@ import pytest
 from flinks_sessions import services
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services.guarantee import DECIDED
-from tests.guarantee.conftest import GEFT_PAYOR, confirm_calls, start_geft
+from tests.factories import GEFT_PAYOR, new_session
+from tests.guarantee.conftest import confirm_calls, start_geft
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,8 +81,8 @@ def test_a_transient_failure_leaves_the_guarantee_open_for_another_try(sandbox: 
 
 
 def test_an_unknown_session_at_flinks_is_marked(sandbox: Any) -> None:
-    session = PaymentSession.objects.create(
-        session_id="00000000-0000-4000-8000-000000000001", reference_id="ghost", product="geft"
+    session = new_session(
+        session_id="00000000-0000-4000-8000-000000000001", reference_id="ghost", product="geft", amount=None
     )
     result = services.decide_guarantee(session, True, source="api")
     assert result.outcome is Outcome.NOT_FOUND

@@ -35,6 +35,7 @@ from flinks_sessions.api import exit_token
 from flinks_sessions.checks import check_settings
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product, Status
+from tests.factories import new_session
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(flinks_sessions.__file__).resolve().parent
@@ -50,12 +51,6 @@ def _keep_language() -> Iterator[None]:
     """LocaleMiddleware activates French in this thread; the next test must not inherit it."""
     with translation.override(translation.get_language()):
         yield
-
-
-def make_session(**fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {"session_id": uuid.uuid4(), "reference_id": "ORDER-1", "amount": "100.00"}
-    values.update(fields)
-    return PaymentSession.objects.create(**values)
 
 
 def with_locale_middleware(middleware: list[str]) -> list[str]:
@@ -77,9 +72,9 @@ def french_admin(settings: Any, db: Any) -> Client:
 
 
 def test_the_changelist_speaks_french(french_admin: Client) -> None:
-    make_session(reference_id="ORDER-1", status=Status.IN_PROGRESS, product=Product.GEFT)
-    make_session(reference_id="ORDER-2", status=Status.CANCELLED, product=Product.ETRANSFER)
-    make_session(reference_id="ORDER-3", status=Status.COMPLETED, product=Product.EFT)
+    new_session(reference_id="ORDER-1", status=Status.IN_PROGRESS, product=Product.GEFT)
+    new_session(reference_id="ORDER-2", status=Status.CANCELLED, product=Product.ETRANSFER)
+    new_session(reference_id="ORDER-3", status=Status.COMPLETED, product=Product.EFT)
 
     response = french_admin.get(reverse("admin:flinks_sessions_paymentsession_changelist"))
 
@@ -100,8 +95,8 @@ def test_the_changelist_speaks_french(french_admin: Client) -> None:
 
 def test_the_cancel_confirmation_speaks_french_with_the_right_plural(french_admin: Client) -> None:
     url = reverse("admin:flinks_sessions_paymentsession_changelist")
-    one, two = make_session(), make_session(reference_id="ORDER-2")
-    ended = make_session(reference_id="ORDER-3", status=Status.EXPIRED)
+    one, two = new_session(), new_session(reference_id="ORDER-2")
+    ended = new_session(reference_id="ORDER-3", status=Status.EXPIRED)
 
     def confirm(*sessions: PaymentSession) -> str:
         data = {"action": "cancel_selected_sessions", "_selected_action": [s.pk for s in sessions]}
@@ -120,7 +115,7 @@ def test_the_cancel_confirmation_speaks_french_with_the_right_plural(french_admi
 
 
 def test_a_refused_cancel_is_explained_in_french(french_admin: Client) -> None:
-    session = make_session(status=Status.COMPLETED)
+    session = new_session(status=Status.COMPLETED)
     response = french_admin.get(
         reverse("admin:flinks_sessions_paymentsession_cancel", args=[session.pk]), follow=True
     )

@@ -14,8 +14,7 @@ from flinks_sessions.log_context import KEYS, WEBHOOK_KEYS
 from flinks_sessions.services import CancelOutcome, cancel_session, start_session
 from flinks_sessions.testing import running_sandbox, signed_webhook
 from tests.conftest import flinks_settings_for
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,8 @@ from flinks_sessions.client import get_client
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import CancelOutcome, cancel_session, start_session
 from flinks_sessions.testing import signed_webhook
+from tests.factories import PAYOR, new_session
 from tests.observability.conftest import moved, sample, samples
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 pytestmark = pytest.mark.django_db
 
@@ -86,25 +85,17 @@ def test_beacons_are_counted_by_result(sandbox: Any, django_capture_on_commit_ca
     assert changes[sample("cancels_total", source="beacon", outcome="cancelled")] == 1
 
 
-def _stored(**fields: Any) -> PaymentSession:
-    import uuid
-
-    return PaymentSession.objects.create(
-        session_id=uuid.uuid4(), reference_id=f"order-{uuid.uuid4().hex[:8]}", amount="10.00", **fields
-    )
-
-
 def test_a_scrape_of_metrics_reads_the_backlog_gauges_from_the_database(client: Client) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     now = timezone.now()
-    overdue = _stored()
+    overdue = new_session()
     PaymentSession.objects.filter(pk=overdue.pk).update(created_at=now - timedelta(hours=2))
-    _stored()  # open, but young
-    _stored(cancel_requested_at=now, attempt_count=2, cancel_failed_at=now)  # a cancel that failed twice
-    _stored(cancel_requested_at=now)  # a cancel waiting for its worker
-    _stored(cancel_requested_at=now, status=PaymentSession.Status.CANCELLED)  # done: not backlog
-    _stored(cancel_requested_at=now, not_found_at=now)  # Flinks does not know it: not backlog
+    new_session()  # open, but young
+    new_session(cancel_requested_at=now, attempt_count=2, cancel_failed_at=now)  # a cancel that failed twice
+    new_session(cancel_requested_at=now)  # a cancel waiting for its worker
+    new_session(cancel_requested_at=now, status=PaymentSession.Status.CANCELLED)  # done: not backlog
+    new_session(cancel_requested_at=now, not_found_at=now)  # Flinks does not know it: not backlog
 
     response = client.get("/metrics")
 

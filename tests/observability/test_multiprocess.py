@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import http.client
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, subprocess_env
+from tests.support import gunicorn as serve
 
 pytest.importorskip("gunicorn", reason="gunicorn (the test extra) is not installed")
 parser = pytest.importorskip("prometheus_client.parser", reason="the `metrics` extra is not installed")
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers read the test database's tables
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def request(port: int, method: str, path: str) -> tuple[int, bytes]:
@@ -43,31 +32,14 @@ def request(port: int, method: str, path: str) -> tuple[int, bytes]:
 def gunicorn(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    port = free_port()
-    env = subprocess_env(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter
-        [
-            sys.executable, "-m", "gunicorn", "tests.observability.wsgi:application",
-            "--workers", "2", "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request(port, "HEAD", "/flinks/webhooks/")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail((tmp_path / "gunicorn.log").read_text())
-                time.sleep(0.2)
-        yield port, metrics_dir
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
-        log.close()
+    with serve(
+        "tests.observability.wsgi:application",
+        tmp_path / "gunicorn.log",
+        workers=2,
+        options=["--graceful-timeout", "5"],
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    ) as server:
+        yield server.port, metrics_dir
 
 
 def test_a_scrape_sums_the_counters_of_both_workers(gunicorn: tuple[int, Path]) -> None:

@@ -12,13 +12,12 @@ from flinks_sessions.api import exit_token
 from flinks_sessions.services import CancelOutcome, cancel_session, start_session
 from flinks_sessions.testing import signed_webhook
 from flinks_sessions.tracing import SESSION_ID
+from tests.factories import PAYOR
 
 trace = pytest.importorskip("opentelemetry.trace", reason="the `tracing` extra is not installed")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 pytestmark = pytest.mark.django_db
 

@@ -33,7 +33,7 @@ def _chosen() -> bool:
 
 def _with_token(case: Any, token: str) -> None:
     if case.method.upper() == "GET":
-        case.query = {**(case.query or {}), "token": token}
+        case.headers = {**(case.headers or {}), "X-Flinks-Exit-Token": token}
         return
     if case.media_type == "text/plain" or isinstance(case.body, str):
         case.body = f"token={token}&reason=pagehide"

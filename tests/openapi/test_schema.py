@@ -24,7 +24,7 @@ HOOKS = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "flinks_sessions.webhooks.schema.add_webhook_operation",
 ]
-BEACON_ERRORS = {"400", "403", "404", "405", "413", "415", "429"}
+BEACON_ERRORS = {"400", "403", "404", "405", "411", "413", "415", "429"}
 # (route name, method) -> every status code the schema must declare.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("session-exit", "post"): {"202"} | BEACON_ERRORS,
@@ -80,7 +80,8 @@ def test_the_browser_endpoints_document_their_token_bodies_and_session_id(schema
         assert schema["components"]["schemas"][component]["required"] == ["token"]
     status = schema["paths"][schema_path("session-status")]["get"]
     params = {(param["in"], param["name"]): param for param in status["parameters"]}
-    assert params[("query", "token")]["required"] is True
+    assert params[("header", "X-Flinks-Exit-Token")]["required"] is True  # the query form moved to a header
+    assert params[("query", "token")]["deprecated"] is True  # read only with STATUS_TOKEN_IN_QUERY
     assert params[("path", "session_id")]["schema"] == {"type": "string", "format": "uuid"}
     assert schema["paths"][schema_path("session-exit")]["post"]["responses"]["429"]["headers"]["Retry-After"]
 

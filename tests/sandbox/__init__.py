@@ -14,8 +14,9 @@ from typing import Any
 
 import requests
 
+from tests.factories import PAYOR
+
 CLIENT = ("sandbox-client", "sandbox-secret")
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 
 def http() -> requests.Session:

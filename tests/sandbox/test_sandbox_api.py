@@ -277,7 +277,8 @@ def test_cancel_spells_the_status_per_product(
         "status": spelling,
         "statusDetails": "EFT0501",
     }
-    status = client.get(f"{flinks_sandbox.url}/api/v2/sessions/{session_id}/status", headers=bearer(access))
+    route = "details" if product == "etransfer" else "status"  # e-Transfer documents no /status
+    status = client.get(f"{flinks_sandbox.url}/api/v2/sessions/{session_id}/{route}", headers=bearer(access))
     assert status.json()["status"] == spelling
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from flinks_sessions.sandbox import SandboxControl, SandboxServer
-from tests.support import ROOT, run_python
+from tests.processes import ROOT, Child, started
+from tests.support import run_python
 
 from . import http, token
 
@@ -25,40 +27,24 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _start(command: list[str], **env: str) -> tuple[subprocess.Popen[str], str, str]:
-    """Start a sandbox; returns the process, its URL and the control token its banner printed."""
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(**env), cwd=ROOT
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line:
-        process.kill()
-        pytest.fail(f"no listening line; stderr: {process.communicate(timeout=5)[1]}")
-    prefix = "Flinks sandbox listening on "
-    assert line.startswith(prefix), line
-    token_line = process.stdout.readline().strip()
-    assert token_line.startswith("Control API token (X-Sandbox-Token header"), token_line
-    return process, line.removeprefix(prefix), token_line.rsplit(" ", 1)[1]
+@contextmanager
+def _started(command: list[str], log: Path, **env: str) -> Iterator[tuple[Child, str, str]]:
+    """Start a sandbox; yields the process, its URL and the control token its banner printed."""
+    with started(command, log=log, env=_env(**env), ready=r"^Control API token.*\n") as process:
+        line, token_line = process.output().splitlines()[:2]
+        prefix = "Flinks sandbox listening on "
+        assert line.startswith(prefix), line
+        assert token_line.startswith("Control API token (X-Sandbox-Token header"), token_line
+        yield process, line.removeprefix(prefix), token_line.rsplit(" ", 1)[1]
 
 
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-def test_module_entry_point_serves_until_sigterm() -> None:
+def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "flinks_sessions.sandbox", "--port", "0", "--seed", "1",
         "--error-rate", "503=0.3", "--fault-path", "/status", "--token-ttl", "299",
         "--webhook-form", "x-flinks-signature", "--client-id", "cli-client",
     ]  # fmt: skip
-    process, url, control_token = _start(command)
-    try:
+    with _started(command, tmp_path / "sandbox.log") as (process, url, control_token):
         assert url.startswith("http://127.0.0.1:")
         assert not SandboxControl(url, token="guessed").health()
         control = SandboxControl(url, token=control_token)
@@ -76,8 +62,7 @@ def test_module_entry_point_serves_until_sigterm() -> None:
             data={"grant_type": "client_credentials"},
         )
         assert response.json()["expires_in"] == 299
-    finally:
-        assert _stop(process) == 0
+        assert process.stop() == 0
 
 
 def test_bad_options_are_refused() -> None:
@@ -96,20 +81,18 @@ def test_the_server_imports_neither_django_nor_requests() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_management_command_takes_credentials_from_settings() -> None:
+def test_management_command_takes_credentials_from_settings(tmp_path: Path) -> None:
     # tests.settings runs with DEBUG off, as a CI job would: the flag says this is on purpose.
     command = [
         sys.executable, "-m", "django", "flinks_sandbox", "--port", "0", "--latency", "0",
         "--allow-without-debug",
     ]  # fmt: skip
-    process, url, control_token = _start(
-        command, DJANGO_SETTINGS_MODULE="tests.settings", FLINKS_SANDBOX_TOKEN=""
-    )
-    try:
+    with _started(
+        command, tmp_path / "sandbox.log", DJANGO_SETTINGS_MODULE="tests.settings", FLINKS_SANDBOX_TOKEN=""
+    ) as (process, url, control_token):
         assert token(url)  # sandbox-client / sandbox-secret from FLINKS_SANDBOX in tests.settings
         assert SandboxControl(url, token=control_token).config()["client_id"] == "sandbox-client"
-    finally:
-        assert _stop(process) == 0
+        assert process.stop() == 0
 
 
 def test_management_command_defaults(settings: object) -> None:

@@ -10,6 +10,7 @@ import pytest
 from flinks_sessions.sandbox import SandboxServer
 from flinks_sessions.signatures import SignatureForm, sign
 from flinks_sessions.testing import SandboxFactory
+from tests.factories import PAYOR
 
 from . import WebhookReceiver, bearer, create, http
 
@@ -118,12 +119,7 @@ def test_details_follow_each_product_shape(flinks_sandbox: SandboxServer) -> Non
         "accountNumber",
     }
     assert after["payor"]["account"]["accountNumber"].startswith("*****")
-    assert after["userDetails"] == {
-        "firstName": "John",
-        "lastName": "Doe",
-        "email": "john@example.com",
-        "accountValidated": True,
-    }
+    assert after["userDetails"] == {**PAYOR, "accountValidated": True}
     geft, access = create(flinks_sandbox.url, "geft", amount=None)
     shown = _details(flinks_sandbox, geft, access)
     assert shown["amount"] is None

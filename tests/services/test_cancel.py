@@ -21,8 +21,7 @@ from flinks_sessions.services import (
     withdraw_cancel,
 )
 from flinks_sessions.status import Status
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR
 
 pytestmark = pytest.mark.django_db
 

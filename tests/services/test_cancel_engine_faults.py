@@ -6,7 +6,6 @@ independent stand-in on loopback (``tests.standin``).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from flinks_sessions.services import CancelOutcome
 from flinks_sessions.status import Status
 from tests.cancel_helpers import PAYOR, cancel_calls, make_session, make_sessions
 from tests.conftest import flinks_settings_for
+from tests.factories import new_session
 from tests.standin import Reply, StandIn, flinks_standin
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,15 +34,9 @@ def kinds(session: PaymentSession) -> list[str]:
     return list(session.events.order_by("pk").values_list("kind", flat=True))
 
 
-def stored_session(**fields: Any) -> PaymentSession:
-    values: dict[str, Any] = {
-        "session_id": "7c2f0d52-5b6e-4d8e-9a55-0a4f3b6c1d2e",
-        "reference_id": "ORDER-1",
-        "amount": Decimal("10.00"),
-        "status": Status.INITIATED,
-        **fields,
-    }
-    return PaymentSession.objects.create(**values)
+def stored_session() -> PaymentSession:
+    """The session the stand-ins answer for (their bodies name its id)."""
+    return new_session(session_id="7c2f0d52-5b6e-4d8e-9a55-0a4f3b6c1d2e")
 
 
 @pytest.fixture

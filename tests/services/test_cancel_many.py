@@ -20,10 +20,15 @@ from flinks_sessions import services
 from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import CancelOutcome, Result
-from flinks_sessions.services.engine import Engine
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps.selection import SessionFilters, select_retry_failed
-from tests.cancel_helpers import cancel_calls, make_session, make_sessions, signal_log
+from tests.cancel_helpers import (
+    cancel_calls,
+    make_session,
+    make_sessions,
+    signal_log,
+    spy_on_rows_stored_one_by_one,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -204,14 +209,7 @@ def test_a_row_that_moves_during_the_call_is_stored_under_the_row_lock(
         return real_call(client, session_id)
 
     monkeypatch.setattr(FlinksClient, "cancel_session", call_after_a_webhook)
-    stored_one_by_one: list[int] = []
-    real_store_one = Engine.store_one
-
-    def spy(self: Any, call: Any, answer: Any) -> Result[CancelOutcome]:
-        stored_one_by_one.append(call.session.pk)
-        return real_store_one(self, call, answer)
-
-    monkeypatch.setattr(Engine, "store_one", spy)
+    stored_one_by_one = spy_on_rows_stored_one_by_one(monkeypatch)
     with signal_log() as signals:
         results = services.cancel_sessions(sessions, source="command", concurrency=6)
 

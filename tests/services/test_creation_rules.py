@@ -9,15 +9,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from flinks_sessions.services import start_session
+from tests.factories import GEFT_PAYOR, PAYOR
 
 pytestmark = pytest.mark.django_db
 
-NAMES = {"firstName": "John", "lastName": "Doe"}
-PAYOR = {**NAMES, "email": "john@example.com"}
-
 
 def test_geft_may_leave_the_amount_to_the_shopper(sandbox: Any) -> None:
-    session = start_session(reference_id="Happy1", payor=NAMES, product="geft")
+    session = start_session(reference_id="Happy1", payor=GEFT_PAYOR, product="geft")
 
     assert session.amount is None
     stored = sandbox.state.get(str(session.session_id))
@@ -26,14 +24,16 @@ def test_geft_may_leave_the_amount_to_the_shopper(sandbox: Any) -> None:
 
 
 def test_geft_does_not_need_an_email(sandbox: Any) -> None:
-    session = start_session(amount="10.00", reference_id="order " + "x" * 90, payor=NAMES, product="geft")
+    session = start_session(
+        amount="10.00", reference_id="order " + "x" * 90, payor=GEFT_PAYOR, product="geft"
+    )
     assert session.session_id
-    assert sandbox.state.get(str(session.session_id)).payor == NAMES
+    assert sandbox.state.get(str(session.session_id)).payor == GEFT_PAYOR
 
 
 def test_geft_may_take_a_payee(sandbox: Any) -> None:
     session = start_session(
-        amount="10.00", reference_id="Happy1", payor=NAMES, product="geft", payee={"name": "Shop"}
+        amount="10.00", reference_id="Happy1", payor=GEFT_PAYOR, product="geft", payee={"name": "Shop"}
     )
     assert sandbox.state.get(str(session.session_id)).payee == {"name": "Shop"}
 
@@ -41,7 +41,7 @@ def test_geft_may_take_a_payee(sandbox: Any) -> None:
 @pytest.mark.parametrize("amount", ["0.00", "100000.00", "0.001"])
 def test_a_geft_amount_given_keeps_its_bounds(sandbox: Any, amount: str) -> None:
     with pytest.raises(ValidationError, match="amount") as info:
-        start_session(amount=amount, reference_id="Happy1", payor=NAMES, product="geft")
+        start_session(amount=amount, reference_id="Happy1", payor=GEFT_PAYOR, product="geft")
     assert (info.value.code, info.value.params) == ("amount", {"field": "amount"})
     assert sandbox.request_log == []
 
@@ -88,7 +88,7 @@ def test_an_eft_session_takes_no_payee(sandbox: Any) -> None:
 
 def test_an_eft_session_needs_an_email(sandbox: Any) -> None:
     with pytest.raises(ValidationError, match=r"payor\.email"):
-        start_session(amount="10.00", reference_id="Happy1", payor=NAMES)
+        start_session(amount="10.00", reference_id="Happy1", payor=GEFT_PAYOR)
 
 
 def test_the_sandbox_applies_the_same_rules(sandbox: Any) -> None:
@@ -97,7 +97,13 @@ def test_the_sandbox_applies_the_same_rules(sandbox: Any) -> None:
     from flinks_sessions.exceptions import FlinksBadRequest
 
     client = get_client()
-    eft = {"type": "EFT", "direction": "DEBIT", "currency": "CAD", "referenceId": "Happy1", "payor": NAMES}
+    eft = {
+        "type": "EFT",
+        "direction": "DEBIT",
+        "currency": "CAD",
+        "referenceId": "Happy1",
+        "payor": GEFT_PAYOR,
+    }
     with pytest.raises(FlinksBadRequest, match="amount is required"):
         client.create_session(eft)
     with pytest.raises(FlinksBadRequest, match=r"payor\.email is required"):

@@ -14,8 +14,7 @@ from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import RestartOutcome, restart_session, start_session, successor_of
 from flinks_sessions.status import Status
 from tests.cancel_helpers import cancel_calls
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,8 +23,7 @@ from flinks_sessions.services import (
 )
 from flinks_sessions.status import Status
 from tests.conftest import flinks_settings_for
-
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
+from tests.factories import PAYOR, new_session
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +162,7 @@ def test_sync_records_failures_and_not_found(session: PaymentSession, sandbox: A
 
 
 def test_sync_skips_a_session_flinks_never_confirmed(db: Any) -> None:
-    pending = PaymentSession.objects.create(reference_id="x", amount=1)
+    pending = new_session(session_id=None, reference_id="x", amount=1)
     assert sync_session(pending).outcome is SyncOutcome.SKIPPED
 
 

@@ -26,6 +26,7 @@ from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.sweeps.progress import Progress
 from flinks_sessions.sweeps.summary import ItemResult
+from tests.factories import PAYOR
 from tests.support import ROOT, run_python
 
 # What the extras bring (and the test tools); importing the app must need none of them.
@@ -162,7 +163,7 @@ def test_a_cancel_runs_end_to_end_on_the_builtin_task_backend(
     session = services.start_session(
         amount=Decimal("25.00"),
         reference_id="MINIMAL-1",
-        payor={"firstName": "John", "lastName": "Doe", "email": "john@example.com"},
+        payor=PAYOR,
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.request_cancel(session, source="api")

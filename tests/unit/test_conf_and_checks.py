@@ -148,3 +148,29 @@ def test_a_number_of_proxies_is_not_warned_about(settings: Any) -> None:
         "TRUST_X_FORWARDED_FOR": 1,
     }
     assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "unknown", "closest"),
+    [
+        ({"ACCOUNTS": {"default": ACCOUNT}, "WEBHOOK_SECRET": ["s"]}, "WEBHOOK_SECRET", "WEBHOOK_SECRETS"),
+        ({"ACCOUNTS": {"default": {**ACCOUNT, "CLIENTID": "x"}}}, "CLIENTID", "CLIENT_ID"),
+        ({"ACCOUNTS": {"default": ACCOUNT}, "RETRY": {"ATTEMPT": 2}}, "ATTEMPT", "ATTEMPTS"),
+    ],
+)
+def test_an_unknown_key_is_an_error_that_names_the_closest_known_key(
+    settings: Any, raw: dict[str, Any], unknown: str, closest: str
+) -> None:
+    """A misspelt key would otherwise be ignored in silence and its default used in its place."""
+    settings.FLINKS_SESSIONS = {"WEBHOOK_SECRETS": ["s"], **raw}
+    [message] = [m for m in check_settings() if m.id == "flinks_sessions.E006"]
+    assert isinstance(message, django_checks.Error)
+    assert f"'{unknown}'" in message.msg
+    assert f"'{closest}'" in (message.hint or "")
+
+
+def test_an_unknown_key_far_from_every_known_one_is_still_an_error(settings: Any) -> None:
+    settings.FLINKS_SESSIONS = {"ACCOUNTS": {"default": ACCOUNT}, "WEBHOOK_SECRETS": ["s"], "COLOUR": "blue"}
+    [message] = [m for m in check_settings() if m.id == "flinks_sessions.E006"]
+    assert "'COLOUR'" in message.msg
+    assert message.hint

@@ -63,3 +63,18 @@ def test_same_state_is_a_no_op_and_progress_only_moves_forward() -> None:
     assert is_allowed_transition(Status.INITIATED, "EFT0101", Status.IN_PROGRESS, None)
     assert is_allowed_transition(Status.IN_PROGRESS, "", Status.CANCELLED, "EFT0501")
     assert is_allowed_transition(Status.INITIATED, "EFT0101", Status.EXPIRED, "EFT0601")
+
+
+def test_a_terminal_state_has_exactly_one_way_out() -> None:
+    """Every move out of every terminal (state, details): only Completed EFT0302 → Completed EFT0301 is allowed,
+    so each condition of that one correction is needed (a Completed EFT0301 does not "correct" itself again)."""
+    details = ["", "EFT0301", "EFT0302", "EFT0401", "EFT0501", "EFT0601"]
+    allowed = {
+        (current, current_details, new, new_details)
+        for current in (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.EXPIRED)
+        for current_details in details
+        for new in Status
+        for new_details in [*details, None]
+        if is_allowed_transition(current, current_details, new, new_details)
+    }
+    assert allowed == {(Status.COMPLETED, "EFT0302", Status.COMPLETED, "EFT0301")}

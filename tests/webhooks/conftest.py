@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from flinks_sessions.signals import (
     webhook_received,
 )
 from flinks_sessions.testing import SignedWebhook
+from tests.factories import new_session
 
 SITES = ("plain", "atomic_requests", "login_required")
 
@@ -49,23 +49,15 @@ def webhook_client(site: str) -> Client:
 
 @pytest.fixture
 def make_session(db: None) -> Callable[..., PaymentSession]:
-    """A session as ``start_session`` stores it (Initiated), without talking to a sandbox."""
+    """A session as ``start_session`` stores it (Initiated, as Flinks said), each with its own reference."""
 
-    def make(
-        *,
-        reference_id: str | None = None,
-        session_id: uuid.UUID | str | None = "new",
-        amount: str = "65.00",
-        **fields: Any,
-    ) -> PaymentSession:
-        return PaymentSession.objects.create(
-            session_id=uuid.uuid4() if session_id == "new" else session_id,
-            reference_id=reference_id or f"order-{uuid.uuid4().hex[:8]}",
-            amount=Decimal(amount),
-            status=fields.pop("status", PaymentSession.Status.INITIATED),
-            remote_status=fields.pop("remote_status", "Initiated"),
-            **fields,
-        )
+    def make(**fields: Any) -> PaymentSession:
+        values = {
+            "reference_id": f"order-{uuid.uuid4().hex[:8]}",
+            "amount": "65.00",
+            "remote_status": "Initiated",
+        }
+        return new_session(**{**values, **fields})
 
     return make
 

@@ -7,84 +7,31 @@ receiver reads it up to ``WEBHOOK_MAX_BODY`` and processes it. Django's developm
 
 from __future__ import annotations
 
-import http.client
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from tests.support import ROOT, subprocess_env, wait_for
+from tests.factories import new_session
+from tests.servers import post_chunked
 from tests.webhooks.helpers import status_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def gunicorn() -> Iterator[int]:
-    """The test settings served by a real gunicorn worker on a free loopback port (sharing the test database)."""
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "example_project.wsgi:application"],
-        cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30, message="gunicorn")
-        assert process.poll() is None, "gunicorn did not start"
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def _post_chunked(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    chunks = (body[start : start + 1000] for start in range(0, len(body), 1000))
-    try:
-        connection.request(
-            "POST",
-            "/flinks/webhooks/",
-            body=chunks,
-            headers={"Content-Type": "application/json", **headers},
-            encode_chunked=True,
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return post_chunked(port, "/flinks/webhooks/", body, {"Content-Type": "application/json", **headers})
 
 
 def _session() -> PaymentSession:
-    import uuid
-
-    return PaymentSession.objects.create(
-        session_id=uuid.uuid4(), reference_id="chunked", amount="65.00", remote_status="Initiated"
-    )
+    return new_session(reference_id="chunked", amount="65.00", remote_status="Initiated")
 
 
-def test_a_chunked_delivery_is_read_and_applied_under_gunicorn(gunicorn: int) -> None:
+def test_a_chunked_delivery_is_read_and_applied_under_gunicorn(gunicorn_port: int) -> None:
     session = _session()
     webhook = status_webhook(session, "Completed", "EFT0301", padding="c" * 5000)
 
-    status, answer = _post_chunked(gunicorn, webhook.body, webhook.headers)
+    status, answer = _post_chunked(gunicorn_port, webhook.body, webhook.headers)
 
     assert (status, answer) == (200, b'{"outcome": "applied"}')
     delivery = WebhookDelivery.objects.get()
@@ -94,9 +41,9 @@ def test_a_chunked_delivery_is_read_and_applied_under_gunicorn(gunicorn: int) ->
     assert session.status == PaymentSession.Status.COMPLETED
 
 
-def test_a_chunked_delivery_over_the_limit_is_413_under_gunicorn(gunicorn: int) -> None:
+def test_a_chunked_delivery_over_the_limit_is_413_under_gunicorn(gunicorn_port: int) -> None:
     webhook = status_webhook(_session(), "Completed", "EFT0301", padding="c" * 70_000)
-    status, _answer = _post_chunked(gunicorn, webhook.body, webhook.headers)
+    status, _answer = _post_chunked(gunicorn_port, webhook.body, webhook.headers)
     assert status == 413
     assert not WebhookDelivery.objects.exists()
 

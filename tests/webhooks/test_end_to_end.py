@@ -11,12 +11,12 @@ from flinks_sessions import services
 from flinks_sessions.models import PaymentSession, WebhookDelivery
 from flinks_sessions.signatures import SignatureForm
 from tests.conftest import flinks_settings_for
+from tests.factories import PAYOR
 from tests.support import wait_for
 from tests.webhooks.helpers import SECRET
 
 Outcome = WebhookDelivery.Outcome
 Status = PaymentSession.Status
-PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,10 @@ from flinks_sessions.models import WebhookDelivery
 pytestmark = pytest.mark.django_db
 
 
-def _deliveries(count: int, age: timedelta) -> None:
-    rows = WebhookDelivery.objects.bulk_create(WebhookDelivery(body=b"{}") for _ in range(count))
+def _deliveries(count: int, age: timedelta, outcome: str = WebhookDelivery.Outcome.APPLIED) -> None:
+    rows = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(body=b"{}", outcome=outcome) for _ in range(count)
+    )
     WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(received_at=timezone.now() - age)
 
 
@@ -51,3 +53,33 @@ def test_default_is_90_days() -> None:
 def test_bad_arguments(args: tuple[str, ...]) -> None:
     with pytest.raises(CommandError):
         _run(*args)
+
+
+def test_keeps_deliveries_never_processed_or_ended_in_error() -> None:
+    """Flinks never sends a webhook twice: an unapplied delivery is the only record of that status."""
+    _deliveries(4, timedelta(days=100))
+    _deliveries(2, timedelta(days=100), WebhookDelivery.Outcome.RECEIVED)
+    _deliveries(1, timedelta(days=100), WebhookDelivery.Outcome.ERROR)
+    output = _run("--older-than", "90d")
+    assert "Deleted 4 of 7 webhook deliveries" in output
+    assert "Kept 3 older deliveries: 2 never processed, 1 ended in an error" in output
+    assert "--include-unprocessed" in output
+    assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"received", "error"}
+
+
+def test_the_dry_run_counts_what_it_would_keep() -> None:
+    _deliveries(1, timedelta(days=100), WebhookDelivery.Outcome.ERROR)
+    _deliveries(2, timedelta(days=100))
+    output = _run("--older-than", "90d", "--dry-run")
+    assert "Would delete 2 of 3" in output
+    assert "Kept 1 older deliveries: 0 never processed, 1 ended in an error" in output
+
+
+def test_include_unprocessed_deletes_them_too() -> None:
+    _deliveries(2, timedelta(days=100), WebhookDelivery.Outcome.RECEIVED)
+    _deliveries(1, timedelta(days=100), WebhookDelivery.Outcome.ERROR)
+    _deliveries(1, timedelta(days=100))
+    output = _run("--older-than", "90d", "--include-unprocessed")
+    assert "Deleted 4 of 4 webhook deliveries" in output
+    assert "Kept" not in output
+    assert not WebhookDelivery.objects.exists()

@@ -28,7 +28,9 @@ ARRIVALS = 5
 
 
 def test_deliveries_are_stored_while_a_prune_runs() -> None:
-    rows = WebhookDelivery.objects.bulk_create(WebhookDelivery(body=b"{}") for _ in range(OLD))
+    rows = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(body=b"{}", outcome=WebhookDelivery.Outcome.APPLIED) for _ in range(OLD)
+    )
     WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
         received_at=timezone.now() - timedelta(days=100)
     )

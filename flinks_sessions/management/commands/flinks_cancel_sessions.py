@@ -6,6 +6,11 @@ Examples::
     manage.py flinks_cancel_sessions --older-than 2h --status initiated --dry-run
     manage.py flinks_cancel_sessions --retry-failed --concurrency 16      # cron: recover failed cancels
     manage.py flinks_cancel_sessions --older-than 1d --enqueue            # let the task workers do it
+    manage.py flinks_cancel_sessions --older-than 2h --include-emailed    # emailed Interac requests too
+
+Selected by filters, an e-Transfer whose Interac request Flinks emailed
+(``options.notificationPreferences.sendInteracLink``) is left to Flinks' own expiry: the payer may still pay it
+from their bank. ``--include-emailed`` cancels those too; a session named by id is always cancelled.
 
 Exit status: 0 when every session ended up dealt with, 1 when a cancel failed (unless ``--no-fail-on-error``),
 130 after Ctrl-C (the cancels in flight finish and are recorded; no new one starts).
@@ -21,7 +26,12 @@ from django.utils.translation import gettext
 
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.command import SweepCommand
-from flinks_sessions.sweeps.selection import parse_duration, select_open, select_retry_failed
+from flinks_sessions.sweeps.selection import (
+    count_emailed,
+    parse_duration,
+    select_abandoned,
+    select_retry_failed,
+)
 
 
 class Command(SweepCommand):
@@ -45,6 +55,14 @@ class Command(SweepCommand):
             ),
         )
         parser.add_argument(
+            "--include-emailed",
+            action="store_true",
+            help=gettext(
+                "with filters: also cancel e-Transfers whose Interac request was emailed to the payer (left to "
+                "Flinks' expiry by default: the payer may still pay from their bank)"
+            ),
+        )
+        parser.add_argument(
             "--grace",
             metavar="DURATION",
             help=gettext(
@@ -62,7 +80,16 @@ class Command(SweepCommand):
         elif options["retry_failed"]:
             sessions = list(select_retry_failed(self.filters(options), grace=self._grace(options)))
         elif self.has_filters(options):
-            sessions = list(select_open(self.filters(options)))
+            filters = self.filters(options)
+            sessions = list(select_abandoned(filters, include_emailed=options["include_emailed"]))
+            left = 0 if options["include_emailed"] else count_emailed(filters)
+            if left:
+                self.stdout.write(
+                    gettext(
+                        "%(count)d left to Flinks' expiry: their Interac request was emailed (--include-emailed)."
+                    )
+                    % {"count": left}
+                )
         else:
             raise CommandError(
                 gettext(

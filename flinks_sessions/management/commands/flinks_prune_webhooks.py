@@ -5,6 +5,12 @@ Examples::
     manage.py flinks_prune_webhooks --older-than 90d
     manage.py flinks_prune_webhooks --older-than 30d --dry-run
     manage.py flinks_prune_webhooks --older-than 2w --batch-size 5000
+    manage.py flinks_prune_webhooks --older-than 90d --include-unprocessed
+
+Deliveries still ``received`` (never processed) or ended in ``error`` are kept unless
+``--include-unprocessed`` is given: Flinks sends a webhook once and never again, so such a row may be the only
+record of a status this site never applied (``flinks_reprocess_webhooks`` can still apply it). The summary says
+how many were kept and why.
 
 Each batch is its own short transaction: it reads the next ``--batch-size`` keys in ``(received_at, id)``
 order, starting after the last key of the batch before (so it never walks over the rows it already deleted,
@@ -21,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
@@ -43,6 +49,14 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help=_("count what would be deleted; delete nothing")
         )
         parser.add_argument("--batch-size", type=int, default=1000, help=_("rows per DELETE (default 1000)"))
+        parser.add_argument(
+            "--include-unprocessed",
+            action="store_true",
+            help=_(
+                "also delete old deliveries never processed or ended in an error "
+                "(kept by default: Flinks never sends a webhook twice)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -56,6 +70,10 @@ class Command(BaseCommand):
             raise CommandError(gettext("--batch-size must be at least 1."))
         cutoff = timezone.now() - age
         old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
+        kept: dict[str, int] = {}
+        if not options["include_unprocessed"]:
+            kept = _unprocessed(old)
+            old = old.exclude(outcome__in=UNPROCESSED)
         total = WebhookDelivery.objects.count()
         if options["dry_run"]:
             count = old.count()
@@ -63,6 +81,7 @@ class Command(BaseCommand):
                 gettext("Would delete %(count)d of %(total)d webhook deliveries received before %(cutoff)s.")
                 % {"count": count, "total": total, "cutoff": cutoff.isoformat(timespec="seconds")}
             )
+            self._report_kept(kept)
             return
         deleted = batches = 0
         for keys in _batches(old, batch_size):
@@ -87,6 +106,33 @@ class Command(BaseCommand):
                 }
             )
         )
+        self._report_kept(kept)
+
+    def _report_kept(self, kept: dict[str, int]) -> None:
+        if not sum(kept.values()):
+            return
+        self.stdout.write(
+            gettext(
+                "Kept %(count)d older deliveries: %(received)d never processed, %(error)d ended in an error. "
+                "Flinks never sends a webhook twice; apply them with flinks_reprocess_webhooks, or delete "
+                "them with --include-unprocessed."
+            )
+            % {
+                "count": sum(kept.values()),
+                "received": kept.get(WebhookDelivery.Outcome.RECEIVED, 0),
+                "error": kept.get(WebhookDelivery.Outcome.ERROR, 0),
+            }
+        )
+
+
+# Deliveries whose status was never applied: kept unless the operator asks (``--include-unprocessed``).
+UNPROCESSED = (WebhookDelivery.Outcome.RECEIVED, WebhookDelivery.Outcome.ERROR)
+
+
+def _unprocessed(old: QuerySet[WebhookDelivery]) -> dict[str, int]:
+    """How many of ``old`` are :data:`UNPROCESSED`, by outcome (one grouped COUNT)."""
+    rows = old.filter(outcome__in=UNPROCESSED).values_list("outcome").annotate(count=Count("pk"))
+    return dict(rows.order_by())
 
 
 def _batches(old: QuerySet[WebhookDelivery], size: int) -> Iterator[list[int]]:

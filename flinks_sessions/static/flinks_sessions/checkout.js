@@ -24,7 +24,11 @@
  *   warning that leaving cancels, a link into the hosted flow) are hidden meanwhile; those marked
  *   data-flinks-when-ended are shown.
  * - "Start again" posts the token to data-restart-url and shows the successor in place (one successor however
- *   often it is clicked: the server answers the same one, and the button is disabled while asking).
+ *   often it is clicked: the server answers the same one, and the button is disabled while asking). Past the
+ *   order's bound (409 with limitReached) it says so ([data-flinks-restart-limit]) instead of "try again".
+ * - An e-Transfer whose Interac request Flinks emailed (data-emailed) sends no exit beacon at all: the payer can
+ *   still pay it from their bank after leaving (the server would not cancel it either). The site's own "leaving
+ *   cancels" warning, marked data-flinks-exit-warning, is hidden for it.
  *
  * API: window.FlinksCheckout
  *   .sessionId            the Flinks session id
@@ -57,7 +61,8 @@
     restartUrl: attr("restart-url"),
     successUrl: attr("success-url"),
     token: attr("token"),
-    messageOrigin: attr("message-origin")
+    messageOrigin: attr("message-origin"),
+    emailed: root.hasAttribute("data-emailed")
   };
   // The shopper has left the hosted flow for good: cancel at once (docs/flinks-api.md, "Hosted-flow browser events").
   var CANCEL_STEPS = {
@@ -91,6 +96,12 @@
   function showPageFor(isEnded) {
     each("[data-flinks-while-open]", function (element) { element.hidden = isEnded; });
     each("[data-flinks-when-ended]", function (element) { element.hidden = !isEnded; });
+    hideExitWarnings();
+  }
+
+  // "Leaving cancels the payment" is not true of an Interac request Flinks emailed.
+  function hideExitWarnings() {
+    if (config.emailed) { each("[data-flinks-exit-warning]", function (element) { element.hidden = true; }); }
   }
 
   // One clear ended state per outcome, in place of the hosted flow (which can do nothing more).
@@ -191,7 +202,7 @@
   // pageshow that follows has nothing to take back.
   function exit(reason, grace) {
     var upgrade = state.sent && state.graced && !grace;
-    if (state.completed || (state.sent && !upgrade) || !config.exitUrl) { return false; }
+    if (config.emailed || state.completed || (state.sent && !upgrade) || !config.exitUrl) { return false; }
     state.sent = post(config.exitUrl, body(reason, grace));
     state.graced = state.sent && Boolean(grace);
     if (state.sent) { emit("flinks:cancel", {reason: reason, grace: Boolean(grace)}); }
@@ -217,14 +228,17 @@
     state.restarting = true;
     var button = root.querySelector("[data-flinks-restart]");
     var failure = root.querySelector("[data-flinks-restart-error]");
+    var limit = root.querySelector("[data-flinks-restart-limit]");
     if (button) { button.disabled = true; }
     if (failure) { failure.hidden = true; }
+    if (limit) { limit.hidden = true; }
     var previous = config.sessionId;
     function ask(triesLeft) {
       return window.fetch(config.restartUrl, form(body("restart", false))).then(function (response) {
-        if (response.status === 409 && triesLeft > 0) {
+        if (response.status === 409) {
           return response.json().then(function (data) {
-            if (!data.pending) { throw new Error("not restartable"); }
+            if (data.limitReached) { throw new Error("restart limit"); }
+            if (!data.pending || triesLeft <= 0) { throw new Error("not restartable"); }
             return new Promise(function (resolve) { window.setTimeout(resolve, 400); })
               .then(function () { return ask(triesLeft - 1); });
           });
@@ -253,15 +267,16 @@
     }, function (error) {
       state.restarting = false;
       if (button) { button.disabled = false; }
-      if (failure) { failure.hidden = false; }
+      var shown = error && error.message === "restart limit" && limit ? limit : failure;
+      if (shown) { shown.hidden = false; }
       throw error;
     });
   }
 
+  // The token travels in a header: a URL holding it would be written to every access log on the way.
   function status() {
-    var url = config.statusUrl + (config.statusUrl.indexOf("?") < 0 ? "?" : "&") +
-      "token=" + encodeURIComponent(config.token);
-    return window.fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+    var headers = {Accept: "application/json", "X-Flinks-Exit-Token": config.token};
+    return window.fetch(config.statusUrl, {credentials: "same-origin", headers: headers})
       .then(function (response) {
         if (!response.ok) { throw new Error("status " + response.status); }
         return response.json();
@@ -315,6 +330,7 @@
     if (document.visibilityState === "visible" && !state.ended) { refresh(); }
   });
   if (state.ended) { showEnded(state.status); }
+  hideExitWarnings();
   root.addEventListener("click", function (event) {
     var button = event.target && event.target.closest ? event.target.closest("[data-flinks-restart]") : null;
     if (!button) { return; }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from django.db import OperationalError, connections
@@ -42,10 +43,36 @@ class LockTolerantWorker(db_worker.Worker):
             return
 
 
+class ReadyFile(logging.Handler):
+    """Touches a file once the worker has said "Starting worker" (after the console handler printed it):
+    scripts/demo.sh waits for the file, so the demo's banner comes after the worker's line, not amid it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Starting worker"):
+            self.path.touch()
+
+
 class Command(db_worker.Command):
     help = "db_worker for the demo's SQLite database: waits out a locked database instead of crashing."
 
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--ready-file", type=Path, help="A file to touch once the worker polls.")
+
+    def configure_logging(self, verbosity: int) -> None:
+        super().configure_logging(verbosity)
+        if self.ready_file is not None:
+            logging.getLogger(db_worker.logger.name).addHandler(ReadyFile(self.ready_file))
+
     def handle(self, *args: Any, **options: Any) -> None:
+        self.ready_file: Path | None = options.pop("ready_file", None)
+        # Under the reloader the worker, like runserver, would say "Watching for file changes" in the demo's
+        # terminal; runserver's line is enough (the worker still restarts when the code changes).
+        logging.getLogger("django.utils.autoreload").setLevel(logging.WARNING)
         # db_worker's handle() builds its worker from the module-level name ``Worker``; swap it for the run.
         original = db_worker.Worker
         db_worker.Worker = LockTolerantWorker  # type: ignore[misc]
