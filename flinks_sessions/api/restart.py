@@ -70,6 +70,11 @@ class SessionRestartView(BrowserEndpoint):
     @staticmethod
     def _refused(session: PaymentSession, detail: str, *, limit_reached: bool = False) -> Response:
         return Response(
-            {"sessionId": str(session.session_id), "pending": False, "limitReached": limit_reached, "detail": detail},
+            {
+                "sessionId": str(session.session_id),
+                "pending": False,
+                "limitReached": limit_reached,
+                "detail": detail,
+            },
             status=status.HTTP_409_CONFLICT,
         )
