@@ -19,13 +19,14 @@
 #define ERRORS 1
 #endif
 
-mtype:routcome = { created, existed, pending, refused, not_found, failed };   /* services.RestartOutcome */
+mtype:routcome = { created, existed, pending, refused, limit_reached, not_found, failed };  /* services.RestartOutcome */
 mtype:reply = { R_answered, R_failed };                                       /* engine.Reply */
 
 /* The row. Each column the protocol reads or writes is named in a "column:" note (tests/model checks them). */
 byte claim;                     /* column: restart_claim (0: none, else the holder's token) */
 bool expired;                   /* column: restart_claimed_at (older than claim_ttl()) */
 byte successor;                 /* column: restarted_from (the successor row naming it, one-to-one; 0: none) */
+bool at_limit;                  /* the order already has RESTART_LIMIT successors (services.restart_bound) */
 
 /* Flinks' side. */
 byte creations;                 /* sessions Flinks created for this order (POST /sessions answered) */
@@ -58,6 +59,11 @@ bool alive[4];                  /* by claim token: is that worker still running?
 proctype Restarter(byte me) {
   mtype:reply ans; mtype:routcome result;
   alive[me] = true;
+  /* 0. refuse (Action.refuse, before any claim): past the order's bound nothing is claimed, cancelled or created. */
+  if
+  :: at_limit -> result = limit_reached; goto done
+  :: else
+  fi;
   /* 1. claim (Engine._take): restartable() (no successor) and no live claim; else existed or pending. */
   atomic {
     if
@@ -114,9 +120,13 @@ end:
 }
 
 init {
-  atomic { run Clock(); run Restarter(1); run Restarter(2); run Restarter(3) }
+  atomic {
+    if :: at_limit = true :: at_limit = false fi;
+    run Clock(); run Restarter(1); run Restarter(2); run Restarter(3)
+  }
   (finished == 3);
-  assert(stored <= 1 && (stored == 0 || creations >= 1))
+  assert(stored <= 1 && (stored == 0 || creations >= 1));
+  assert(!at_limit || creations == 0)
 }
 
 /* Expected to fail: a second session at Flinks after a worker died between the creation and its store. */

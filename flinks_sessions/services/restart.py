@@ -83,6 +83,9 @@ def restart_session(
     existing = successor_of(session)
     if existing is not None:
         return Result(RestartOutcome.EXISTED, existing)
+    refusal = _refusal(session)  # what the session is comes before what the call lacks (a stored payor)
+    if refusal:
+        return Result(RestartOutcome.REFUSED, session, refusal)
     action = _Restart(prepare(_parameters(session, overrides)), source=source, actor=actor, reason=reason)
     result = pipeline.run_one(Engine(action), session)
     if action.successor is None or result.outcome is not RestartOutcome.CREATED:
@@ -112,9 +115,6 @@ class _Restart(Action[RestartOutcome]):
         self.successor: PaymentSession | None = None
 
     def refuse(self, session: PaymentSession) -> Result[RestartOutcome] | None:
-        refusal = _refusal(session)
-        if refusal:
-            return Result(RestartOutcome.REFUSED, session, refusal)
         bound = restart_bound_reached(session)
         return Result(RestartOutcome.LIMIT_REACHED, session, bound) if bound else None
 
