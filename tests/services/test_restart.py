@@ -103,3 +103,21 @@ def test_a_held_claim_answers_pending_and_a_failed_creation_releases_it(
     assert session.restart_claimed_at is None
     assert created_at_flinks(sandbox) == 1
     assert restart_session(session).session.restarted_from == session  # the shopper may try again
+
+
+def test_a_creation_flinks_failed_releases_the_claim(sandbox: Any, session: PaymentSession) -> None:
+    """Flinks could not create the successor: the answer is ``failed`` and the claim is released, so the
+    shopper's next click creates it (validation happens before the claim, so only Flinks' failure shows this)."""
+    from flinks_sessions.services import cancel_session
+
+    cancel_session(session, source="admin")
+    sandbox.faults.paths = ["/api/v2/sessions"]
+    sandbox.faults.error_rates = {503: 1.0}
+
+    failed = restart_session(session)
+
+    assert failed.outcome is RestartOutcome.FAILED
+    session.refresh_from_db()
+    assert (session.restart_claim, session.restart_claimed_at) == (None, None)
+    sandbox.faults.error_rates = {}
+    assert restart_session(session).outcome is RestartOutcome.CREATED
