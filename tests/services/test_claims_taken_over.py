@@ -17,8 +17,8 @@ from flinks_sessions import services
 from flinks_sessions.client import FlinksClient
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import CancelOutcome, RestartOutcome, restart_session
-from flinks_sessions.services.engine import claim_ttl
 from flinks_sessions.services import restart as restart_module
+from flinks_sessions.services.engine import claim_ttl
 from flinks_sessions.status import Status
 from tests.cancel_helpers import cancel_calls, make_session, signal_log, spy_on_rows_stored_one_by_one
 from tests.guarantee.conftest import confirm_calls, start_geft
@@ -115,7 +115,9 @@ def test_a_stale_restart_claim_with_a_successor_is_not_taken_again(
     stale: the claim's own "no successor yet" condition sends it to the successor, with no second creation."""
     session = services.start_session(amount="39.99", reference_id="order-7", payor=PAYOR)
     successor = restart_session(session).session
-    PaymentSession.objects.filter(pk=session.pk).update(restart_claim=uuid.uuid4(), restart_claimed_at=stale())
+    PaymentSession.objects.filter(pk=session.pk).update(
+        restart_claim=uuid.uuid4(), restart_claimed_at=stale()
+    )
     real_successor_of = restart_module.successor_of
     reads: list[int] = []
 
