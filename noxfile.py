@@ -94,7 +94,18 @@ def make_tests_session(python: str, django: str, db: str) -> None:
             "-c",
             "import django, sys; print(f'Python {sys.version.split()[0]}, Django {django.__version__}')",
         )
-        session.run("python", "-m", "pytest", "-m", "not browser", "-p", "no:cacheprovider", *session.posargs)
+        # As `make test` runs it: on xdist workers, then the tests marked serial ("python" is this cell's).
+        session.run(
+            "bash",
+            str(ROOT / "scripts" / "pytest-in-parts.sh"),
+            "python",
+            "-m",
+            "not browser",
+            "-p",
+            "no:cacheprovider",
+            *session.posargs,
+            external=True,
+        )
 
     tests.__doc__ = f"The suite on Python {python}, Django {django}, {db} (browser tests excluded)."
     nox.session(name=name, python=interpreter(python), tags=tags)(tests)

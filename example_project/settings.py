@@ -132,6 +132,18 @@ FLINKS_SESSIONS = {
 SHOP_PRODUCT = env.str("SHOP_PRODUCT", default="eft")  # eft, geft or etransfer
 # Offer the sandbox personas (Happy1, Unhappy1...) as the order reference; switch off against real Flinks.
 SHOP_SANDBOX_SCENARIOS = env.bool("SHOP_SANDBOX_SCENARIOS", default=True)
+# How the shop checks out: through the app's services ("sessions"), or as a django-payments shop does
+# ("django-payments", the `payments` extra): a Payment on the flinks_sessions.contrib.payments provider, whose
+# token is the order reference (so the sandbox personas above do not apply).
+SHOP_CHECKOUT = env.str("SHOP_CHECKOUT", default="sessions")
+if SHOP_CHECKOUT == "django-payments":
+    INSTALLED_APPS += ["payments", "flinks_sessions.contrib.payments", "example_project.shop_payments"]
+    PAYMENT_MODEL = "shop_payments.Payment"
+    PAYMENT_HOST = env.str("PAYMENT_HOST", default="127.0.0.1:8000")
+    PAYMENT_USES_SSL = env.bool("PAYMENT_USES_SSL", default=not DEBUG)
+    PAYMENT_VARIANTS = {
+        "flinks": ("flinks_sessions.contrib.payments.provider.FlinksProvider", {"product": SHOP_PRODUCT})
+    }
 
 # The OpenAPI schema of the app's endpoints at /api/schema/, when the `openapi` extra (drf-spectacular) is installed.
 if importlib.util.find_spec("drf_spectacular") is not None:

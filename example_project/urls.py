@@ -17,6 +17,11 @@ urlpatterns = [
     # Prometheus scrapes this (the `metrics` extra; 501 without it). A real site keeps it off the internet.
     path("metrics", metrics_view, name="metrics"),
 ]
+if apps.is_installed("flinks_sessions.contrib.payments"):  # SHOP_CHECKOUT=django-payments
+    urlpatterns += [
+        path("payments/", include("payments.urls")),
+        path("payments/flinks/", include("flinks_sessions.contrib.payments.urls")),
+    ]
 if apps.is_installed("drf_spectacular"):  # the `openapi` extra: the schema of the app's endpoints
     from drf_spectacular.views import SpectacularAPIView
 

@@ -20,7 +20,11 @@ class FlinksSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import flinks_sessions.task_checks  # noqa: F401 - registers the task setup checks
+        # The task modules declare every task the app enqueues in every process, workers included: an engine
+        # that registers a task when it is declared (a Celery bridge) runs only the tasks it has seen declared.
+        import flinks_sessions.sweeps.tasks
+        import flinks_sessions.task_checks  # registers the task setup checks
+        import flinks_sessions.webhooks.tasks  # noqa: F401
         from flinks_sessions import checks  # noqa: F401 - registers the checks
         from flinks_sessions.client import ClientRegistry
         from flinks_sessions.signals import cancel_requested, guarantee_offered

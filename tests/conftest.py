@@ -1,41 +1,35 @@
 """Shared fixtures: a sandbox on a free loopback port with the app pointed at it, and the CI switches.
 
-``FLINKS_REQUIRE=postgres,browser,redis`` (set by .ci/run) makes a test that needs an extra fail instead of skip.
+``FLINKS_REQUIRE`` (set by .ci/run to every part in tests/extras.py) makes a test that needs a missing part fail
+instead of skip.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
-pytest_plugins = ["flinks_sessions.testing", "tests.servers"]
+from tests import extras
 
-REQUIRED = {item.strip() for item in os.environ.get("FLINKS_REQUIRE", "").split(",") if item.strip()}
-
-
-def _missing(extra: str, why: str) -> None:
-    if extra in REQUIRED:
-        pytest.fail(f"{why} (FLINKS_REQUIRE={','.join(sorted(REQUIRED))} makes this a failure)")
-    pytest.skip(why)
+pytest_plugins = ["flinks_sessions.testing", "tests.servers", "tests.parts"]
 
 
-@pytest.fixture(autouse=True)
-def _extras(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _missing("postgres", "needs PostgreSQL: set DATABASE_URL")
-    if request.node.get_closest_marker("browser") and not shutil.which("chromium"):
-        _missing("browser", "needs Debian's chromium: apt-get install chromium")
-    if request.node.get_closest_marker("redis"):
-        from tests.distributed.rq_support import redis_problem
+def pytest_configure(config: pytest.Config) -> None:
+    extras.required()  # an unknown name in FLINKS_REQUIRE stops the run before anything is skipped
 
-        problem = redis_problem()
-        if problem:
-            _missing("redis", problem)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked with a service it cannot reach skips, or fails under FLINKS_REQUIRE, before any fixture.
+
+    A fixture (an autouse one included) would run after the test's module- and session-scoped fixtures,
+    which may skip on their own first: the browser fixture did, and the browser tests were skipped in CI.
+    """
+    for extra in extras.MARKERS:
+        if item.get_closest_marker(extra):
+            extras.require(extra)
 
 
 def flinks_settings_for(url: str, **overrides: Any) -> dict[str, Any]:

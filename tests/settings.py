@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -32,6 +33,28 @@ except ImportError:  # Django 5.2: the backport is an app
     INSTALLED_APPS.append("django_tasks")
     TASKS_MODULE = "django_tasks"
 INSTALLED_APPS.append("django_tasks_db")
+
+# flinks_sessions.contrib.payments, when django-payments is installed (the test extra): a concrete Payment model
+# of a test app, and two variants served by the provider (tests/contrib_payments).
+HAS_PAYMENTS = importlib.util.find_spec("payments") is not None
+if HAS_PAYMENTS:
+    # The example shop's django-payments checkout is tested too (tests/example): its model needs its table.
+    INSTALLED_APPS += [
+        "payments",
+        "flinks_sessions.contrib.payments",
+        "tests.payments_app",
+        "example_project.shop_payments",
+    ]
+    PAYMENT_HOST = "testserver"
+    PAYMENT_USES_SSL = False
+    PAYMENT_MODEL = "payments_app.Payment"
+    PAYMENT_VARIANTS = {
+        "flinks": ("flinks_sessions.contrib.payments.provider.FlinksProvider", {}),
+        "flinks-geft": (
+            "flinks_sessions.contrib.payments.provider.FlinksProvider",
+            {"product": "geft", "capture": False},
+        ),
+    }
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

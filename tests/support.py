@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -132,6 +133,23 @@ def gunicorn(
 
     with started(command, log=log, env=subprocess_env(**env), ready=listening, group=True) as process:
         yield Server(process, process.ready)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], kill: Any = None) -> None:
+    """SIGTERM every process still running; after 10 s, ``kill`` (default: SIGKILL) any that is still up."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            if kill is not None:
+                kill(process)
+            else:
+                process.kill()
+                process.wait()
 
 
 def worker_id(index: int) -> str:

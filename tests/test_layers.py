@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("api", "webhooks", "admin", "management", "templatetags", "urls"), 6),
     "apps": 7,  # wires the layers together when Django starts
     **dict.fromkeys(("sandbox", "testing"), 8),  # development and test tools, outside production paths
+    "contrib": 9,  # bridges to other apps (django-payments): they may use any layer, nothing imports them
 }
 
 

@@ -105,6 +105,10 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         return strict_csp(
             render(request, "shop/product.html", {"product": product, "form": form}, status=400)
         )
+    if getattr(settings, "SHOP_CHECKOUT", "sessions") == "django-payments":  # the second example
+        from example_project.shop_payments.views import checkout as checkout_through_django_payments
+
+        return checkout_through_django_payments(request, product, form, session_key=SESSION_KEY)
     # The order's own reference; the sandbox persona (Happy2...) travels beside it, never as the reference.
     scenario = form.cleaned_data.get("scenario")
     try:

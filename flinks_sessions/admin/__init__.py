@@ -5,7 +5,7 @@
 - ``audit``: SessionEvent (the bounded audit-trail inline, and the full trail's own read-only list).
 
 What keeps them fast at a million rows lives beside them: ``pagination`` (no full count), ``search`` (lookups an
-index serves), ``filters`` (choices from configuration), ``dates`` (a date hierarchy without a scan).
+index serves), ``filters`` (every list filter, none listing by a scan), ``dates`` (a date hierarchy without a scan).
 """
 
 from __future__ import annotations

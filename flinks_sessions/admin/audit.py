@@ -8,8 +8,6 @@ which pages through the rest. Both are read-only, and both are visible to whoeve
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
@@ -18,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin.columns import EventColumns
-from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
+from flinks_sessions.admin.tables import LargeReadOnlyTable, ReadOnly
 from flinks_sessions.models import PaymentSession, SessionEvent
 
 INLINE_EVENTS = 20
@@ -33,14 +31,6 @@ EVENT_FIELDS = (
     "reason_words",
     "payload",
 )
-
-
-def may_see_sessions(request: HttpRequest) -> bool:
-    """Whoever may see a session may see its audit trail (no separate SessionEvent permission needed)."""
-    opts = PaymentSession._meta
-    return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
-        f"{opts.app_label}.change_{opts.model_name}"
-    )
 
 
 def events_url(session: PaymentSession) -> str:
@@ -59,8 +49,11 @@ class LatestEventsFormSet(BaseInlineFormSet):
         return self._latest
 
 
-class SessionEventInline(EventColumns, admin.TabularInline):
+class SessionEventInline(ReadOnly, EventColumns, admin.TabularInline):
     """The audit trail's latest lines. Append-only: nobody adds, edits or deletes a line from here."""
+
+    superuser_deletes = False
+    viewed_as = PaymentSession  # whoever may see a session may see its trail: no SessionEvent permission
 
     model = SessionEvent
     formset = LatestEventsFormSet
@@ -76,22 +69,13 @@ class SessionEventInline(EventColumns, admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[SessionEvent]:
         return super().get_queryset(request).select_related("actor", "session")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_see_sessions(request)
-
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(EventColumns, admin.ModelAdmin):
+class SessionEventAdmin(LargeReadOnlyTable, EventColumns, admin.ModelAdmin):
     """Every audit line, newest first, usually reached filtered by one session from its change page."""
+
+    superuser_deletes = False
+    viewed_as = PaymentSession
 
     list_display = ("at", "session", *EVENT_FIELDS[1:-1])
     list_select_related = ("session", "actor")
@@ -99,21 +83,6 @@ class SessionEventAdmin(EventColumns, admin.ModelAdmin):
     readonly_fields = ("session", "created_at", *EVENT_FIELDS)
     fields = readonly_fields
     list_filter = ("kind", "source")  # both have choices: no DISTINCT over every row
-    paginator = EstimatedCountPaginator
-    list_per_page = LIST_PER_PAGE
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_see_sessions(request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return may_see_sessions(request)
+        return self.has_view_permission(request)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -20,33 +19,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
+from flinks_sessions.admin.confirmation import confirmation_page, selection
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services.guarantee import DECIDED
 from flinks_sessions.status import Product
-
-TEMPLATE = "admin/flinks_sessions/paymentsession/guarantee_confirmation.html"
-
-
-class UndecidedGuaranteeFilter(admin.SimpleListFilter):
-    """Open GEFT sessions whose guarantee Flinks offered and nobody has decided: Flinks is waiting on us."""
-
-    title = _("guarantee")
-    parameter_name = "guarantee"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [
-            ("undecided", _("Waiting for a decision")),
-            ("accepted", _("Accepted")),
-            ("rejected", _("Rejected")),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
-        value = self.value()
-        if value == "undecided":
-            return queryset.undecided_guarantees()  # type: ignore[attr-defined]
-        if value in ("accepted", "rejected"):
-            return queryset.filter(guarantee_decision=value)
-        return queryset
 
 
 class GuaranteeActionsMixin:
@@ -132,21 +108,11 @@ class GuaranteeActionsMixin:
         *,
         accepted: bool,
     ) -> TemplateResponse:
-        chosen = {session.pk for session in decidable}
-        site = self.admin_site  # type: ignore[attr-defined]
-        context = {
-            **site.each_context(request),
-            "title": _("Accept these guarantees at Flinks?")
-            if accepted
-            else _("Reject these guarantees at Flinks?"),
-            "opts": PaymentSession._meta,
-            "sessions": sessions,
-            "decidable": decidable,
-            "skipped": [session for session in sessions if session.pk not in chosen],
-            "accepted": accepted,
-            "action_name": "accept_guarantee" if accepted else "reject_guarantee",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,  # type: ignore[attr-defined]
-        }
-        request.current_app = site.name
-        return TemplateResponse(request, TEMPLATE, context)
+        return confirmation_page(
+            self,  # type: ignore[arg-type]
+            request,
+            "guarantee_confirmation.html",
+            _("Accept these guarantees at Flinks?") if accepted else _("Reject these guarantees at Flinks?"),
+            **selection("accept_guarantee" if accepted else "reject_guarantee", sessions, decidable),
+            accepted=accepted,
+        )

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -27,18 +26,22 @@ from django.utils.translation import gettext_lazy as _
 from flinks_sessions import services
 from flinks_sessions.admin import abandonment
 from flinks_sessions.admin.audit import INLINE_EVENTS, SessionEventInline, events_url
-from flinks_sessions.admin.cancel_filters import CancelIntentFilter, CancelSourceFilter
 from flinks_sessions.admin.columns import TIMES, SessionColumns, settled_amount, status_badge_html
-from flinks_sessions.admin.filters import AccountListFilter
-from flinks_sessions.admin.guarantees import GuaranteeActionsMixin, UndecidedGuaranteeFilter
-from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
+from flinks_sessions.admin.confirmation import confirmation_page, selection
+from flinks_sessions.admin.filters import (
+    AccountListFilter,
+    CancelIntentFilter,
+    CancelSourceFilter,
+    UndecidedGuaranteeFilter,
+)
+from flinks_sessions.admin.guarantees import GuaranteeActionsMixin
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
+from flinks_sessions.admin.tables import LargeReadOnlyTable
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product, Status
 from flinks_sessions.sweeps import run
 from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
 
-TEMPLATES = "admin/flinks_sessions/paymentsession/"
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
 # that one operator's click cannot exhaust the connection pool the site's other requests use.
 ACTION_CONCURRENCY = 8
@@ -83,7 +86,7 @@ READ_ONLY_FIELDS = (
 
 
 @admin.register(PaymentSession)
-class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmin):
+class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColumns, admin.ModelAdmin):
     # What fits 1,400 px beside the admin's navigation and the filters (tests/browser/test_admin_browser.py):
     # the account and the owner are filters and search fields rather than columns.
     list_display = (
@@ -108,12 +111,9 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
     list_select_related = ("owner",)
     date_hierarchy = "created_at"  # listed from the first and last row: see admin/dates.py
     ordering = ("-created_at", "-pk")
-    # At a million rows, counting them costs more than the page: see admin/pagination.py.
-    paginator = EstimatedCountPaginator
-    list_per_page = LIST_PER_PAGE
-    show_full_result_count = False
-    search_fields = ("session_id", "reference_id", "owner")  # what get_search_results matches, for the help
+    search_fields = ("session_id", "reference_id", "owner")  # what search_match matches, for the help
     search_help_text = SESSION_SEARCH_HELP
+    search_match = staticmethod(session_match)
     readonly_fields = READ_ONLY_FIELDS
     # The change page shows what applies to the session's state: see get_fieldsets.
     fieldsets = (
@@ -185,14 +185,6 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
     def status_badge(self, obj: PaymentSession) -> str:
         return status_badge_html(obj)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[PaymentSession], search_term: str
-    ) -> tuple[QuerySet[PaymentSession], bool]:
-        """Each word narrows the list by a lookup an index serves (see ``admin/search.py``); no duplicates."""
-        for term in search_term.split():
-            queryset = queryset.filter(session_match(term))
-        return queryset, False
-
     def get_fieldsets(self, request: HttpRequest, obj: PaymentSession | None = None) -> Any:
         """Only what applies: a field with nothing stored is left out, and so is a section left empty."""
         if obj is None:
@@ -204,26 +196,7 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
                 shown.append((name, {**options, "fields": fields}))
         return shown
 
-    # --- permissions ------------------------------------------------------------------------------------
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        """Sessions are created at Flinks by ``services.start_session``, never typed in."""
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Flinks and the app own every field (the metadata is the site's code's): a record to read, no Save."""
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """The view permission, or the change permission sites granted before sessions became read-only."""
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
-            f"{opts.app_label}.change_{opts.model_name}"
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """The audit record of a payment: only a superuser may delete one (e.g. a data-erasure request)."""
-        return bool(request.user.is_active and request.user.is_superuser)
+    # --- permissions (read-only, deleted by a superuser only: see admin/tables.py) ----------------------
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.cancel_paymentsession")
@@ -261,22 +234,15 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
         self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:
-        cancellable = [session for session in sessions if session.is_open]
-        chosen = {session.pk for session in cancellable}
-        skipped = [session for session in sessions if session.pk not in chosen]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel payment sessions at Flinks?"),
-            "opts": self.opts,
-            "sessions": sessions,
-            "cancellable": cancellable,
-            "skipped": skipped,
-            "action_name": "cancel_selected_sessions",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, f"{TEMPLATES}cancel_selected_confirmation.html", context)
+        open_ones = (session for session in sessions if session.is_open)
+        return confirmation_page(
+            self,
+            request,
+            "cancel_selected_confirmation.html",
+            _("Cancel payment sessions at Flinks?"),
+            **selection("cancel_selected_sessions", sessions, open_ones),
+            asks_reason=True,
+        )
 
     def _report(self, request: HttpRequest, summary: RunSummary, counts: str) -> None:
         level = messages.SUCCESS
@@ -353,16 +319,15 @@ class PaymentSessionAdmin(GuaranteeActionsMixin, SessionColumns, admin.ModelAdmi
                 messages.WARNING,
             )
             return HttpResponseRedirect(self._change_url(session))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel this payment session at Flinks?"),
-            "opts": self.opts,
-            "session": session,
-            "change_url": self._change_url(session),
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, f"{TEMPLATES}cancel_confirmation.html", context)
+        return confirmation_page(
+            self,
+            request,
+            "cancel_confirmation.html",
+            _("Cancel this payment session at Flinks?"),
+            session=session,
+            change_url=self._change_url(session),
+            asks_reason=True,
+        )
 
     def _report_one(self, request: HttpRequest, result: services.Result[services.CancelOutcome]) -> None:
         session = result.session

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -20,8 +19,8 @@ from django.utils.translation import ngettext
 
 from flinks_sessions.admin.columns import short_id_html, when_html
 from flinks_sessions.admin.filters import EventTypeListFilter
-from flinks_sessions.admin.pagination import LIST_PER_PAGE, EstimatedCountPaginator
 from flinks_sessions.admin.search import DELIVERY_SEARCH_HELP, delivery_match
+from flinks_sessions.admin.tables import LargeReadOnlyTable
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.safejson import loads
 from flinks_sessions.sweeps.summary import describe_outcomes
@@ -40,7 +39,7 @@ def _pretty(raw: bytes) -> str:
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(LargeReadOnlyTable, admin.ModelAdmin):
     # What fits 1,400 px beside the filters: times to the second, ids cut short (the whole id is the tooltip).
     list_display = (
         "received_at_seconds",
@@ -51,13 +50,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "signed",
     )
     list_filter = ("outcome", EventTypeListFilter, "signature_valid", "truncated")
-    search_fields = ("=flinks_session_id", "session__reference_id")  # see get_search_results
+    search_fields = ("=flinks_session_id", "session__reference_id")  # what search_match matches, for the help
     search_help_text = DELIVERY_SEARCH_HELP
+    search_match = staticmethod(delivery_match)
     date_hierarchy = "received_at"  # listed from the first and last row: see admin/dates.py
-    # At a million deliveries, counting them costs more than the page: see admin/pagination.py.
-    paginator = EstimatedCountPaginator
-    list_per_page = LIST_PER_PAGE
-    show_full_result_count = False
     list_select_related = ("session",)
     ordering = ("-received_at", "-pk")
     actions = ("reprocess",)
@@ -105,23 +101,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description=_("headers"))
     def headers_display(self, obj: WebhookDelivery) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2, sort_keys=True))
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[WebhookDelivery], search_term: str
-    ) -> tuple[QuerySet[WebhookDelivery], bool]:
-        """Each word narrows the list by a lookup an index serves (see ``admin/search.py``); no duplicates."""
-        for term in search_term.split():
-            queryset = queryset.filter(delivery_match(term))
-        return queryset, False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("flinks_sessions.change_webhookdelivery")

@@ -145,6 +145,23 @@ def test_filters_find_waiting_failing_and_done_cancels(
     assert {session.reference_id for session in response.context["cl"].result_list} == expected
 
 
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [("undecided", {"OFFERED"}), ("accepted", {"ACCEPTED"}), ("rejected", {"REJECTED"}), ("", None)],
+)
+def test_the_guarantee_filter_finds_each_decision(
+    operator: User, choice: str, expected: set[str] | None
+) -> None:
+    offered = {"product": "geft", "guarantee_offered_at": timezone.now()}
+    stored("OFFERED", **offered)
+    stored("ACCEPTED", **offered, guarantee_decision="accepted")
+    stored("REJECTED", **offered, guarantee_decision="rejected")
+    stored("EFT")
+    response = browser(operator).get(reverse(CHANGELIST), {"guarantee": choice} if choice else {})
+    found = {session.reference_id for session in response.context["cl"].result_list}
+    assert found == (expected or {"OFFERED", "ACCEPTED", "REJECTED", "EFT"})
+
+
 def test_the_filters_are_labelled_in_french(language: str, operator: User, sessions: Any) -> None:
     text = page(browser(operator, language), reverse(CHANGELIST))
     label = "Requested, failed (retried)" if language == "en" else "Demandée, en échec (nouvel essai prévu)"

@@ -96,19 +96,29 @@ def test_a_second_graced_exit_does_not_make_the_intent_explicit(
 def test_the_throttle_counts_the_hop_the_trusted_proxy_appended(
     client: Client, settings: Any, stored_session: PaymentSession, token: str
 ) -> None:
-    """Behind one proxy, a client that writes its own X-Forwarded-For entries still shares one bucket."""
+    """Behind one proxy, a client that writes its own X-Forwarded-For entries still shares one bucket.
+
+    The bucket is the hop the proxy appended: another client behind the same proxy (the same REMOTE_ADDR) has
+    an allowance of its own, also when it writes the first client's address in front of its own.
+    """
     settings.FLINKS_SESSIONS = {
         **settings.FLINKS_SESSIONS,
         "BEACON_THROTTLE_RATE": "2/min",
         "TRUST_X_FORWARDED_FOR": 1,
     }
-    answers = [
-        client.post(
-            url("session-exit", stored_session.session_id),
-            urlencode({"token": token}),
-            content_type="application/x-www-form-urlencoded",
-            headers={"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"},
-        ).status_code
-        for n in range(3)
-    ]
+
+    def exit_from(forwarded: str) -> int:
+        return int(
+            client.post(
+                url("session-exit", stored_session.session_id),
+                urlencode({"token": token}),
+                content_type="application/x-www-form-urlencoded",
+                headers={"X-Forwarded-For": forwarded},
+            ).status_code
+        )
+
+    answers = [exit_from(f"198.51.100.{n}, 203.0.113.7") for n in range(3)]
     assert answers == [202, 202, 429]
+    assert [exit_from("203.0.113.7, 203.0.113.8"), exit_from("203.0.113.8")] == [202, 202]
+    assert exit_from("203.0.113.8") == 429
+    assert exit_from("203.0.113.7") == 429

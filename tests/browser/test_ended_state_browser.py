@@ -61,7 +61,7 @@ def test_abandon_then_start_again_opens_a_new_session_for_the_same_order(checkou
     page.wait_for_selector("iframe")
     wait_for(
         lambda: PaymentSession.objects.filter(restarted_from=checkout.session).exists(),
-        timeout=10,
+        timeout=30,
         message="the successor",
     )
     successor = PaymentSession.objects.get(restarted_from=checkout.session)

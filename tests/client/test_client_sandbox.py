@@ -178,6 +178,11 @@ def test_dropped_connection_is_retried(client: FlinksClient, sandbox: Any) -> No
     session_id = client.create_session(body()).session_id
     sandbox.faults.fail_next_calls("drop")
     assert client.cancel_session(session_id).status is Status.CANCELLED
+    log = sandbox.request_log
+    [dropped] = [at for at, entry in enumerate(log) if entry["fault"] == "drop"]
+    # The same call, sent again:
+    again = [entry for entry in log[dropped + 1 :] if entry["path"] == log[dropped]["path"]]
+    assert [(entry["fault"], entry["status"]) for entry in again] == [(None, 200)]
 
 
 def test_creation_is_never_retried_blindly(client: FlinksClient, sandbox: Any) -> None:

@@ -23,6 +23,7 @@ from flinks_sessions.services import CancelOutcome, SyncOutcome
 from flinks_sessions.services.reports import apply_report
 from flinks_sessions.status import Status
 from tests.conftest import flinks_settings_for
+from tests.extras import import_or_missing
 from tests.standin import Reply, flinks_standin
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +61,7 @@ def stored_session(**fields: Any) -> PaymentSession:
 
 def foreign_404s(endpoint: str) -> float:
     """The counter of 404s that were not Flinks' own (``0`` when the metrics extra is missing)."""
-    prometheus_client = pytest.importorskip("prometheus_client")
+    prometheus_client = import_or_missing("prometheus_client", "the `metrics` extra is not installed")
     value = prometheus_client.REGISTRY.get_sample_value(
         f"{metrics.PREFIX}foreign_not_found_total", {"endpoint": endpoint}
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import _thread
+import signal
+import threading
 import uuid
 from datetime import timedelta
 from io import StringIO
@@ -13,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from flinks_sessions.client import FlinksClient
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.signals import session_cancelled
 from tests.cancel_helpers import cancel_calls, make_session, make_sessions, signal_log
 from tests.support import db_workers, wait_for
 
@@ -390,22 +391,54 @@ def test_retry_failed_refuses_ids(sandbox: Any) -> None:
 # --- Ctrl-C --------------------------------------------------------------------------------------------------
 
 
+class _CtrlCOnTheFirstCancel(StringIO):
+    """The command's stdout: the line reporting the first cancel is followed by a real SIGINT.
+
+    The command reports each result from the thread that runs it, this test's main thread, so the signal is
+    raised there at a known point, as a Ctrl-C typed right after the first line appeared.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if " cancelled" in text and not self.interrupted:
+            self.interrupted = True
+            signal.raise_signal(signal.SIGINT)
+        return written
+
+
 @pytest.mark.django_db(transaction=True)
-def test_ctrl_c_stops_cleanly_and_exits_130(sandbox: Any) -> None:
-    """After the first cancel, Ctrl-C: nothing new starts, the calls in flight finish and are stored."""
+def test_ctrl_c_stops_cleanly_and_exits_130(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first cancel, Ctrl-C: nothing new starts, the calls in flight finish and are stored.
+
+    Deterministic: Python's own SIGINT handler is in place whatever an earlier test installed, the signal is
+    raised right after the first cancel is reported, and every other call to Flinks waits until the claimer
+    has stopped, so the run cannot finish all 40 before the interrupt lands.
+    """
     sessions = make_sessions(sandbox, 40, age=timedelta(hours=1))
-    sandbox.faults.latency = 0.05
+    first_call = threading.Lock()
+    cancel = FlinksClient.cancel_session
 
-    def interrupt(**kwargs: Any) -> None:
-        _thread.interrupt_main()
+    def cancel_once_the_claimer_stopped(client: FlinksClient, session_id: str) -> Any:
+        if not first_call.acquire(blocking=False):  # the first call goes through; the others wait
+            for thread in threading.enumerate():
+                if thread.name == "flinks-claimer":
+                    thread.join(timeout=60)
+        return cancel(client, session_id)
 
-    session_cancelled.connect(interrupt, dispatch_uid="ctrl-c")
+    monkeypatch.setattr(FlinksClient, "cancel_session", cancel_once_the_claimer_stopped)
+    out = _CtrlCOnTheFirstCancel()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(CommandError) as raised:
-            run("--older-than", "30m", "--concurrency", "3")
+            call_command("flinks_cancel_sessions", "--older-than", "30m", "--concurrency", "3", stdout=out)
     finally:
-        session_cancelled.disconnect(dispatch_uid="ctrl-c")
+        signal.signal(signal.SIGINT, previous)
 
+    assert out.interrupted
     assert raised.value.returncode == 130
     rows = list(PaymentSession.objects.filter(pk__in=[s.pk for s in sessions]))
     cancelled = [row for row in rows if row.status == CANCELLED]

@@ -20,6 +20,7 @@ from django.core.management.base import CommandError
 from flinks_sessions.sweeps.progress import Progress
 from flinks_sessions.sweeps.summary import ItemResult
 from tests.cancel_helpers import make_sessions
+from tests.extras import import_or_missing
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def visible_lines(text: str) -> list[str]:
 
 
 def test_on_a_terminal_log_lines_are_written_above_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("tqdm")
+    import_or_missing("tqdm", "the progress bar needs tqdm (the test extra)")
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stdout", terminal)
     handler = logging.StreamHandler(sys.stdout)  # a console handler on the bar's own stream

@@ -8,16 +8,18 @@ import signal
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.extras import import_or_missing
 from tests.processes import ROOT, Child, started
 
-pytest.importorskip("environ", reason="the demo needs the `example` extra")
-pytest.importorskip("django_tasks_db", reason="the demo needs the `example` extra")
+import_or_missing("environ", "the demo needs the `example` extra")
+import_or_missing("django_tasks_db", "the demo needs the `example` extra")
 
 
 def free_port() -> int:
@@ -49,9 +51,10 @@ def processes_with(marker: bytes) -> list[int]:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]:
     ports = (free_port(), free_port())
-    # Unique to this run: another checkout's run of this test on the same machine cleans up only its own.
-    label = f"{os.getpid()}-{tmp_path.name}"
-    marker = f"FLINKS_DEMO_TEST={label}".encode()
+    # Unique to this run: tmp_path's name is the same in every run of this test, and another run on the machine
+    # (a second worktree, another xdist session) would otherwise find, count and kill our demo (and we theirs).
+    token = uuid.uuid4().hex
+    marker = f"FLINKS_DEMO_TEST={token}".encode()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -62,7 +65,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]
         FLINKS_SANDBOX_PORT=str(ports[1]),
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        FLINKS_DEMO_TEST=label,
+        FLINKS_DEMO_TEST=token,
     )
     log = tmp_path / "demo.log"
     try:

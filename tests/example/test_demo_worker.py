@@ -36,7 +36,7 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
         DJANGO_SQLITE_TIMEOUT=str(TIMEOUT),
         PYTHONUNBUFFERED="1",
     )
-    result = run_python("manage.py", "migrate", "--noinput", "--verbosity", "0", env=env)
+    result = run_python("manage.py", "migrate", "--noinput", "--verbosity", "0", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
     return env
 

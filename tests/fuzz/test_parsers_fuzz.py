@@ -10,11 +10,15 @@ bounded (``max_examples``, no per-example deadline) so the everyday run stays a 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import io
 import json
 import os
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -110,10 +114,67 @@ def test_envelope_parser_on_near_miss_envelopes(data: dict[str, Any]) -> None:
 
 
 @BOUNDED
-@given(st.text(max_size=60))
+@given(
+    st.text(max_size=60)
+    | st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:?\d\d)?\Z")
+)
 def test_timestamp_parser(value: str) -> None:
-    with contextlib.suppress(WebhookPayloadError):
-        parse_timestamp(value)
+    """An aware datetime, or the documented error; never a naive one (it could not be compared with now)."""
+    try:
+        parsed = parse_timestamp(value)
+    except WebhookPayloadError:
+        return
+    assert isinstance(parsed, datetime)
+    assert parsed.utcoffset() is not None
+
+
+@BOUNDED
+@given(
+    when=st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
+            lambda minutes: timezone(timedelta(minutes=minutes))
+        ),
+    ),
+    extra_digits=st.text(alphabet="0123456789", max_size=3),
+)
+def test_timestamp_parser_reads_the_instant_written(when: datetime, extra_digits: str) -> None:
+    """Any ISO 8601 instant with an offset is read as that instant; fractions beyond µs are cut off."""
+    written = when.isoformat(timespec="microseconds")  # YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM
+    assert parse_timestamp(written[:26] + extra_digits + written[26:]) == when
+    assert parse_timestamp(written[:26] + written[26:].replace(":", "")) == when  # +HHMM
+    in_utc = when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    assert parse_timestamp(in_utc + extra_digits + "Z") == when
+
+
+# The oracle of the signature tests, written from the documented header forms (docs/flinks-api.md, "Webhooks")
+# with hmac and hashlib, and nothing from flinks_sessions.signatures.
+WEBHOOK_SECRET = "sandbox-webhook-secret"  # tests/settings.py: the only secret the test settings accept
+
+
+def hmac_sha256(body: bytes, secret: str) -> bytes:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+
+
+def spelled(digest: bytes, form: SignatureForm) -> str:
+    """The header value Flinks sends: ``sha256=<HEX>`` for X-Webhook-Signature, base64 for the other two."""
+    if form is SignatureForm.WEBHOOK_SIGNATURE:
+        return "sha256=" + digest.hex().upper()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def carries(value: str, form: SignatureForm, digest: bytes) -> bool:
+    """Whether ``value`` spells exactly ``digest`` in ``form`` (hex in either case; spaces around ignored)."""
+    value = value.strip()
+    if form is SignatureForm.WEBHOOK_SIGNATURE:
+        prefix, _, digits = value.partition("=")
+        return prefix.strip().lower() == "sha256" and "".join(digits.split()).lower() == digest.hex()
+    return value == base64.b64encode(digest).decode("ascii")
+
+
+def authentic(body: bytes, value: str, form: SignatureForm, secrets: list[str]) -> bool:
+    return any(carries(value, form, hmac_sha256(body, secret)) for secret in secrets)
 
 
 @BOUNDED
@@ -128,9 +189,46 @@ def test_signature_check_is_a_yes_or_no(
 ) -> None:
     decoded = decode_signature(value, form)
     assert decoded is None or isinstance(decoded, bytes)
-    assert matches(body, value, form, secrets) in (True, False)
+    verdict = matches(body, value, form, secrets)
+    assert verdict in (True, False)
+    assert verdict is authentic(body, value, form, secrets)
     for secret in secrets:
         assert matches(body, sign(body, secret, form), form, secrets) is True
+        assert matches(body, spelled(hmac_sha256(body, secret), form), form, secrets) is True
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> tuple[bytes, str, str, SignatureForm]:
+    """A body, a secret, and the secret's signature cut short, padded, or with one byte changed."""
+    body = draw(st.binary(max_size=200))
+    secret = draw(st.text(min_size=1, max_size=30))
+    form = draw(st.sampled_from(ALL_FORMS))
+    digest = hmac_sha256(body, secret)
+    kind = draw(st.sampled_from(["truncated", "padded", "one byte off"]))
+    if kind == "one byte off":  # the last bytes too: a check of a prefix must not pass
+        at = draw(st.integers(0, len(digest) - 1))
+        changed = digest[:at] + bytes([digest[at] ^ draw(st.integers(1, 255))]) + digest[at + 1 :]
+        return body, secret, spelled(changed, form), form
+    if form is SignatureForm.WEBHOOK_SIGNATURE:
+        digits = digest.hex().upper()
+        if kind == "truncated":  # down to "sha256=" and a digit or two
+            return body, secret, "sha256=" + digits[: draw(st.integers(0, len(digits) - 1))], form
+        extra = draw(st.text(alphabet="0123456789abcdefABCDEF", min_size=1, max_size=16))
+        return body, secret, "sha256=" + digits + extra, form
+    if kind == "truncated":
+        return body, secret, base64.b64encode(digest[: draw(st.integers(0, len(digest) - 1))]).decode(), form
+    return body, secret, base64.b64encode(digest + draw(st.binary(min_size=1, max_size=8))).decode(), form
+
+
+@BOUNDED
+@given(near_misses(), st.lists(st.text(min_size=1, max_size=30), max_size=2))
+def test_a_truncated_padded_or_altered_signature_is_refused(
+    case: tuple[bytes, str, str, SignatureForm], others: list[str]
+) -> None:
+    """Refused by construction, whatever matches() would say of it; the exact signature is accepted."""
+    body, secret, value, form = case
+    assert matches(body, value, form, [*others, secret]) is False
+    assert matches(body, spelled(hmac_sha256(body, secret), form), form, [*others, secret]) is True
 
 
 @pytest.mark.django_db
@@ -140,14 +238,23 @@ def test_signature_check_is_a_yes_or_no(
     headers=st.dictionaries(
         st.sampled_from([form.value for form in ALL_FORMS] + ["X-Other"]), st.text(max_size=100), max_size=4
     ),
+    data=st.data(),
 )
-def test_webhook_verification_never_raises(body: bytes, headers: dict[str, str]) -> None:
+def test_webhook_verification_never_raises(body: bytes, headers: dict[str, str], data: st.DataObject) -> None:
+    """Valid exactly when a header carries the body's HMAC under the configured secret (computed here)."""
+    for name in list(headers):  # some headers carry a real signature, under the right secret or another
+        form = next((form for form in ALL_FORMS if form.value == name), None)
+        if form is not None and data.draw(st.booleans()):
+            secret = data.draw(st.sampled_from([WEBHOOK_SECRET, "another-secret"]))
+            headers[name] = spelled(hmac_sha256(body, secret), form)
     config = get_settings()
     candidates = signature_headers(headers, config)
     if candidates:
         form, valid = verify(body, candidates, config)
         assert form in ALL_FORMS
-        assert valid is False or any(matches(body, v, f, ["sandbox-webhook-secret"]) for f, v in candidates)
+        assert valid is any(authentic(body, v, f, [WEBHOOK_SECRET]) for f, v in candidates)
+        if valid:  # the header it names is one that authenticates
+            assert authentic(body, headers[form.value], form, [WEBHOOK_SECRET])
 
 
 beacon_bodies = (

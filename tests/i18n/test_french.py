@@ -35,6 +35,7 @@ from flinks_sessions.api import exit_token
 from flinks_sessions.checks import check_settings
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product, Status
+from tests.extras import missing
 from tests.factories import new_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,9 +288,10 @@ def test_the_compiled_catalogue_is_up_to_date(catalogue: Path) -> None:
     assert catalog == entries, "run scripts/messages.sh to recompile"
 
 
-@pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext (msgfmt) is not installed")
 def test_msgfmt_accepts_the_catalogue(catalogue: Path) -> None:
     """GNU's own checks: format strings, plural forms, header; and its count of what is left to do."""
+    if shutil.which("msgfmt") is None:
+        missing("gettext", "GNU gettext (msgfmt) is not installed")
     result = subprocess.run(  # noqa: S603 - msgfmt, read-only
         [shutil.which("msgfmt") or "msgfmt", "--check", "--statistics", "-o", "/dev/null", "django.po"],
         cwd=catalogue,
@@ -303,9 +305,10 @@ def test_msgfmt_accepts_the_catalogue(catalogue: Path) -> None:
     assert "untranslated" not in result.stderr, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="GNU gettext (xgettext) is not installed")
 def test_the_catalogue_holds_every_marked_string(tmp_path: Path) -> None:
     """makemessages on a copy of the app finds nothing the committed .po lacks (or still holds, unused)."""
+    if shutil.which("xgettext") is None:
+        missing("gettext", "GNU gettext (xgettext) is not installed")
     copy = tmp_path / "flinks_sessions"
     shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
     subprocess.run(  # Django's own makemessages, on the copy

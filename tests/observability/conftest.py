@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-prometheus_client = pytest.importorskip("prometheus_client", reason="the `metrics` extra is not installed")
+from tests.extras import import_or_missing
+
+prometheus_client = import_or_missing("prometheus_client", "the `metrics` extra is not installed")
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
 

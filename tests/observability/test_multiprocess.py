@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import import_or_missing
 from tests.support import gunicorn as serve
 
-pytest.importorskip("gunicorn", reason="gunicorn (the test extra) is not installed")
-parser = pytest.importorskip("prometheus_client.parser", reason="the `metrics` extra is not installed")
+import_or_missing("gunicorn", "gunicorn (the test extra) is not installed")
+parser = import_or_missing("prometheus_client.parser", "the `metrics` extra is not installed")
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers read the test database's tables
 

@@ -12,10 +12,11 @@ from flinks_sessions.api import exit_token
 from flinks_sessions.services import CancelOutcome, cancel_session, start_session
 from flinks_sessions.testing import signed_webhook
 from flinks_sessions.tracing import SESSION_ID
+from tests.extras import import_or_missing
 from tests.factories import PAYOR
 
-trace = pytest.importorskip("opentelemetry.trace", reason="the `tracing` extra is not installed")
-sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed")
+trace = import_or_missing("opentelemetry.trace", "the `tracing` extra is not installed")
+sdk_trace = import_or_missing("opentelemetry.sdk.trace", "opentelemetry-sdk is not installed")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 

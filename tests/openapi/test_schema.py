@@ -16,9 +16,10 @@ from django.urls import URLPattern, reverse
 
 from flinks_sessions import urls as app_urls
 from flinks_sessions.signatures import SignatureForm
+from tests.extras import import_or_missing
 from tests.support import run_python
 
-pytest.importorskip("drf_spectacular", reason="the openapi extra (drf-spectacular) is not installed")
+import_or_missing("drf_spectacular", "the openapi extra (drf-spectacular) is not installed")
 
 HOOKS = [
     "drf_spectacular.hooks.postprocess_schema_enums",

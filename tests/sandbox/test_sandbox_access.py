@@ -11,6 +11,7 @@ from flinks_sessions.sandbox import SandboxControl, SandboxServer
 from flinks_sessions.sandbox.access import is_loopback
 from flinks_sessions.sandbox.control import SandboxControlError
 from flinks_sessions.testing import running_sandbox
+from tests.extras import missing
 
 from . import control_header, create, http
 
@@ -70,7 +71,7 @@ def test_api_and_hosted_page_need_no_control_token(flinks_sandbox: SandboxServer
 def test_non_loopback_peers_are_refused_even_with_the_token() -> None:
     address = _non_loopback_address()
     if address is None:
-        pytest.skip("this machine has no non-loopback IPv4 address")
+        missing("lan", "this machine has no non-loopback IPv4 address")
     with SandboxServer("0.0.0.0", 0) as sandbox:  # noqa: S104 - what a container setup would do
         outside = f"http://{address}:{sandbox.port}"
         refused = http().get(f"{outside}/_sandbox/requests", headers=control_header(sandbox), timeout=5)

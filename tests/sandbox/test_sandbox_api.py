@@ -133,8 +133,13 @@ def test_create_rejects_invalid_bodies_with_problem_details(
 
 
 def test_geft_and_etransfer_accept_a_payee(flinks_sandbox: SandboxServer) -> None:
-    create(flinks_sandbox.url, "geft", payee={"name": "Shop"})
-    create(flinks_sandbox.url, "etransfer", payee={"name": "Shop"}, referenceId="a reference with spaces")
+    geft, _ = create(flinks_sandbox.url, "geft", payee={"name": "Shop"})
+    etransfer, _ = create(
+        flinks_sandbox.url, "etransfer", payee={"name": "Shop"}, referenceId="a reference with spaces"
+    )
+    assert flinks_sandbox.state.get(geft).payee == {"name": "Shop"}
+    assert flinks_sandbox.state.get(etransfer).payee == {"name": "Shop"}
+    assert flinks_sandbox.state.get(etransfer).reference_id == "a reference with spaces"
 
 
 def test_create_rejects_malformed_json(flinks_sandbox: SandboxServer) -> None:
@@ -315,7 +320,8 @@ def test_etransfer_may_omit_status_details(flinks_sandbox_factory: SandboxFactor
     assert response.json() == {"sessionId": session_id, "referenceId": "Happy1", "status": "Cancelled"}
 
 
-@pytest.mark.parametrize("session_id", [str(uuid.uuid4()), "not-a-uuid", "123"])
+# A fixed id for the random uuid: xdist workers must collect the same test names.
+@pytest.mark.parametrize("session_id", [pytest.param(str(uuid.uuid4()), id="unknown"), "not-a-uuid", "123"])
 def test_unknown_or_malformed_session_is_404(flinks_sandbox: SandboxServer, session_id: str) -> None:
     access = token(flinks_sandbox.url)
     for method, suffix in (("GET", "status"), ("GET", "details"), ("POST", "cancel")):
@@ -402,9 +408,11 @@ def test_idle_session_expires(flinks_sandbox_factory: SandboxFactory) -> None:
 
 
 def test_activity_on_the_page_keeps_a_session_alive(flinks_sandbox_factory: SandboxFactory) -> None:
-    sandbox = flinks_sandbox_factory(expire_after=0.5)
+    # Three touches a second apart outlast an idle expiry of 2 s; each answer has a second to come back (a
+    # quarter of one was too little on a machine crowded by other tests).
+    sandbox = flinks_sandbox_factory(expire_after=2)
     session_id, _ = create(sandbox.url)
     for _ in range(3):
-        time.sleep(0.25)
+        time.sleep(1)
         assert http().post(f"{sandbox.url}/app/api/{session_id}/touch").status_code == 200
     assert sandbox.state.get(session_id).status == "Initiated"

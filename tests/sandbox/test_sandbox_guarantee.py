@@ -10,6 +10,7 @@ import pytest
 from flinks_sessions.sandbox import SandboxServer
 from flinks_sessions.signatures import SignatureForm, sign
 from flinks_sessions.testing import SandboxFactory
+from tests.extras import import_or_missing
 from tests.factories import PAYOR
 
 from . import WebhookReceiver, bearer, create, http
@@ -131,7 +132,7 @@ def test_details_follow_each_product_shape(flinks_sandbox: SandboxServer) -> Non
 def test_the_hosted_page_shows_the_guarantee_step_in_a_real_browser(
     flinks_sandbox_factory: SandboxFactory,
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = import_or_missing("playwright.sync_api", "needs Playwright (the test extra)")
     with WebhookReceiver().running() as site:
         sandbox = flinks_sandbox_factory(webhook_url=site.url, guarantee_webhook=True)
         session_id, access = create(sandbox.url, "geft")

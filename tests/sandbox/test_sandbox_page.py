@@ -10,6 +10,7 @@ import pytest
 
 from flinks_sessions.sandbox import SandboxServer
 from flinks_sessions.sandbox.control import TOKEN_HEADER
+from tests.extras import import_or_missing
 
 from . import bearer, create, http
 
@@ -122,7 +123,7 @@ def test_page_routes_reject_wrong_methods_and_unknown_sessions(flinks_sandbox: S
 
 @pytest.mark.browser
 def test_buttons_post_the_documented_events_in_a_real_browser(flinks_sandbox: SandboxServer) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = import_or_missing("playwright.sync_api", "needs Playwright (the test extra)")
     completed, _ = create(flinks_sandbox.url, "geft", referenceId="Happy2", amount=1000)
     abandoned, _ = create(flinks_sandbox.url)
     parent = """<!doctype html><script>

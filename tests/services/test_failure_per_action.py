@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from flinks_sessions.admin.abandonment_report import Period, build
-from flinks_sessions.admin.cancel_filters import CancelIntentFilter
+from flinks_sessions.admin.filters import CancelIntentFilter
 from flinks_sessions.api.metrics import read_backlog
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import (

@@ -84,8 +84,22 @@ def test_bad_input_is_refused_before_anything_is_sent(
 
 
 def test_geft_reference_may_be_longer(sandbox: Any) -> None:
-    session = start_session(amount="10.00", reference_id="order " + "x" * 60, payor=PAYOR, product="geft")
+    """GEFT takes up to 100 characters of any kind where EFT takes 36 letters, digits and '-'."""
+    reference = "order " + "x" * 60
+    with pytest.raises(ValidationError) as refused:
+        start_session(amount="10.00", reference_id=reference, payor=PAYOR)  # EFT
+    assert refused.value.code == "reference_id"
+
+    session = start_session(amount="10.00", reference_id=reference, payor=PAYOR, product="geft")
     assert session.session_id
+    assert PaymentSession.objects.get(pk=session.pk).reference_id == reference
+    assert sandbox.state.get(str(session.session_id)).reference_id == reference  # sent to Flinks whole
+
+    longest = start_session(amount="10.00", reference_id="y" * 100, payor=PAYOR, product="geft")
+    assert sandbox.state.get(str(longest.session_id)).reference_id == "y" * 100
+    with pytest.raises(ValidationError) as too_long:
+        start_session(amount="10.00", reference_id="y" * 101, payor=PAYOR, product="geft")
+    assert too_long.value.code == "reference_id"
 
 
 def test_ambiguous_creation_is_recorded_for_reconciliation(sandbox: Any) -> None:

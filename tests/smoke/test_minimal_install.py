@@ -41,6 +41,7 @@ OPTIONAL_MODULES = (
     "drf_spectacular",
     "prometheus_client",
     "opentelemetry",
+    "payments",
     "pytest",
 )
 
@@ -56,6 +57,7 @@ import flinks_sessions
 names = sorted(
     info.name for info in pkgutil.walk_packages(flinks_sessions.__path__, "flinks_sessions.")
     if info.name != "flinks_sessions.testing"  # the pytest plugin: it needs pytest by design
+    and not info.name.startswith("flinks_sessions.contrib.")  # each bridge needs its extra by design
 )
 for name in names:
     importlib.import_module(name)

@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.extras import import_or_missing
 from tests.support import ROOT
 
-pytest.importorskip("django_tasks_db", reason="the Quick start's task backend (the `example` extra)")
+import_or_missing("django_tasks_db", "the Quick start's task backend (the `example` extra)")
 
 SECTION = "## Quick start for an existing site"
 

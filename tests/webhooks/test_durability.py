@@ -154,15 +154,30 @@ def test_headers_are_stored_without_secrets(deliver: Any, make_session: Any) -> 
 def test_secrets_never_reach_the_logs(
     deliver: Any, make_session: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Neither a message, its arguments, its ``extra`` fields nor a traceback carries a secret or a signature.
+
+    A JSON log handler writes every attribute of a record, so all of them are read, not only the message.
+    """
     session = make_session()
     with caplog.at_level(logging.DEBUG):
         good = status_webhook(session, "Completed", "EFT0301")
-        deliver(good)
-        deliver(status_webhook(session, "Completed", "EFT0301", secret="wrong-secret"))
-    text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "sandbox-webhook-secret" not in text
-    assert "wrong-secret" not in text
-    assert good.headers["X-Webhook-Signature"] not in text
+        bad = status_webhook(session, "Completed", "EFT0301", secret="wrong-secret")
+        assert deliver(good).status_code == 200
+        assert deliver(bad).status_code == 401
+    logged = [(logging.Formatter().format(r), repr(vars(r))) for r in caplog.records]
+    # Both deliveries were logged (the refusal names its delivery row), so there was something to leak.
+    refused = WebhookDelivery.objects.get(signature_valid=False)
+    assert any(f"Webhook delivery {refused.pk} refused" in message for message, _ in logged)
+    assert any(str(session.session_id) in fields for _, fields in logged)
+    text = "\n".join(part for record in logged for part in record)
+    for secret in (
+        "sandbox-webhook-secret",
+        "wrong-secret",
+        good.headers["X-Webhook-Signature"],
+        bad.headers["X-Webhook-Signature"],
+    ):
+        assert secret not in text
+        assert secret.lower() not in text.lower()
 
 
 @pytest.mark.parametrize(

@@ -202,10 +202,14 @@ def test_bad_signature_is_401_and_logged(deliver: Any, make_session: Any, signal
     assert signals.sent == []
 
 
-def test_garbage_signature_value_is_401(deliver: Any, make_session: Any) -> None:
-    body = status_webhook(make_session(), "Completed", "EFT0301").body
+def test_garbage_signature_value_is_401(deliver: Any, make_session: Any, signals: Any) -> None:
+    session = make_session()
+    body = status_webhook(session, "Completed", "EFT0301").body
     for value in ("sha256=zz", "md5=00", "%%%", "sha256="):
         assert deliver(body=body, headers={"X-Webhook-Signature": value}).status_code == 401
+    session.refresh_from_db()
+    assert session.status == Status.INITIATED  # nothing of the unauthenticated body was applied
+    assert signals.sent == []
 
 
 @pytest.mark.parametrize(
