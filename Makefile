@@ -33,7 +33,7 @@ fuzz:  ## a longer, randomly seeded fuzz of the parsers, signatures and exit tok
 schemathesis:  ## fuzz the app's endpoints on a running example project against their OpenAPI schema (drf-spectacular)
 	@scripts/schemathesis.sh
 
-model:  ## model-check the cancel claim protocol with SPIN (docs/model/README.md); installs spin if missing
+model:  ## model-check the claim protocol (cancel, guarantee, restart) with SPIN (docs/model/README.md); installs spin if missing
 	@scripts/check-model.sh
 
 mutants:  ## the mutant gate: each guard in scripts/mutants.ini broken in a copy, its tests must fail (ARGS=NAME...)

@@ -158,7 +158,7 @@ def create_sessions(count: int, sandbox: str) -> list[tuple[str, str]]:
     from flinks_sessions.api import exit_token
     from flinks_sessions.models import PaymentSession
     from flinks_sessions.sandbox import SandboxControl
-    from flinks_sessions.services import build_session_body
+    from flinks_sessions.services.start import build_session_body
 
     local = threading.local()
 

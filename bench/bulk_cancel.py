@@ -93,7 +93,7 @@ def setup_django(database_url: str, sandbox_url: str) -> None:
 
 def create_remote_sessions(control: Any, count: int, prefix: str) -> list[str]:
     """Sessions in the sandbox through its control API (no token spent), a few at a time."""
-    from flinks_sessions.services import build_session_body
+    from flinks_sessions.services.start import build_session_body
 
     def create(index: int) -> str:
         body = build_session_body(

@@ -14,8 +14,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from flinks_sessions.exceptions import FlinksError
 
-class LengthRequired(Exception):
+
+class LengthRequired(FlinksError):
     """A chunked body the WSGI server cannot frame for us (answered 411: send ``Content-Length``)."""
 
 

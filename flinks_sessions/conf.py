@@ -72,7 +72,7 @@ class FlinksSettings:
     read_timeout: float
     pool_size: int
     retry: RetryPolicy
-    cancel_claim_ttl: float | None
+    claim_ttl: float | None
     webhook_secrets: tuple[str, ...] = field(repr=False)
     webhook_signature_forms: tuple[SignatureForm, ...]
     webhook_max_age: float | None
@@ -347,7 +347,7 @@ SETTINGS = (
     Setting("POOL_SIZE", _integer, 64, minimum=1),
     Setting("RETRY", _retry, None),  # its own keys and defaults: RETRY_SETTINGS
     Setting(
-        "CANCEL_CLAIM_TTL",
+        "CLAIM_TTL",
         _optional(_number),
         None,
         minimum=1,

@@ -80,29 +80,9 @@ class WebhookPayloadError(FlinksError, ValueError):
     """A webhook body is not the JSON envelope Flinks documents."""
 
 
-class GuaranteeAlreadyDecided(FlinksError, ValueError):
-    """A second decision on one GEFT guarantee: it was decided already, or another caller is deciding it now.
-
-    ``decision`` is the stored answer (``"accepted"``/``"rejected"``), empty while the other call is in flight.
-    Nothing was sent to Flinks: a guarantee is confirmed once.
-    """
-
-    def __init__(self, message: str, *, decision: str = "") -> None:
-        super().__init__(message)
-        self.decision = decision
-
-
-class RestartError(Exception):
+class RestartError(FlinksError):
     """A session could not be restarted (``services.restart_session``); nothing was created at Flinks."""
 
 
 class RestartRefused(RestartError, ValueError):
-    """This session cannot be restarted: it completed, Flinks never confirmed it, or it could not be ended."""
-
-
-class RestartLimitReached(RestartRefused):
-    """The order already has ``RESTART_LIMIT`` successors: no further one is created for it."""
-
-
-class RestartPending(RestartError):
-    """Another request is creating this session's successor right now: ask again in a moment for the answer."""
+    """The restart was asked wrongly: the session stores no payor details and none was given."""

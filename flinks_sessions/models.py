@@ -10,25 +10,46 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES, Product, Source, Status, label_of
 
+# Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks.
+OPEN = Q(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
+# A failed cancel: a cancel was asked for and its last call to Flinks failed. Only a failed *cancel* counts (a
+# failed sync or guarantee call is kept in ``last_error`` but is not one); for aggregates and filters alike.
+FAILED_CANCEL = Q(cancel_requested_at__isnull=False, cancel_failed_at__isnull=False)
+
+
+def free_of_claim(column: str, *, stale_before: datetime | None) -> Q:
+    """Rows whose claim time ``column`` holds no live claim: none taken, or one taken before ``stale_before``
+    (its worker died or stalled; ``None``: a claim never goes stale)."""
+    free = Q(**{f"{column}__isnull": True})
+    return free if stale_before is None else free | Q(**{f"{column}__lt": stale_before})
+
 
 class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
-    """Which sessions: "open" and "due for a retry" are defined here once, for the engine, sweeps and admin."""
+    """Which sessions: every predicate the engine, the sweeps, the admin and the metrics share, defined once."""
 
     def open(self) -> PaymentSessionQuerySet:
         """Sessions Flinks could still act on: known to Flinks, not ended, not reported unknown by Flinks.
 
         :attr:`PaymentSession.is_open` says the same of one instance.
         """
-        return self.filter(session_id__isnull=False, not_found_at__isnull=True, status__in=OPEN_STATUSES)
+        return self.filter(OPEN)
 
     def unclaimed(self, *, stale_before: datetime) -> PaymentSessionQuerySet:
         """No cancel in flight: no claim, or one taken before ``stale_before`` (its worker died or stalled)."""
-        return self.filter(Q(cancel_claimed_at__isnull=True) | Q(cancel_claimed_at__lt=stale_before))
+        return self.filter(free_of_claim("cancel_claimed_at", stale_before=stale_before))
+
+    def cancel_requested(self) -> PaymentSessionQuerySet:
+        """Open sessions asked to cancel: waiting for their cancel, or whose cancel failed."""
+        return self.open().filter(cancel_requested_at__isnull=False)
+
+    def failed_cancels(self) -> PaymentSessionQuerySet:
+        """Open sessions whose cancel was asked for and whose last cancel call failed (:data:`FAILED_CANCEL`)."""
+        return self.open().filter(FAILED_CANCEL)
 
     def undecided_guarantees(self) -> PaymentSessionQuerySet:
         """Open GEFT sessions whose guarantee offer reached the site and that nobody has decided yet."""
@@ -36,19 +57,21 @@ class PaymentSessionQuerySet(models.QuerySet["PaymentSession"]):
             product=Product.GEFT, guarantee_offered_at__isnull=False, guarantee_decision=""
         )
 
+    def restartable(self) -> PaymentSessionQuerySet:
+        """Sessions "Start again" may replace (:func:`restartable_condition`)."""
+        return self.filter(restartable_condition())
+
     def due_for_retry(self, *, stale_before: datetime, intent_before: datetime) -> PaymentSessionQuerySet:
         """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling now.
 
-        That is a standing intent with no live claim and either a recorded failure or an intent older than
-        ``intent_before`` (its task was lost, never ran, or was deferred for a grace period now over).
+        That is a standing intent with no live claim and either a failed cancel (:data:`FAILED_CANCEL`) or an
+        intent older than ``intent_before`` (its task was lost, never ran, or was deferred for a grace period
+        now over).
         """
         return (
-            self.open()
+            self.cancel_requested()
             .unclaimed(stale_before=stale_before)
-            .filter(
-                Q(cancel_requested_at__isnull=False),
-                ~Q(last_error="") | Q(cancel_requested_at__lt=intent_before),
-            )
+            .filter(FAILED_CANCEL | Q(cancel_requested_at__lt=intent_before))
         )
 
 
@@ -111,8 +134,9 @@ class PaymentSession(models.Model):
         related_name="successor",
         editable=False,
     )
-    # Set once by the restart that is creating this session's successor; the successor's link then answers.
-    restarting_since = models.DateTimeField(
+    # Who is creating this session's successor right now (the cancel claim's discipline); its link then answers.
+    restart_claim = models.UUIDField(_("restart claim"), null=True, blank=True, editable=False)
+    restart_claimed_at = models.DateTimeField(
         _("restart in progress since"), null=True, blank=True, editable=False
     )
 
@@ -126,6 +150,8 @@ class PaymentSession(models.Model):
     # Who is calling Flinks' /cancel right now: set under the row lock, cleared when the call's outcome is stored.
     cancel_claim = models.UUIDField(_("cancel claim"), null=True, blank=True, editable=False)
     cancel_claimed_at = models.DateTimeField(_("cancel claimed at"), null=True, blank=True, editable=False)
+    # When the standing intent's last cancel call failed (a failed sync or guarantee call is not one).
+    cancel_failed_at = models.DateTimeField(_("cancel failed at"), null=True, blank=True, editable=False)
     # The GEFT guarantee: when Flinks' offer event arrived, what it said, and the merchant's one decision.
     guarantee_offered_at = models.DateTimeField(
         _("guarantee offered at"), null=True, blank=True, editable=False
@@ -247,6 +273,16 @@ class Announcement(models.TextChoices):
     PENDING = "pending", _("Announcement pending")
     ANNOUNCED = "announced", _("Announced")
     FAILING = "failing", _("Announcement failing")
+
+
+def restartable_condition() -> Q:
+    """Sessions "Start again" may replace: confirmed by Flinks, not completed, without a successor yet.
+
+    No join but an EXISTS: a conditional UPDATE with a join becomes ``pk IN (subquery)``, which PostgreSQL does
+    not re-check against a row another claim changed meanwhile.
+    """
+    successor = PaymentSession.objects.filter(restarted_from=OuterRef("pk"))
+    return Q(~Exists(successor), session_id__isnull=False) & ~Q(status=Status.COMPLETED)
 
 
 class SessionEvent(models.Model):

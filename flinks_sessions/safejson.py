@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from flinks_sessions.exceptions import FlinksError
+
 # Levels of arrays/objects accepted; the webhook envelope uses 2, a beacon body 1.
 MAX_DEPTH = 32
 
@@ -19,7 +21,7 @@ MAX_DEPTH = 32
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
-class JSONTooDeep(ValueError):
+class JSONTooDeep(FlinksError, ValueError):
     """The document nests arrays/objects deeper than :data:`MAX_DEPTH` (a ``ValueError``, like bad JSON)."""
 
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Model-check the cancel claim protocol (docs/model/claim.pml) and the announcements (docs/model/announce.pml,
-# the jobs named announce-*) with SPIN: every property at its stated bounds
+# Model-check the claim protocol with SPIN, for every claimed action (docs/model: claim.pml the cancel,
+# guarantee.pml the guarantee decision, restart.pml Start again), and the announcements (announce.pml):
+# every property at its stated bounds
 # must hold, every documented non-guarantee must produce its counterexample, and each deliberately broken
 # variant must be rejected with a trail, so that no check can pass vacuously. Exits non-zero otherwise.
 # Builds in a temporary directory (nothing is written to the clone); installs Debian's spin when it is missing.
 # docs/model/README.md says what each check proves and at which bounds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-model="$root/docs/model/claim.pml"
+models="$root/docs/model"
 
 if ! command -v spin >/dev/null 2>&1; then
   echo "==> installing spin"
@@ -21,16 +22,14 @@ trap 'rm -rf "$work"' EXIT
 millis() { echo $(($(date +%s%N) / 1000000)); }
 seconds() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 
-# config DIR DEFINES MODE OPT: generate and compile one verifier; MODE "safety" (assertions and end states,
-# no never claim) or "ltl" (the model's ltl properties, checked for acceptance cycles under weak fairness).
+# config DIR MODEL DEFINES MODE OPT: generate and compile one verifier; MODE "safety" (assertions and end
+# states, no never claim) or "ltl" (the model's ltl properties, checked for acceptance cycles under weak fairness).
 config() {
-  local dir=$1 defines=$2 mode=$3 opt=$4 cflags
-  local source=$model
-  case $dir in */announce-*) source="$root/docs/model/announce.pml" ;; esac
-  mkdir -p "$dir" && cp "$source" "$dir/claim.pml"
+  local dir=$1 model=$2 defines=$3 mode=$4 opt=$5 cflags
+  mkdir -p "$dir" && cp "$models/$model.pml" "$dir/model.pml"
   if [ "$mode" = safety ]; then cflags="-DSAFETY -DNOCLAIM"; else cflags="-DNFAIR=3"; fi
   # shellcheck disable=SC2086 # word lists
-  (cd "$dir" && { spin $defines -a claim.pml >spin.out || { cat spin.out; false; }; } \
+  (cd "$dir" && { spin $defines -a model.pml >spin.out || { cat spin.out; false; }; } \
     && gcc "$opt" -DMEMLIM=2048 $cflags -o pan pan.c)
 }
 
@@ -62,15 +61,15 @@ check() {
     grep -E "violated|acceptance cycle|incomplete|limit" "$out" | head -n 2 | sed 's/^/    | /' || true
     # The trail file names the ltl property it violates; replaying it prints the model's TRAIL lines.
     # shellcheck disable=SC2086
-    (cd "$dir" && spin $defines -t claim.pml 2>&1 | grep -E "TRAIL" | sed 's/^ */    | /') || true
+    (cd "$dir" && spin $defines -t model.pml 2>&1 | grep -E "TRAIL" | sed 's/^ */    | /') || true
   fi
 }
 
-# job NAME DEFINES MODE OPT CHECKS...: one verifier, its checks in order (each "label:expect:property").
+# job NAME MODEL DEFINES MODE OPT CHECKS...: one verifier, its checks in order (each "label:expect:property").
 job() {
-  local name=$1 defines=$2 mode=$3 opt=$4 spec
-  shift 4
-  config "$work/$name" "$defines" "$mode" "$opt"
+  local name=$1 model=$2 defines=$3 mode=$4 opt=$5 spec
+  shift 5
+  config "$work/$name" "$model" "$defines" "$mode" "$opt"
   for spec in "$@"; do
     IFS=: read -r label expect property <<<"$spec"
     check "$work/$name" "$label" "$expect" "$property" "$defines"
@@ -81,25 +80,31 @@ started=$(millis)
 echo "==> SPIN $(spin -V | sed -n 's/Spin Version \([^ ]*\).*/\1/p'): CRASHES=1 and ERRORS=1 unless the defines say otherwise"
 # Independent verifiers, two at a time (one per core); their reports are printed in this order.
 jobs_list=(
-  "races|-DNO_RESUME|safety|-O2|races:hold:safety"
-  "withdraw|-DNO_SYNC|safety|-O2|withdraw-races:hold:safety"
-  "liveness|-DNO_SYNC -DNO_RESUME|ltl|-O2|orphan-claim-cleared:hold:orphan_claim_cleared cancel-ends:hold:cancel_ends"
-  "takeover|-DNO_SYNC -DNO_RESUME -DERRORS=0|ltl|-O0|second-cancel-call:fail:one_cancel_call"
-  "withdrawn|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0|ltl|-O0|withdraw-after-read:hold:withdraw_wins"
-  "broken-finish|-DNO_RESUME -DBROKEN_FINISH|safety|-O0|broken-finish:fail:safety"
-  "broken-ttl|-DNO_SYNC -DNO_RESUME -DBROKEN_TTL|ltl|-O0|broken-ttl:fail:orphan_claim_cleared"
-  "broken-intent|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0 -DBROKEN_INTENT|ltl|-O0|broken-intent:fail:withdraw_wins"
-  "announce-races||safety|-O2|announce-races:hold:safety"
-  "announce-live||ltl|-O2|every-announced:hold:every_transition_announced announced-handled:hold:announced_was_handled order-after-crash:fail:in_order"
-  "announce-order|-DCRASHES=0|ltl|-O2|announce-order:hold:in_order"
-  "announce-broken-mark|-DBROKEN_MARK_FIRST|ltl|-O0|broken-mark-first:fail:announced_was_handled broken-mark-lost:fail:every_transition_announced"
-  "announce-broken-claim|-DBROKEN_CLAIM|safety|-O0|broken-claim:fail:safety"
+  "races|claim|-DNO_RESUME|safety|-O2|races:hold:safety"
+  "withdraw|claim|-DNO_SYNC|safety|-O2|withdraw-races:hold:safety"
+  "liveness|claim|-DNO_SYNC -DNO_RESUME|ltl|-O2|orphan-claim-cleared:hold:orphan_claim_cleared cancel-ends:hold:cancel_ends"
+  "takeover|claim|-DNO_SYNC -DNO_RESUME -DERRORS=0|ltl|-O0|second-cancel-call:fail:one_cancel_call"
+  "withdrawn|claim|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0|ltl|-O0|withdraw-after-read:hold:withdraw_wins"
+  "broken-finish|claim|-DNO_RESUME -DBROKEN_FINISH|safety|-O0|broken-finish:fail:safety"
+  "broken-ttl|claim|-DNO_SYNC -DNO_RESUME -DBROKEN_TTL|ltl|-O0|broken-ttl:fail:orphan_claim_cleared"
+  "broken-intent|claim|-DNO_ADMIN -DNO_SHOPPER -DNO_SYNC -DERRORS=0 -DBROKEN_INTENT|ltl|-O0|broken-intent:fail:withdraw_wins"
+  "guarantee|guarantee||safety|-O0|guarantee-races:hold:safety"
+  "guarantee-takeover|guarantee|-DERRORS=0|ltl|-O0|second-confirm-call:fail:one_confirm_call"
+  "guarantee-broken|guarantee|-DBROKEN_CLAIM|safety|-O0|broken-guarantee-claim:fail:safety"
+  "restart|restart||safety|-O0|restart-races:hold:safety"
+  "restart-dead-worker|restart|-DERRORS=0 -DDEAD_ONLY|ltl|-O0|second-creation:fail:one_creation"
+  "restart-broken|restart|-DBROKEN_CLAIM|safety|-O0|broken-restart-claim:fail:safety"
+  "announce-races|announce||safety|-O2|announce-races:hold:safety"
+  "announce-live|announce||ltl|-O2|every-announced:hold:every_transition_announced announced-handled:hold:announced_was_handled order-after-crash:fail:in_order"
+  "announce-order|announce|-DCRASHES=0|ltl|-O2|announce-order:hold:in_order"
+  "announce-broken-mark|announce|-DBROKEN_MARK_FIRST|ltl|-O0|broken-mark-first:fail:announced_was_handled broken-mark-lost:fail:every_transition_announced"
+  "announce-broken-claim|announce|-DBROKEN_CLAIM|safety|-O0|broken-claim:fail:safety"
 )
 run_job() {
-  local name defines mode opt checks
-  IFS='|' read -r name defines mode opt checks <<<"$1"
+  local name model defines mode opt checks
+  IFS='|' read -r name model defines mode opt checks <<<"$1"
   # shellcheck disable=SC2086 # checks is a word list
-  job "$name" "$defines" "$mode" "$opt" $checks >"$work/$name.report" 2>&1 || echo "$name" >>"$work/failed"
+  job "$name" "$model" "$defines" "$mode" "$opt" $checks >"$work/$name.report" 2>&1 || echo "$name" >>"$work/failed"
 }
 for entry in "${jobs_list[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.sandbox.validation import validate_new_session
-from flinks_sessions.services import build_session_body
+from flinks_sessions.services.start import build_session_body
 from flinks_sessions.signals import session_cancelled, session_status_changed
 from tests.factories import PAYOR
 
@@ -116,14 +116,14 @@ def cancel_calls(sandbox: Any, session: PaymentSession | None = None) -> int:
 
 def spy_on_rows_stored_one_by_one(monkeypatch: Any) -> list[int]:
     """The pks of the sessions the cancel engine stores row by row (under the row lock), not with a group."""
-    from flinks_sessions.services import cancel as engine_module
+    from flinks_sessions.services.engine import Engine
 
     stored: list[int] = []
-    real_store_one = engine_module._CancelEngine._store_one
+    real_store_one = Engine.store_one
 
     def spy(self: Any, call: Any, answer: Any) -> Any:
         stored.append(call.session.pk)
         return real_store_one(self, call, answer)
 
-    monkeypatch.setattr(engine_module._CancelEngine, "_store_one", spy)
+    monkeypatch.setattr(Engine, "store_one", spy)
     return stored

@@ -29,7 +29,7 @@
 mtype:status = { Initiated, InProgress, Completed, Failed, Cancelled, Expired };  /* status.Status */
 mtype:details = { NoDetails, EFT0301, EFT0302, EFT0501 };                         /* status.DETAIL_* */
 mtype:outcome = { cancelled, already_terminal, not_found, failed, pending, withdrawn }; /* services.CancelOutcome */
-mtype:answer = { A_cancelled, A_ended, A_not_found, A_failed };                   /* cancel.AnswerKind */
+mtype:answer = { A_cancelled, A_ended, A_not_found, A_failed };                   /* cancel._Said, engine.Reply */
 mtype:apply = { applied, duplicate, stale };                                      /* ApplyOutcome (known statuses) */
 
 #define TERMINAL(s) (s == Completed || s == Failed || s == Cancelled || s == Expired)
@@ -42,6 +42,7 @@ bool graced;                    /* the intent is a graced beacon's (cancel_reaso
 byte claim;                     /* column: cancel_claim (0: none, else the holder's token) */
 bool expired;                   /* column: cancel_claimed_at (older than claim_ttl()) */
 bool notfound;                  /* column: not_found_at */
+bool cfailed;                   /* column: cancel_failed_at (a failed cancel call; cleared with the intent) */
 #define OPEN (!TERMINAL(st) && !notfound)
 
 /* Flinks' side: its own state of the session, and what it has been asked. */
@@ -75,7 +76,7 @@ inline decide(cur, curd, ns, nd, verdict) {
   fi
 }
 
-/* transitions.write_transition(): the columns, the audit row, a signal owed after commit. */
+/* transitions.write_transitions(): the columns, the audit row, a signal owed after commit. */
 inline store(ns, nd) {
   assert(!TERMINAL(st) || (st == Completed && det == EFT0302 && ns == Completed && nd == EFT0301));  /* sinks */
   if
@@ -129,7 +130,7 @@ inline release() {
 #define STILL_OURS (claim == me && st == seen && det == seend)   /* _store_groups' UPDATE ... WHERE */
 #endif
 
-/* services.cancel (_CancelEngine): claim -> call -> finish. `if_requested`: the trigger acts on an intent it read
+/* services.cancel (_Cancel on engine.Engine): claim -> call -> finish. `if_requested`: the trigger acts on an intent it read
  * earlier (the beacon's task, the retry sweep), so its claim also requires the intent to stand.
  * What a worker read dies with its call (the last step resets it, so runs differ only in what matters). */
 inline cancel_session(if_requested) {
@@ -184,7 +185,7 @@ inline cancel_session(if_requested) {
        :: ans == A_not_found ->
             notfound = notfound || !TERMINAL(st); release(); result = not_found
        :: ans == A_failed ->
-            release();                                           /* attempt_count, last_error: not modelled */
+            release(); cfailed = cfailed || !TERMINAL(st);       /* record_failure(); attempt_count: not modelled */
             result = (TERMINAL(st) -> already_terminal : failed)
        fi;
        assert(!(reported && result == cancelled));              /* "cancelled" means this call ended it */
@@ -277,7 +278,8 @@ proctype Resume() {
   atomic {
     if
     :: intent && graced && claim == 0 && !TERMINAL(st) ->
-         intent = false; graced = false; took_back = true; printf("TRAIL resume withdraws the intent\n")
+         intent = false; graced = false; cfailed = false; took_back = true;
+         printf("TRAIL resume withdraws the intent\n")
     :: else
     fi
   }

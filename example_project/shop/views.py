@@ -166,8 +166,13 @@ def start_again(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """The outcome page's "Try again": the same order in a new session, nothing typed twice."""
     session = _own_session(request, session_id)
     try:
-        successor = services.restart_session(session, source="api", reason="try again from the outcome page")
-    except (RestartError, ValidationError, FlinksError):
+        result = services.restart_session(session, source="api", reason="try again from the outcome page")
+    except (RestartError, ValidationError):
+        result = None
+    if result is None or result.outcome not in (
+        services.RestartOutcome.CREATED,
+        services.RestartOutcome.EXISTED,
+    ):
         messages.error(request, _("The payment could not be started again. Please try again in a moment."))
         return redirect("shop:thanks", session_id=session_id)
-    return redirect("shop:pay", session_id=successor.session_id)
+    return redirect("shop:pay", session_id=result.session.session_id)

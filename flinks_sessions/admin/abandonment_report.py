@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, IntegerField, Q, Value, When
+from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from flinks_sessions.models import PaymentSession
+from flinks_sessions.models import FAILED_CANCEL, PaymentSession
 from flinks_sessions.status import OPEN_STATUSES, CancelReason, Status
 
 # The outcomes a day's bar is split into, bottom up; every open status counts as "open".
@@ -166,10 +166,10 @@ def _durations(report: Report, sessions: Any) -> None:
 
 
 def _intents(report: Report, sessions: Any) -> None:
-    waiting = sessions.order_by().filter(cancel_requested_at__isnull=False, status__in=OPEN_STATUSES)
-    figures = waiting.aggregate(
-        failed=Count("pk", filter=~Q(last_error="")),
-        pending=Count("pk", filter=Q(last_error="")),
+    figures = (
+        sessions.order_by()
+        .cancel_requested()
+        .aggregate(failed=Count("pk", filter=FAILED_CANCEL), pending=Count("pk", filter=~FAILED_CANCEL))
     )
     report.failed_cancels = figures["failed"] or 0
     report.pending_cancels = figures["pending"] or 0

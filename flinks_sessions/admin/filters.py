@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.conf import get_settings
+from flinks_sessions.models import FAILED_CANCEL, OPEN
 from flinks_sessions.status import TERMINAL_STATUSES, Source, Status
 from flinks_sessions.webhooks.envelope import STATUS_CHANGED
 
@@ -77,18 +78,11 @@ class ChoiceFilter(admin.SimpleListFilter):
         return queryset
 
 
-_INTENT_CHOICES: tuple[tuple[str, Any, Q], ...] = (
+_INTENT_CHOICES: tuple[tuple[str, Any, Q | str], ...] = (
     ("none", _("Never requested"), Q(cancel_requested_at__isnull=True)),
-    (
-        "pending",
-        _("Requested, not done yet"),
-        Q(cancel_requested_at__isnull=False, last_error="") & ~Q(status__in=TERMINAL_STATUSES),
-    ),
-    (
-        "failed",
-        _("Requested, failed (retried)"),
-        Q(cancel_requested_at__isnull=False) & ~Q(last_error="") & ~Q(status__in=TERMINAL_STATUSES),
-    ),
+    # A failed cancel is the queryset's FAILED_CANCEL (a failed sync or guarantee call is not one).
+    ("pending", _("Requested, not done yet"), OPEN & Q(cancel_requested_at__isnull=False) & ~FAILED_CANCEL),
+    ("failed", _("Requested, failed (retried)"), "failed_cancels"),
     ("cancelled", _("Cancelled"), Q(status=Status.CANCELLED)),
     (
         "overtaken",

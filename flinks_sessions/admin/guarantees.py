@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions import services
 from flinks_sessions.admin.confirmation import confirmation_page, selection
-from flinks_sessions.exceptions import GuaranteeAlreadyDecided
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.guarantee import DECIDED
 from flinks_sessions.status import Product
 
 
@@ -66,13 +66,18 @@ class GuaranteeActionsMixin:
             return self._confirm(request, sessions, decidable, accepted=accepted)
         decided = 0
         for session in decidable:
-            try:
-                result = services.decide_guarantee(session, accepted, source="admin", actor=request.user)
-            except GuaranteeAlreadyDecided as exc:
-                self.message_user(request, str(exc), messages.WARNING)  # type: ignore[attr-defined]
-                continue
-            if result.decided:
+            result = services.decide_guarantee(session, accepted, source="admin", actor=request.user)
+            if result.outcome in DECIDED:
                 decided += 1
+            elif result.outcome is services.GuaranteeOutcome.ALREADY_DECIDED:
+                self.message_user(request, result.error, messages.WARNING)  # type: ignore[attr-defined]
+            elif result.outcome is services.GuaranteeOutcome.PENDING:
+                self.message_user(  # type: ignore[attr-defined]
+                    request,
+                    gettext("%(reference)s: another request is deciding this guarantee right now.")
+                    % {"reference": session.reference_id},
+                    messages.WARNING,
+                )
             else:
                 self.message_user(  # type: ignore[attr-defined]
                     request,

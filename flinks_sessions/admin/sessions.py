@@ -35,13 +35,12 @@ from flinks_sessions.admin.filters import (
     UndecidedGuaranteeFilter,
 )
 from flinks_sessions.admin.guarantees import GuaranteeActionsMixin
-from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.admin.tables import LargeReadOnlyTable
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import Product, Status
 from flinks_sessions.sweeps import run
-from flinks_sessions.sweeps.summary import RunSummary
+from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
 
 # Flinks calls at once for an action over many sessions: enough to make 100 cancels quick, few enough
 # that one operator's click cannot exhaust the connection pool the site's other requests use.
@@ -330,7 +329,7 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
             asks_reason=True,
         )
 
-    def _report_one(self, request: HttpRequest, result: services.CancelResult) -> None:
+    def _report_one(self, request: HttpRequest, result: services.Result[services.CancelOutcome]) -> None:
         session = result.session
         outcome = result.outcome
         if outcome is services.CancelOutcome.CANCELLED:

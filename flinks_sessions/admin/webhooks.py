@@ -14,8 +14,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from flinks_sessions.admin.columns import short_id_html, when_html
 from flinks_sessions.admin.filters import EventTypeListFilter
@@ -23,6 +23,7 @@ from flinks_sessions.admin.search import DELIVERY_SEARCH_HELP, delivery_match
 from flinks_sessions.admin.tables import LargeReadOnlyTable
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.safejson import loads
+from flinks_sessions.sweeps.summary import describe_outcomes
 from flinks_sessions.webhooks.processing import process_delivery
 
 Outcome = WebhookDelivery.Outcome
@@ -121,10 +122,7 @@ class WebhookDeliveryAdmin(LargeReadOnlyTable, admin.ModelAdmin):
         for delivery in list(eligible):
             outcomes[process_delivery(delivery, announce=False)] += 1
         done = sum(outcomes.values())
-        summary = ", ".join(
-            gettext("%(outcome)s: %(count)d") % {"outcome": Outcome(key).label, "count": count}
-            for key, count in sorted(outcomes.items())
-        )
+        summary = describe_outcomes(outcomes, lambda key: Outcome(key).label)
         self.message_user(
             request,
             ngettext(

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views import View
 
 from flinks_sessions import metrics
-from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
+from flinks_sessions.models import FAILED_CANCEL, Announcement, PaymentSession, SessionEvent
 
 
 def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
@@ -37,15 +37,11 @@ def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
         f"Sessions still open more than {int(open_after.total_seconds())} s after they were created.",
         overdue,
     )
-    backlog = (
-        PaymentSession.objects.open()
-        .filter(cancel_requested_at__isnull=False)
-        .aggregate(
-            failed=Count("pk", filter=Q(attempt_count__gt=0)), pending=Count("pk", filter=Q(attempt_count=0))
-        )
+    backlog = PaymentSession.objects.cancel_requested().aggregate(
+        failed=Count("pk", filter=FAILED_CANCEL), pending=Count("pk", filter=~FAILED_CANCEL)
     )
     documentation = (
-        "Open sessions asked to cancel: 'failed' had at least one failed attempt (--retry-failed picks them up), "
+        "Open sessions asked to cancel: 'failed' had a failed cancel call (--retry-failed picks them up), "
         "'pending' wait for their first."
     )
     for state in ("failed", "pending"):

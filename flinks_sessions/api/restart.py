@@ -26,9 +26,9 @@ from rest_framework.response import Response
 from flinks_sessions.api.links import session_links, site_origin
 from flinks_sessions.api.throttles import BeaconThrottle, RestartThrottle
 from flinks_sessions.api.views import SOURCE, BrowserEndpoint
-from flinks_sessions.exceptions import FlinksError, RestartLimitReached, RestartPending, RestartRefused
+from flinks_sessions.exceptions import RestartRefused
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.services import restart_session, successor_of
+from flinks_sessions.services import RestartOutcome, restart_session
 from flinks_sessions.status import CancelReason
 
 
@@ -46,28 +46,35 @@ class SessionRestartView(BrowserEndpoint):
         session = PaymentSession.objects.filter(session_id=self.session_id()).first()
         if session is None:
             raise NotFound(_("Unknown session."))
-        existed = successor_of(session) is not None
         try:
-            successor = restart_session(session, source=SOURCE, reason=CancelReason.RESTARTED)
-        except RestartPending:
+            result = restart_session(session, source=SOURCE, reason=CancelReason.RESTARTED)
+        except (RestartRefused, ValidationError) as error:
+            return self._refused(session, "; ".join(_messages(error)))
+        outcome = result.outcome
+        if outcome is RestartOutcome.PENDING:
             return Response(
                 {"sessionId": str(session.session_id), "pending": True}, status=status.HTTP_409_CONFLICT
             )
-        except (RestartRefused, ValidationError) as error:
-            return Response(
-                {
-                    "sessionId": str(session.session_id),
-                    "pending": False,
-                    "limitReached": isinstance(error, RestartLimitReached),
-                    "detail": "; ".join(_messages(error)),
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
-        except FlinksError:
+        if outcome in (RestartOutcome.REFUSED, RestartOutcome.LIMIT_REACHED):
+            return self._refused(session, result.error, limit_reached=outcome is RestartOutcome.LIMIT_REACHED)
+        if outcome not in (RestartOutcome.CREATED, RestartOutcome.EXISTED):
             return Response(
                 {"detail": _("The payment could not be started again. Please try later.")},
                 status=status.HTTP_502_BAD_GATEWAY,
             )
-        links = session_links(successor, parent_origin=site_origin(request))
+        links = session_links(result.session, parent_origin=site_origin(request))
         answer = {**links.as_json(), "previousSessionId": str(session.session_id)}
-        return Response(answer, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        created = outcome is RestartOutcome.CREATED
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _refused(session: PaymentSession, detail: str, *, limit_reached: bool = False) -> Response:
+        return Response(
+            {
+                "sessionId": str(session.session_id),
+                "pending": False,
+                "limitReached": limit_reached,
+                "detail": detail,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )

@@ -2,16 +2,14 @@
 
 When a guarantee webhook is configured, Flinks offers each guarantee to the merchant and waits for its answer;
 a rejection fails the session, an acceptance lets it complete (``docs/flinks-api.md``, "Guarantee decision").
-The decision is final, so it follows the cancel engine's claim protocol (``docs/architecture.md``):
+The decision is final, so the claim engine runs it (:mod:`~flinks_sessions.services.engine`,
+``docs/architecture.md``); what is the decision's own:
 
-1. *Claim*, in one short durable transaction: one conditional UPDATE takes the session when it is open, GEFT,
-   undecided and has no live guarantee claim (one older than :func:`~flinks_sessions.services.claim_ttl` counts
-   as gone). A caller that finds the guarantee decided, or being decided, gets
-   :class:`~flinks_sessions.exceptions.GuaranteeAlreadyDecided`: nothing is sent.
-2. *Call*, with no transaction and no lock: ``POST /guarantees/confirm``. Every exception becomes an answer.
-3. *Finish*, under the row lock: Flinks' acceptance of the decision is stored, audited and announced
-   (``guarantee_decided``, after commit); an error answer is a typed outcome and a recorded failure, with
-   nothing decided. The finish releases its own claim, and only its own.
+- the claim takes a session that is open, GEFT and undecided. A caller that finds the guarantee decided gets
+  ``already_decided``, one that finds it being decided ``pending``: nothing is sent.
+- the call is ``POST /guarantees/confirm``.
+- the finish stores Flinks' acceptance of the decision, audited and announced (``guarantee_decided``, after
+  commit); an error answer is a typed outcome and a recorded failure of the guarantee, with nothing decided.
 
 It works on any open GEFT session, whether or not the offer's webhook reached the site (a webhook can be lost):
 Flinks' answer is the authority.
@@ -20,37 +18,20 @@ Flinks' answer is the authority.
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from flinks_sessions.client import FlinksClient, GuaranteeOffer
 from flinks_sessions.conf import get_settings
-from flinks_sessions.exceptions import (
-    FlinksAPIError,
-    FlinksError,
-    FlinksNotFound,
-    FlinksUnavailable,
-    GuaranteeAlreadyDecided,
-)
-from flinks_sessions.models import GuaranteeDecision, PaymentSession, SessionEvent
+from flinks_sessions.models import OPEN, GuaranteeDecision, PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
-from flinks_sessions.services.accounts import Clients, describe_error
-from flinks_sessions.services.cancel import claim_ttl
-from flinks_sessions.services.transitions import (
-    audit_event,
-    check_source,
-    copy_state,
-    lock,
-    mark_not_found,
-    record_failure,
-)
+from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.transitions import audit_event, check_source
 from flinks_sessions.signals import guarantee_decided, send_safely
 from flinks_sessions.status import Product
 
@@ -65,34 +46,27 @@ class GuaranteeOutcome(StrEnum):
     )
     NOT_FOUND = "not_found"  # Flinks does not know the session; marked
     ALREADY_TERMINAL = "already_terminal"  # the session has ended: there is nothing left to decide
+    ALREADY_DECIDED = "already_decided"  # decided before: nothing sent, the stored decision stands
+    PENDING = "pending"  # another caller is deciding it right now: nothing sent
     FAILED = "failed"  # no answer (network, 5xx after the retries): nothing is decided, a new try may follow
 
 
-@dataclass(frozen=True)
-class GuaranteeResult:
-    outcome: GuaranteeOutcome
-    session: PaymentSession
-    error: str = ""
-
-    @property
-    def decided(self) -> bool:
-        """Whether Flinks took this decision (and it is stored)."""
-        return self.outcome in (GuaranteeOutcome.ACCEPTED, GuaranteeOutcome.REJECTED)
+DECIDED = (GuaranteeOutcome.ACCEPTED, GuaranteeOutcome.REJECTED)
 
 
 def decide_guarantee(
     session: PaymentSession, accepted: bool, *, source: str, actor: Any = None
-) -> GuaranteeResult:
+) -> Result[GuaranteeOutcome]:
     """Accept or reject the session's guarantee at Flinks, once; store, audit and announce what Flinks took.
 
-    Raises :class:`~flinks_sessions.exceptions.GuaranteeAlreadyDecided` when the guarantee was decided already
-    or another caller is deciding it now, and ``ValueError`` for a session that is not GEFT. Must not run
-    inside ``atomic()``: it makes an HTTP call, which never waits under a row lock.
+    A guarantee decided already answers ``already_decided`` (``error`` says what and when), one another caller
+    is deciding now ``pending``. Raises ``ValueError`` for a session that is not GEFT. Must not run inside
+    ``atomic()``: it makes an HTTP call, which never waits under a row lock.
     """
     check_source(source)
     if session.product != Product.GEFT:
         raise ValueError(f"session {session.session_id} is {session.product}, not GEFT: it has no guarantee")
-    return pipeline.run_one(_GuaranteeEngine(accepted=accepted, source=source, actor=actor), session)
+    return pipeline.run_one(Engine(_Decide(accepted=accepted, source=source, actor=actor)), session)
 
 
 def policy_decision(session: PaymentSession, offer: GuaranteeOffer) -> bool | None:
@@ -115,7 +89,7 @@ def policy_decision(session: PaymentSession, offer: GuaranteeOffer) -> bool | No
         return None
 
 
-def apply_guarantee_policy(session: PaymentSession) -> GuaranteeResult | None:
+def apply_guarantee_policy(session: PaymentSession) -> Result[GuaranteeOutcome] | None:
     """Decide the stored offer as the policy says (the task the offer's webhook enqueues); ``None`` if not."""
     if session.product != Product.GEFT:
         logger.warning(
@@ -126,140 +100,55 @@ def apply_guarantee_policy(session: PaymentSession) -> GuaranteeResult | None:
     accepted = policy_decision(session, offer)
     if accepted is None:
         return None
-    try:
-        return decide_guarantee(session, accepted, source="webhook")
-    except GuaranteeAlreadyDecided as exc:
-        logger.info("Guarantee of session %s not decided by the policy: %s", session.session_id, exc)
+    result = decide_guarantee(session, accepted, source="webhook")
+    if result.outcome in (GuaranteeOutcome.ALREADY_DECIDED, GuaranteeOutcome.PENDING):
+        logger.info(
+            "Guarantee of session %s not decided by the policy: %s", session.session_id, result.outcome
+        )
         return None
+    return result
 
 
-@dataclass(frozen=True)
-class _Call:
-    session: PaymentSession
-    claim: uuid.UUID
-    client: FlinksClient
+class _Decide(Action[GuaranteeOutcome]):
+    """What is the guarantee decision's own in the claim protocol; the engine does the rest."""
 
-
-@dataclass(frozen=True)
-class _Answer:
-    outcome: GuaranteeOutcome
-    body: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-
-
-class _GuaranteeEngine:
-    """The three stages of one decision, for :func:`pipeline.run_one`."""
+    name = "guarantee"
+    outcomes = GuaranteeOutcome
+    failure = SessionEvent.Kind.GUARANTEE_FAILED
 
     def __init__(self, *, accepted: bool, source: str, actor: Any) -> None:
+        super().__init__(source=source, actor=actor)
         self.accepted = accepted
-        self.source = source
-        self.actor = actor
-        self.clients = Clients()
 
-    def claim(self, sessions: list[PaymentSession]) -> tuple[list[_Call], list[GuaranteeResult]]:
-        [session] = sessions
-        if session.pk is None:
-            return [], [GuaranteeResult(GuaranteeOutcome.FAILED, session, "the session was never saved")]
-        client = self.clients.get(session.account)
-        if not isinstance(client, FlinksClient):
-            return [], [GuaranteeResult(GuaranteeOutcome.FAILED, session, str(client))]
-        now = timezone.now()
-        claim = uuid.uuid4()
-        with transaction.atomic(durable=True):
-            taken = (
-                PaymentSession.objects.filter(pk=session.pk, product=Product.GEFT, guarantee_decision="")
-                .open()
-                .filter(Q(guarantee_claimed_at__isnull=True) | Q(guarantee_claimed_at__lt=now - claim_ttl()))
-                .update(guarantee_claim=claim, guarantee_claimed_at=now, updated_at=now)
-            )
-        session.refresh_from_db()
-        if taken:
-            return [_Call(session, claim, client)], []
-        return [], [self._unclaimed(session)]
+    def claimable(self) -> Q:
+        return OPEN & Q(product=Product.GEFT, guarantee_decision="")
 
-    @staticmethod
-    def _unclaimed(session: PaymentSession) -> GuaranteeResult:
-        """Why the claim failed, from the stored row: raised when it is a second decision."""
+    def why_not(self, session: PaymentSession) -> Result[GuaranteeOutcome]:
         if session.guarantee_decision:
-            raise GuaranteeAlreadyDecided(
-                f"The guarantee of session {session.session_id} was already decided: "
-                f"{session.get_guarantee_decision_display()} at {session.guarantee_decided_at:%Y-%m-%d %H:%M:%S}.",
-                decision=session.guarantee_decision,
-            )
+            decided = f"{session.get_guarantee_decision_display()} at {session.guarantee_decided_at:%Y-%m-%d %H:%M:%S}"
+            error = f"The guarantee of session {session.session_id} was already decided: {decided}."
+            return Result(GuaranteeOutcome.ALREADY_DECIDED, session, error)
         if session.is_terminal:
-            return GuaranteeResult(GuaranteeOutcome.ALREADY_TERMINAL, session)
+            return Result(GuaranteeOutcome.ALREADY_TERMINAL, session)
         if session.not_found_at is not None:
-            return GuaranteeResult(GuaranteeOutcome.NOT_FOUND, session)
+            return Result(GuaranteeOutcome.NOT_FOUND, session)
         if session.session_id is None:
-            return GuaranteeResult(
-                GuaranteeOutcome.FAILED, session, "the session was never confirmed by Flinks"
-            )
-        raise GuaranteeAlreadyDecided(
-            f"The guarantee of session {session.session_id} is being decided by another caller right now."
-        )
+            return Result(GuaranteeOutcome.FAILED, session, "the session was never confirmed by Flinks")
+        return Result(GuaranteeOutcome.PENDING, session)
 
-    def claim_failed(self, session: PaymentSession, error: Exception) -> GuaranteeResult:
-        return GuaranteeResult(GuaranteeOutcome.FAILED, session, describe_error(error))
+    def call(self, client: FlinksClient, session: PaymentSession) -> dict[str, Any]:
+        body = client.confirm_guarantee(str(session.session_id), accepted=self.accepted)
+        return body if isinstance(body, dict) else {}
 
-    def call(self, call: _Call) -> _Answer:
-        session_id = str(call.session.session_id)
-        try:
-            body = call.client.confirm_guarantee(session_id, accepted=self.accepted)
-        except FlinksNotFound as exc:
-            return _Answer(GuaranteeOutcome.NOT_FOUND, error=str(exc))
-        except FlinksUnavailable as exc:
-            return _Answer(GuaranteeOutcome.FAILED, error=str(exc))
-        except FlinksAPIError as exc:  # Flinks read the request and said no: its answer, not an outage
-            return _Answer(GuaranteeOutcome.REFUSED, error=str(exc))
-        except FlinksError as exc:
-            return _Answer(GuaranteeOutcome.FAILED, error=str(exc))
-        except Exception as exc:
-            logger.exception("Confirming the guarantee of Flinks session %s raised", session_id)
-            return _Answer(GuaranteeOutcome.FAILED, error=describe_error(exc))
-        outcome = GuaranteeOutcome.ACCEPTED if self.accepted else GuaranteeOutcome.REJECTED
-        return _Answer(outcome, body=body if isinstance(body, dict) else {})
+    def store(self, locked: PaymentSession, answer: Answer, *, now: datetime) -> tuple[GuaranteeOutcome, str]:
+        if answer.reply is Reply.ANSWERED:
+            if not locked.guarantee_decision:
+                self._record_decision(locked, answer.value, now=now)
+            return (GuaranteeOutcome.ACCEPTED if self.accepted else GuaranteeOutcome.REJECTED), ""
+        outcome = GuaranteeOutcome.REFUSED if answer.reply is Reply.REFUSED else GuaranteeOutcome.FAILED
+        return outcome, answer.error
 
-    def finish(self, done: list[tuple[_Call, _Answer]]) -> list[GuaranteeResult]:
-        return [self._store(call, answer) for call, answer in done]
-
-    def _store(self, call: _Call, answer: _Answer) -> GuaranteeResult:
-        session = call.session
-        now = timezone.now()
-        decided = answer.outcome in (GuaranteeOutcome.ACCEPTED, GuaranteeOutcome.REJECTED)
-        try:
-            with transaction.atomic(durable=True):
-                locked = lock(session.pk)
-                if decided and not locked.guarantee_decision:
-                    self._record_decision(locked, answer, now=now)
-                elif answer.outcome is GuaranteeOutcome.NOT_FOUND:
-                    mark_not_found(locked, source=self.source, reason=answer.error, actor=self.actor, now=now)
-                elif not decided:
-                    record_failure(
-                        locked,
-                        SessionEvent.Kind.GUARANTEE_FAILED,
-                        answer.error,
-                        source=self.source,
-                        actor=self.actor,
-                        now=now,
-                    )
-                if locked.guarantee_claim == call.claim:  # a stale claim may have been taken over meanwhile
-                    locked.guarantee_claim = None
-                    locked.guarantee_claimed_at = None
-                locked.save(update_fields=["guarantee_claim", "guarantee_claimed_at", "updated_at"])
-            copy_state(locked, session)
-        except Exception as exc:  # the claim stays until claim_ttl(); nothing was stored
-            logger.exception(
-                "Could not store the guarantee decision of Flinks session %s", session.session_id
-            )
-            return GuaranteeResult(GuaranteeOutcome.FAILED, session, describe_error(exc))
-        if not decided:
-            logger.warning(
-                "The guarantee decision of Flinks session %s was not taken (%s): %s",
-                session.session_id, answer.outcome, answer.error,
-            )  # fmt: skip
-        return GuaranteeResult(answer.outcome, session, answer.error)
-
-    def _record_decision(self, locked: PaymentSession, answer: _Answer, *, now: Any) -> None:
+    def _record_decision(self, locked: PaymentSession, body: dict[str, Any], *, now: datetime) -> None:
         decision = GuaranteeDecision.ACCEPTED if self.accepted else GuaranteeDecision.REJECTED
         locked.guarantee_decision = decision
         locked.guarantee_decided_at = now
@@ -270,7 +159,7 @@ class _GuaranteeEngine:
             source=self.source,
             actor=self.actor,
             reason=decision.value,
-            payload={"guaranteeAccepted": self.accepted, "answer": answer.body},
+            payload={"guaranteeAccepted": self.accepted, "answer": body},
         ).save()
         logger.info("Flinks session %s: guarantee %s via %s", locked.session_id, decision, self.source)
         session, accepted, source, actor = locked, self.accepted, self.source, self.actor

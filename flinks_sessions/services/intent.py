@@ -162,9 +162,16 @@ def withdraw_cancel(session: PaymentSession, *, source: str, graced_only: bool =
                 cancel_claim__isnull=True,
             )
             .exclude(status__in=TERMINAL_STATUSES)
-            .update(cancel_requested_at=None, cancel_source="", cancel_reason="", updated_at=now)
+            .update(
+                cancel_requested_at=None,
+                cancel_source="",
+                cancel_reason="",
+                cancel_failed_at=None,
+                updated_at=now,
+            )
         )
         if withdrawn:
             audit_event(session, SessionEvent.Kind.CANCEL_WITHDRAWN, source=source).save()
             session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
+            session.cancel_failed_at = None
     return bool(withdrawn)

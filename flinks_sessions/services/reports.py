@@ -13,8 +13,9 @@ from django.db import transaction
 
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.result import Result
 from flinks_sessions.services.start import confirm_creation
-from flinks_sessions.services.transitions import ApplyResult, apply_locked, check_source
+from flinks_sessions.services.transitions import ApplyOutcome, apply_locked, check_source
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -30,7 +31,7 @@ class Mismatch:
     reported_reference: str
 
 
-def apply_report(remote: RemoteStatus, *, source: str) -> ApplyResult | Mismatch | None:
+def apply_report(remote: RemoteStatus, *, source: str) -> Result[ApplyOutcome] | Mismatch | None:
     """Apply ``remote`` to the session with its Flinks id; ``None`` when no session here is that one.
 
     A session whose creation timed out has no id yet: the first report that names it is matched by its

@@ -9,17 +9,15 @@ reference may belong to two accounts); the count is the sessions that replaced a
 from __future__ import annotations
 
 from flinks_sessions.conf import get_settings
-from flinks_sessions.exceptions import RestartLimitReached
 from flinks_sessions.models import PaymentSession
 
 
-def check_restart_bound(session: PaymentSession) -> None:
-    """Raise :class:`RestartLimitReached` when ``session``'s order already has ``RESTART_LIMIT`` successors."""
+def restart_bound_reached(session: PaymentSession) -> str:
+    """Why ``session``'s order may not start again (it has ``RESTART_LIMIT`` successors already), or ``""``."""
     limit = get_settings().restart_limit
     restarts = PaymentSession.objects.filter(
         reference_id=session.reference_id, account=session.account, restarted_from__isnull=False
     ).count()
     if restarts >= limit:
-        raise RestartLimitReached(
-            f"this order was started again {restarts} times, the most allowed (RESTART_LIMIT = {limit})"
-        )
+        return f"this order was started again {restarts} times, the most allowed (RESTART_LIMIT = {limit})"
+    return ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 
-from flinks_sessions.client import RemoteStatus, get_client
+from flinks_sessions.client import CreatedSession, RemoteStatus, get_client
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
 from flinks_sessions.log_context import session_extra
@@ -63,6 +64,50 @@ def build_session_body(
     return body
 
 
+@dataclass(frozen=True)
+class Creation:
+    """A session ready to be created at Flinks: validated, its request body built, its row's columns known."""
+
+    body: dict[str, Any]
+    fields: dict[str, Any]
+
+    @property
+    def account(self) -> str:
+        return str(self.fields["account"])
+
+
+def prepare(parameters: Mapping[str, Any]) -> Creation:
+    """Validate the keyword arguments of :func:`start_session` (``ValidationError``); nothing is sent."""
+    product = parameters.get("product") or Product.EFT
+    payor, payee, options = parameters["payor"], parameters.get("payee"), parameters.get("options")
+    rules = rules_for(product)
+    amount = clean_amount(parameters.get("amount"), rules)
+    reference = clean_reference(parameters["reference_id"], rules)
+    body = build_session_body(
+        product=product,
+        amount=amount,
+        reference_id=reference,
+        payor=clean_payor(payor, rules),
+        payee=payee,
+        options=options,
+    )
+    owner = parameters.get("owner")
+    fields = {
+        "reference_id": reference,
+        "amount": amount,
+        "product": product,
+        "account": parameters.get("account") or get_settings().account_name_for(product),
+        "owner": owner if getattr(owner, "pk", None) else None,
+        "metadata": dict(parameters.get("metadata") or {}),
+        "start_params": {
+            key: dict(value)
+            for key, value in (("payor", payor), ("payee", payee), ("options", options))
+            if value
+        },
+    }
+    return Creation(body, fields)
+
+
 def start_session(
     *,
     amount: Decimal | int | str | None = None,
@@ -89,93 +134,51 @@ def start_session(
     ``payor``, ``payee`` and ``options`` are kept on the row (``start_params``): a restart
     (:func:`~flinks_sessions.services.restart_session`) sends them again, so the shopper types nothing twice.
     """
-    return create_session(
-        amount=amount,
-        reference_id=reference_id,
-        payor=payor,
-        product=product,
-        owner=owner,
-        account=account,
-        payee=payee,
-        options=options,
-        metadata=metadata,
+    creation = prepare(locals())
+    try:
+        created = get_client(creation.account).create_session(creation.body)
+    except FlinksUnavailable as exc:
+        record_ambiguous(creation, exc, source="api")
+        raise
+    return store_created(creation, created, source="api")
+
+
+def record_ambiguous(creation: Creation, error: FlinksUnavailable, *, source: str) -> None:
+    """A creation that may or may not have reached Flinks: a row without a session id, to be reconciled."""
+    if not error.ambiguous:
+        return
+    reference = creation.fields["reference_id"]
+    PaymentSession.objects.create(**creation.fields, last_error=f"creation outcome unknown: {error}"[:1000])
+    logger.error(
+        "Creating Flinks session %s may or may not have succeeded: %s",
+        reference,
+        error,
+        extra=session_extra(
+            source=source, outcome="ambiguous", reference_id=reference, account=creation.account
+        ),
     )
 
 
-def create_session(
+def store_created(
+    creation: Creation,
+    created: CreatedSession,
     *,
-    amount: Decimal | int | str | None,
-    reference_id: str,
-    payor: Mapping[str, Any],
-    product: str = Product.EFT,
-    owner: Any = None,
-    account: str | None = None,
-    payee: Mapping[str, Any] | None = None,
-    options: Mapping[str, Any] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    source: str,
     restarted_from: PaymentSession | None = None,
-    source: str = "api",
     actor: Any = None,
     reason: str = "",
 ) -> PaymentSession:
-    """:func:`start_session`, and for a restart the link to the predecessor, stored with the row itself."""
-    rules = rules_for(product)
-    cleaned_amount = clean_amount(amount, rules)
-    reference = clean_reference(reference_id, rules)
-    cleaned_payor = clean_payor(payor, rules)
-    clean_payee(payee, rules)
-    account_name = account or get_settings().account_name_for(product)
-    body = build_session_body(
-        product=product,
-        amount=cleaned_amount,
-        reference_id=reference,
-        payor=cleaned_payor,
-        payee=payee,
-        options=options,
-    )
-    fields = {
-        "reference_id": reference,
-        "amount": cleaned_amount,
-        "product": product,
-        "account": account_name,
-        "owner": owner if getattr(owner, "pk", None) else None,
-        "metadata": dict(metadata or {}),
-        "start_params": {
-            key: dict(value)
-            for key, value in (("payor", payor), ("payee", payee), ("options", options))
-            if value
-        },
-    }
-    try:
-        created = get_client(account_name).create_session(body)
-    except FlinksUnavailable as exc:
-        if exc.ambiguous:
-            PaymentSession.objects.create(**fields, last_error=f"creation outcome unknown: {exc}"[:1000])
-            logger.error(
-                "Creating Flinks session %s may or may not have succeeded: %s",
-                reference,
-                exc,
-                extra=session_extra(
-                    source=source, outcome="ambiguous", reference_id=reference, account=account_name
-                ),
-            )
-        raise
+    """Store a session Flinks created, and for a restart the link to the predecessor and its audit row."""
     with transaction.atomic():
         session = PaymentSession.objects.create(
-            **fields,
+            **creation.fields,
             session_id=created.session_id,
             status=Status.INITIATED,
             remote_status="Initiated",
             restarted_from=restarted_from,
         )
-        SessionEvent.objects.create(
-            session=session,
-            kind=SessionEvent.Kind.CREATED,
-            to_status=Status.INITIATED,
-            source=source,
-            reason=f"restart of {restarted_from.session_id}" if restarted_from is not None else "",
-            payload={"sessionId": created.session_id, "referenceId": created.reference_id},
-        )
+        why = f"restart of {restarted_from.session_id}" if restarted_from is not None else ""
+        _created_event(session, created.session_id, created.reference_id, source=source, reason=why)
         if restarted_from is not None:
             audit_event(
                 restarted_from,
@@ -211,13 +214,12 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         return None
     session.session_id = remote.session_id
     session.save(update_fields=["session_id", "updated_at"])
-    SessionEvent.objects.create(
-        session=session,
-        kind=SessionEvent.Kind.CREATED,
-        to_status=session.status,
+    _created_event(
+        session,
+        remote.session_id,
+        remote.reference_id,
         source=source,
         reason="creation confirmed by Flinks (matched by referenceId)",
-        payload={"sessionId": remote.session_id, "referenceId": remote.reference_id},
     )
     logger.warning(
         "Attached Flinks session %s to the ambiguous creation of reference %s (row %s)",
@@ -225,3 +227,17 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         extra=session_extra(session, source=source, outcome="attached"),
     )  # fmt: skip
     return session
+
+
+def _created_event(
+    session: PaymentSession, session_id: Any, reference_id: Any, *, source: str, reason: str
+) -> None:
+    """The ``created`` audit row: Flinks knows the session by this id (and the app's reference)."""
+    SessionEvent.objects.create(
+        session=session,
+        kind=SessionEvent.Kind.CREATED,
+        to_status=session.status,
+        source=source,
+        reason=reason,
+        payload={"sessionId": session_id, "referenceId": reference_id},
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -17,6 +16,7 @@ from flinks_sessions.client import RemoteStatus
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
 from flinks_sessions.services.announcements import ANNOUNCED_KINDS, send_after_commit
+from flinks_sessions.services.result import Result
 from flinks_sessions.signals import SOURCES
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
@@ -31,17 +31,6 @@ class ApplyOutcome(StrEnum):
     DUPLICATE = "duplicate"  # the session already holds this state: nothing stored, nothing sent
     STALE = "stale"  # the session is in a terminal state this report cannot undo
     UNKNOWN_STATUS = "unknown_status"  # Flinks sent a value we do not know: kept raw, nothing changed
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    outcome: ApplyOutcome
-    session: PaymentSession
-    previous_status: str
-
-    @property
-    def changed(self) -> bool:
-        return self.outcome is ApplyOutcome.APPLIED
 
 
 def audit_event(
@@ -102,7 +91,7 @@ def apply_remote_status(
     source: str,
     actor: Any = None,
     reason: str = "",
-) -> ApplyResult:
+) -> Result[ApplyOutcome]:
     """Store what Flinks says, if it is a real and allowed change; a duplicate or a late report changes nothing.
 
     Safe inside a caller's transaction (no HTTP here). ``session`` is refreshed with the stored state.
@@ -112,12 +101,12 @@ def apply_remote_status(
         locked = lock(session.pk)
         result = apply_locked(locked, remote, source=source, actor=actor, reason=reason)
     copy_state(locked, session)
-    return ApplyResult(result.outcome, session, result.previous_status)
+    return Result(result.outcome, session)
 
 
 def apply_locked(
     locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None, reason: str = ""
-) -> ApplyResult:
+) -> Result[ApplyOutcome]:
     """The body of :func:`apply_remote_status` for callers that already hold the row lock.
 
     The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
@@ -134,8 +123,12 @@ def apply_locked(
             )
     elif outcome is ApplyOutcome.APPLIED:
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
-        write_transition(locked, remote.status, remote, source=source, actor=actor, reason=reason)
-    return ApplyResult(outcome, locked, previous)
+        changes = transition_changes(remote.status, remote, now=timezone.now())
+        PaymentSession.objects.filter(pk=locked.pk).update(**changes)
+        write_transitions(
+            [(locked, remote.status, remote, changes)], source=source, actor=actor, reason=reason
+        )
+    return Result(outcome, locked)
 
 
 def track_again(locked: PaymentSession, remote: RemoteStatus, *, source: str) -> None:
@@ -217,34 +210,6 @@ def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) ->
     return changes
 
 
-def write_transition(
-    session: PaymentSession,
-    new_status: Status,
-    remote: RemoteStatus,
-    *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
-    extra: dict[str, Any] | None = None,
-    stored: bool = False,
-) -> None:
-    """Write the change and its audit row (pending), and queue its announcement for after commit.
-
-    The caller holds the row lock, or (``stored=True``) has already written the columns with a conditional
-    UPDATE that proves the row was in ``session.status``. ``session`` is updated in place and is what the
-    signals carry.
-    """
-    now = timezone.now()
-    changes = {**transition_changes(new_status, remote, now=now), **(extra or {})}
-    if not stored:
-        PaymentSession.objects.filter(pk=session.pk).update(**changes)
-    event = prepare_transition(
-        session, new_status, remote, changes, source=source, actor=actor, reason=reason
-    )
-    event.save()
-    send_after_commit([(session, event)])
-
-
 def write_transitions(
     changed: Sequence[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]],
     *,
@@ -252,11 +217,12 @@ def write_transitions(
     actor: Any = None,
     reason: str = "",
 ) -> None:
-    """:func:`write_transition` with ``stored=True`` for many rows: one INSERT of the audit rows, one hook.
+    """The audit rows of transitions already written (one INSERT), and their signals queued for after commit.
 
-    Each item is ``(session, new_status, remote, changes)`` whose ``changes`` a conditional UPDATE in the
-    current transaction has already written; every session still gets its own audit row and its own signals,
-    sent after commit in the order given.
+    Each item is ``(session, new_status, remote, changes)`` whose ``changes`` the caller has written in the
+    current transaction, under the row lock or with a conditional UPDATE that proves the row was in
+    ``session.status``. Each session is updated in place and is what its signals carry; every session gets its
+    own audit row and its own signals, sent after commit in the order given.
     """
     announced = [
         (
@@ -322,12 +288,18 @@ def record_failure(
 ) -> None:
     """A call to Flinks for this session failed: count it, keep the error, and audit it as ``kind``.
 
-    The row must be locked by the caller.
+    Every action's failure is counted in ``attempt_count`` and ``last_error``; a failed cancel is also marked
+    in ``cancel_failed_at``, the only mark that makes a cancel "failed" (``models.FAILED_CANCEL``). The row
+    must be locked by the caller.
     """
     locked.attempt_count += 1
     locked.last_error = error[:1000]
     locked.last_error_at = now
-    locked.save(update_fields=["attempt_count", "last_error", "last_error_at", "updated_at"])
+    fields = ["attempt_count", "last_error", "last_error_at", "updated_at"]
+    if kind == SessionEvent.Kind.CANCEL_FAILED:
+        locked.cancel_failed_at = now
+        fields.append("cancel_failed_at")
+    locked.save(update_fields=fields)
     audit_event(locked, kind, source=source, actor=actor, reason=error).save()
 
 

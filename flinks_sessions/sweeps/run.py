@@ -30,7 +30,7 @@ from flinks_sessions.tasks import enqueue_cancel, enqueue_sync
 OnResult = Callable[[ItemResult], None]
 
 
-def item_result(result: services.CancelResult | services.SyncResult) -> ItemResult:
+def item_result(result: services.Result[Any]) -> ItemResult:
     return ItemResult(
         result.outcome.value, label=session_label(result.session), error=result.error, failed=not result.ok
     )
@@ -38,13 +38,13 @@ def item_result(result: services.CancelResult | services.SyncResult) -> ItemResu
 
 def _summarised(
     sessions: Sequence[PaymentSession],
-    run: Callable[[Callable[[services.CancelResult | services.SyncResult], None]], object],
+    run: Callable[[Callable[[services.Result[Any]], None]], object],
     on_result: OnResult | None,
 ) -> RunSummary:
     """Count each result as it arrives; Ctrl-C ends the run as the scheduler does, and the summary says so."""
     summary = RunSummary(total=len(sessions))
 
-    def record(result: services.CancelResult | services.SyncResult) -> None:
+    def record(result: services.Result[Any]) -> None:
         item = item_result(result)
         summary.add(item)
         if on_result is not None:

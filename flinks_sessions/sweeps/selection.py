@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.services import claim_ttl
+from flinks_sessions.services.engine import claim_ttl
 from flinks_sessions.services.products import EMAILED_LINK, emailed_link
 
 _DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)\s*$", re.IGNORECASE)
@@ -103,7 +103,7 @@ def select_retry_failed(
     """Open sessions whose cancel was asked for, never finished, and that nobody is cancelling right now.
 
     See :meth:`~flinks_sessions.models.PaymentSessionQuerySet.due_for_retry`: a claim counts as gone after
-    :func:`~flinks_sessions.services.claim_ttl`, an intent without a recorded failure after ``grace``
+    :func:`~flinks_sessions.services.engine.claim_ttl`, an intent without a recorded failure after ``grace``
     (``EXIT_GRACE_PERIOD`` by default).
     """
     now = filters.now or timezone.now()

@@ -1,11 +1,19 @@
-"""What a sweep did, counted and worded the same way by the commands, the admin and the scheduled tasks."""
+"""What a run did, counted once and worded from one table of meanings, for the commands, the admin and the tasks.
+
+Each outcome a service answers has one :class:`Meaning`: how a command's summary line counts it (every count,
+for scripts that parse them) and how the admin says it to a person (only the counts that are not zero, plurals
+right, translated). The webhook reprocessing words its outcomes with the same helper.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import CancelOutcome, SyncOutcome
@@ -14,6 +22,89 @@ ENQUEUED = "enqueued"
 SKIPPED = "skipped"
 UNKNOWN = "unknown"
 FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """One outcome in words: ``count`` on a command's line (``"%d cancelled"``), ``said`` in the admin (a plural
+    with ``%(count)d``; ``None``: the admin does not say it), ``also`` the keys counted with it."""
+
+    count: Any = None
+    said: Any = None
+    also: tuple[str, ...] = ()
+    always: bool = True  # on a command's line even when zero
+
+    def total(self, counts: Mapping[str, int], key: str) -> int:
+        return counts.get(key, 0) + sum(counts.get(other, 0) for other in self.also)
+
+
+_ENDED = ngettext_lazy("%(count)d had already ended.", "%(count)d had already ended.", "count")
+_UNKNOWN = ngettext_lazy("%(count)d is unknown to Flinks.", "%(count)d are unknown to Flinks.", "count")
+_PENDING = Meaning(
+    ngettext_lazy("%d being cancelled elsewhere", "%d being cancelled elsewhere", "count"),
+    ngettext_lazy(
+        "%(count)d is being cancelled by another request.",
+        "%(count)d are being cancelled by another request.",
+        "count",
+    ),
+    always=False,
+)
+_WITHDRAWN = Meaning(ngettext_lazy("%d withdrawn meanwhile", "%d withdrawn meanwhile", "count"), always=False)
+
+# The table of meanings, each action's outcomes in the order they are said.
+CANCEL: dict[str, Meaning] = {
+    CancelOutcome.CANCELLED: Meaning(
+        _("%d cancelled"),
+        ngettext_lazy(
+            "%(count)d session was cancelled at Flinks.",
+            "%(count)d sessions were cancelled at Flinks.",
+            "count",
+        ),
+    ),
+    CancelOutcome.ALREADY_TERMINAL: Meaning(_("%d already terminal"), _ENDED),
+    CancelOutcome.NOT_FOUND: Meaning(_("%d not found"), _UNKNOWN, also=(UNKNOWN,)),
+    FAILED: Meaning(_("%d failed")),
+    CancelOutcome.PENDING: _PENDING,
+    CancelOutcome.WITHDRAWN: _WITHDRAWN,
+}
+SYNC: dict[str, Meaning] = {
+    SyncOutcome.CHANGED: Meaning(
+        _("%d changed"),
+        ngettext_lazy(
+            "%(count)d session changed status at Flinks.",
+            "%(count)d sessions changed status at Flinks.",
+            "count",
+        ),
+    ),
+    SyncOutcome.UNCHANGED: Meaning(
+        _("%d unchanged"), ngettext_lazy("%(count)d was unchanged.", "%(count)d were unchanged.", "count")
+    ),
+    SyncOutcome.NOT_FOUND: Meaning(_("%d not found"), _UNKNOWN, also=(UNKNOWN,)),
+    FAILED: Meaning(_("%d failed")),
+    SyncOutcome.SKIPPED: Meaning(
+        _("%d skipped (never created at Flinks)"),
+        ngettext_lazy(
+            "%(count)d was skipped: Flinks never confirmed it.",
+            "%(count)d were skipped: Flinks never confirmed them.",
+            "count",
+        ),
+        always=False,
+    ),
+    CancelOutcome.PENDING: _PENDING,
+    CancelOutcome.WITHDRAWN: _WITHDRAWN,
+}
+ENQUEUE: dict[str, Meaning] = {
+    ENQUEUED: Meaning(_("%d enqueued")),
+    CancelOutcome.ALREADY_TERMINAL: Meaning(_("%d already terminal")),
+    SKIPPED: Meaning(_("%d already requested")),
+    UNKNOWN: Meaning(_("%d not found")),
+    FAILED: Meaning(_("%d failed")),
+    CancelOutcome.PENDING: _PENDING,
+    CancelOutcome.WITHDRAWN: _WITHDRAWN,
+}
+SYNC_ENQUEUE = {
+    key: ENQUEUE[key] for key in (ENQUEUED, UNKNOWN, FAILED, CancelOutcome.PENDING, CancelOutcome.WITHDRAWN)
+}
 
 
 def session_label(session: PaymentSession) -> str:
@@ -56,84 +147,93 @@ class RunSummary:
             if not self.first_error:
                 self.first_error = f"{result.label}: {result.error}" if result.label else result.error
 
+    def totals(self) -> dict[str, int]:
+        """The counts, failures counted by the summary (whatever key they carry)."""
+        return {**self.counts, FAILED: self.failed}
 
-def _tail(summary: RunSummary) -> list[str]:
+
+def counted(summary: RunSummary, table: Mapping[str, Meaning]) -> str:
+    """A command's counts: ``3 cancelled, 1 already terminal, 0 not found, 1 failed`` (plus anything unusual)."""
+    totals = summary.totals()
     parts = []
-    pending = summary.counts[CancelOutcome.PENDING.value]
-    if pending:
-        parts.append(
-            ngettext("%d being cancelled elsewhere", "%d being cancelled elsewhere", pending) % pending
-        )
-    withdrawn = summary.counts[CancelOutcome.WITHDRAWN.value]
-    if withdrawn:
-        parts.append(ngettext("%d withdrawn meanwhile", "%d withdrawn meanwhile", withdrawn) % withdrawn)
+    for key, meaning in table.items():
+        number = meaning.total(totals, key)
+        if meaning.always or number:
+            parts.append(str(meaning.count % number))
     if summary.interrupted and summary.not_started:
         parts.append(gettext("%d not started (interrupted)") % summary.not_started)
-    return parts
-
-
-def describe_cancel_counts(summary: RunSummary) -> str:
-    """``3 cancelled, 1 already terminal, 0 not found, 1 failed`` (plus anything unusual)."""
-    counts = summary.counts
-    parts = [
-        gettext("%d cancelled") % counts[CancelOutcome.CANCELLED.value],
-        gettext("%d already terminal") % counts[CancelOutcome.ALREADY_TERMINAL.value],
-        gettext("%d not found") % (counts[CancelOutcome.NOT_FOUND.value] + counts[UNKNOWN]),
-        gettext("%d failed") % summary.failed,
-        *_tail(summary),
-    ]
     return ", ".join(parts)
+
+
+def said(summary: RunSummary, table: Mapping[str, Meaning], nothing: str) -> str:
+    """The admin's sentences: ``3 sessions were cancelled at Flinks. 1 had already ended.`` (zeros left out)."""
+    totals = summary.totals()
+    parts = []
+    for key, meaning in table.items():
+        number = meaning.total(totals, key)
+        if meaning.said is not None and number:
+            parts.append(str(meaning.said % {"count": number}))
+    if summary.failed:
+        parts.append(
+            ngettext(
+                "%(count)d failed and will be retried (first error: %(error)s).",
+                "%(count)d failed and will be retried (first error: %(error)s).",
+                summary.failed,
+            )
+            % {"count": summary.failed, "error": summary.first_error}
+        )
+    if summary.interrupted and summary.not_started:
+        parts.append(
+            ngettext(
+                "%(count)d was not started: the run was interrupted.",
+                "%(count)d were not started: the run was interrupted.",
+                summary.not_started,
+            )
+            % {"count": summary.not_started}
+        )
+    return " ".join(parts) if parts else nothing
 
 
 def describe_cancel(summary: RunSummary) -> str:
     """The command's summary line: ``Cancelled N of M: X cancelled, Y already terminal, Z not found, W failed``."""
-    cancelled = summary.counts[CancelOutcome.CANCELLED.value]
-    head = gettext("Cancelled %(done)d of %(total)d") % {"done": cancelled, "total": summary.total}
-    return f"{head}: {describe_cancel_counts(summary)}"
-
-
-def describe_enqueue(summary: RunSummary) -> str:
-    counts = summary.counts
-    head = gettext("Enqueued %(done)d of %(total)d") % {"done": counts[ENQUEUED], "total": summary.total}
-    parts = [
-        gettext("%d enqueued") % counts[ENQUEUED],
-        gettext("%d already terminal") % counts[CancelOutcome.ALREADY_TERMINAL.value],
-        gettext("%d already requested") % counts[SKIPPED],
-        gettext("%d not found") % counts[UNKNOWN],
-        gettext("%d failed") % summary.failed,
-        *_tail(summary),
-    ]
-    return f"{head}: {', '.join(parts)}"
-
-
-def describe_sync_counts(summary: RunSummary) -> str:
-    counts = summary.counts
-    parts = [
-        gettext("%d changed") % counts[SyncOutcome.CHANGED.value],
-        gettext("%d unchanged") % counts[SyncOutcome.UNCHANGED.value],
-        gettext("%d not found") % (counts[SyncOutcome.NOT_FOUND.value] + counts[UNKNOWN]),
-        gettext("%d failed") % summary.failed,
-    ]
-    if counts[SyncOutcome.SKIPPED.value]:
-        parts.append(gettext("%d skipped (never created at Flinks)") % counts[SyncOutcome.SKIPPED.value])
-    return ", ".join(parts + _tail(summary))
+    head = gettext("Cancelled %(done)d of %(total)d") % {
+        "done": summary.counts[CancelOutcome.CANCELLED.value],
+        "total": summary.total,
+    }
+    return f"{head}: {counted(summary, CANCEL)}"
 
 
 def describe_sync(summary: RunSummary) -> str:
     synced = summary.counts[SyncOutcome.CHANGED.value] + summary.counts[SyncOutcome.UNCHANGED.value]
     head = gettext("Synced %(done)d of %(total)d") % {"done": synced, "total": summary.total}
-    return f"{head}: {describe_sync_counts(summary)}"
+    return f"{head}: {counted(summary, SYNC)}"
 
 
-def describe_sync_enqueue(summary: RunSummary) -> str:
+def describe_enqueue(summary: RunSummary, table: Mapping[str, Meaning] = ENQUEUE) -> str:
     head = gettext("Enqueued %(done)d of %(total)d") % {
         "done": summary.counts[ENQUEUED],
         "total": summary.total,
     }
-    parts = [
-        gettext("%d enqueued") % summary.counts[ENQUEUED],
-        gettext("%d not found") % summary.counts[UNKNOWN],
-        gettext("%d failed") % summary.failed,
-        *_tail(summary),
-    ]
-    return f"{head}: {', '.join(parts)}"
+    return f"{head}: {counted(summary, table)}"
+
+
+def describe_sync_enqueue(summary: RunSummary) -> str:
+    return describe_enqueue(summary, SYNC_ENQUEUE)
+
+
+def describe_cancel_action(summary: RunSummary) -> str:
+    """What the admin's cancel action did, in sentences."""
+    return said(summary, CANCEL, gettext("No session was cancelled."))
+
+
+def describe_sync_action(summary: RunSummary) -> str:
+    """What the admin's sync action did, in sentences."""
+    return said(summary, SYNC, gettext("No session was synced."))
+
+
+def describe_outcomes(outcomes: Mapping[str, int], label: Any = str) -> str:
+    """Counts by outcome, as the webhook reprocessing words them: ``Applied: 2, Error: 1``."""
+    return ", ".join(
+        gettext("%(outcome)s: %(count)d") % {"outcome": label(key), "count": count}
+        for key, count in sorted(outcomes.items())
+    )

@@ -19,13 +19,9 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import WebhookPayloadError
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, WebhookDelivery
-from flinks_sessions.services import (
-    ApplyOutcome,
-    Mismatch,
-    OfferOutcome,
-    apply_report,
-    record_guarantee_offer,
-)
+from flinks_sessions.services import ApplyOutcome
+from flinks_sessions.services.offers import OfferOutcome, record_guarantee_offer
+from flinks_sessions.services.reports import Mismatch, apply_report
 from flinks_sessions.signals import send_safely, webhook_received
 from flinks_sessions.webhooks.envelope import Envelope, parse_envelope
 

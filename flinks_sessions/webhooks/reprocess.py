@@ -7,7 +7,7 @@ still ``received``: the synchronous view when it inserts the row, ``process_webh
 UPDATE, and this sweep with the same conditional UPDATE. A claim is exclusive while it is younger than the age
 the sweep is given: a delivery is *stranded* when it arrived that long ago and is unclaimed (its task still
 queued, its enqueue failed) or its claim is that old (its claimant died; processing takes well under a second).
-Claiming a stranded row compares ``processed_at`` with the value read, so a queued task, another sweep or a
+Claiming a stranded row takes it only while its claim is still that old, so a queued task, another sweep or a
 slow claimant that wakes up again gets the row only if nobody took it in between: one of them processes it.
 See "A webhook delivery's claim" in docs/architecture.md.
 """
@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.services.engine import take
 from flinks_sessions.webhooks.processing import process_delivery
 
 logger = logging.getLogger("flinks_sessions.webhooks")
@@ -36,14 +37,14 @@ def claimable() -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(outcome=RECEIVED, signature_valid=True)
 
 
-def claim(delivery_id: int, seen: datetime | None = None) -> bool:
-    """Take ``delivery_id`` if its claim is still ``seen`` (``None``: unclaimed); ``True`` when this caller won.
+def claim(delivery_id: int, stale_before: datetime | None = None) -> bool:
+    """Take ``delivery_id`` if it is unclaimed or its claim is older than ``stale_before``; ``True`` when won.
 
-    One conditional UPDATE, so of any number of concurrent claimants exactly one sees a row changed.
+    The sessions' claim (:func:`~flinks_sessions.services.engine.take`): one conditional UPDATE, so of any
+    number of concurrent claimants exactly one sees a row changed, and a claim just taken is never stale.
     """
     rows = claimable().filter(pk=delivery_id)
-    rows = rows.filter(processed_at__isnull=True) if seen is None else rows.filter(processed_at=seen)
-    return rows.update(processed_at=timezone.now()) == 1
+    return take(rows, "processed_at", now=timezone.now(), stale_before=stale_before) == 1
 
 
 def stranded(age: timedelta, now: datetime | None = None) -> QuerySet[WebhookDelivery]:
@@ -82,9 +83,9 @@ class ReprocessSummary:
         }
 
 
-def candidates(age: timedelta, limit: int | None = None) -> list[tuple[int, datetime | None]]:
+def candidates(age: timedelta, now: datetime, limit: int | None = None) -> list[tuple[int, datetime | None]]:
     """``(pk, processed_at)`` of the stranded deliveries, oldest first, read once up front."""
-    rows = stranded(age).values_list("pk", "processed_at")
+    rows = stranded(age, now).values_list("pk", "processed_at")
     return list(rows[:limit] if limit is not None else rows)
 
 
@@ -93,11 +94,12 @@ def reprocess_stranded(
 ) -> ReprocessSummary:
     """Claim and process every stranded delivery (at most ``limit``); ``dry_run`` only counts them."""
     summary = ReprocessSummary()
-    for delivery_id, seen in candidates(age, limit):
+    now = timezone.now()
+    for delivery_id, seen in candidates(age, now, limit):
         summary.found += 1
         if dry_run:
             continue
-        if not claim(delivery_id, seen):
+        if not claim(delivery_id, stale_before=now - age):
             summary.claimed_elsewhere += 1
             continue
         if seen is not None:

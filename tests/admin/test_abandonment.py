@@ -26,7 +26,7 @@ PAGE = "admin:flinks_sessions_paymentsession_abandonment"
 def session(status: str, *, age: timedelta, lasted: timedelta | None = None, **fields: Any) -> PaymentSession:
     """A stored session started ``age`` ago; an abandoned one ended ``lasted`` after it started."""
     created = timezone.now() - age
-    row = new_session(reference_id="ORDER", status=status, session_id=None, **fields)
+    row = new_session(reference_id="ORDER", status=status, **fields)
     ended = created + lasted if lasted is not None else None
     PaymentSession.objects.filter(pk=row.pk).update(
         created_at=created,
@@ -63,6 +63,7 @@ def sessions() -> None:
         cancel_requested_at=timezone.now(),
         cancel_source="beacon",
         last_error="Flinks answered 503",
+        cancel_failed_at=timezone.now(),
     )
     session(
         Status.INITIATED, age=timedelta(hours=2), cancel_requested_at=timezone.now(), cancel_source="beacon"

@@ -15,10 +15,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from flinks_sessions.admin.messages import describe_cancel_action, describe_sync_action
 from flinks_sessions.models import PaymentSession, SessionEvent, WebhookDelivery
 from flinks_sessions.status import Status
-from flinks_sessions.sweeps.summary import RunSummary
+from flinks_sessions.sweeps.summary import RunSummary, describe_cancel_action, describe_sync_action
 from tests.factories import new_session
 from tests.i18n.test_french import with_locale_middleware
 
@@ -97,6 +96,7 @@ def sessions(operator: User) -> dict[str, PaymentSession]:
         cancel_source="admin",
         last_error="Flinks answered 503",
         attempt_count=2,
+        cancel_failed_at=now,
     )
     done = stored(
         "DONE",

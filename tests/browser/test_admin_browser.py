@@ -64,6 +64,7 @@ def seed() -> None:
                 cancel_source=source,
                 cancel_reason=reason,
                 last_error="Flinks answered 503: Service Unavailable" if failing else "",
+                cancel_failed_at=created if failing else None,
                 cancelled_at=created + timedelta(minutes=minutes) if status == Status.CANCELLED else None,
             )
         )

@@ -20,7 +20,7 @@ from flinks_sessions.exceptions import (
     FlinksNotFound,
     FlinksUnavailable,
 )
-from flinks_sessions.services import build_session_body
+from flinks_sessions.services.start import build_session_body
 from flinks_sessions.status import Status
 from tests.conftest import flinks_settings_for
 from tests.factories import PAYOR

@@ -312,6 +312,7 @@ def test_retry_failed_selects_exactly_the_stuck_cancels(
         cancel_source="beacon",
         last_error="503",
         attempt_count=1,
+        cancel_failed_at=now,
     )
     lost = make_session(
         sandbox, reference="LOST", cancel_requested_at=now - timedelta(minutes=5), cancel_source="api"
@@ -329,6 +330,7 @@ def test_retry_failed_selects_exactly_the_stuck_cancels(
         reference="LIVECLAIM",
         cancel_requested_at=now - timedelta(minutes=5),
         last_error="timeout",
+        cancel_failed_at=now,
         cancel_claim=uuid.uuid4(),
         cancel_claimed_at=now,
     )
@@ -339,6 +341,7 @@ def test_retry_failed_selects_exactly_the_stuck_cancels(
         status=PaymentSession.Status.COMPLETED,
         cancel_requested_at=now,
         last_error="x",
+        cancel_failed_at=now,
     )
 
     out, _ = run("--retry-failed", "--dry-run")
@@ -367,7 +370,13 @@ def test_retry_failed_grace_and_filters(sandbox: Any) -> None:
 
 
 def test_retry_failed_with_enqueue_requeues_the_standing_intent(sandbox: Any) -> None:
-    failed = make_session(sandbox, reference="FAILED", cancel_requested_at=timezone.now(), last_error="503")
+    failed = make_session(
+        sandbox,
+        reference="FAILED",
+        cancel_requested_at=timezone.now(),
+        last_error="503",
+        cancel_failed_at=timezone.now(),
+    )
     out, _ = run("--retry-failed", "--enqueue")  # a standing intent is re-enqueued at once, not after commit
     assert "Enqueued 1 of 1" in out
     assert statuses([failed]) == [CANCELLED]

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from flinks_sessions.exceptions import RestartPending
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services import restart_session
+from flinks_sessions.services import RestartOutcome, restart_session
 from tests.cancel_helpers import PAYOR, cancel_calls, make_session
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -32,10 +31,13 @@ def race_once(session: PaymentSession) -> tuple[list[str], list[str]]:
     def racer() -> None:
         try:
             start.wait()
-            successor = restart_session(PaymentSession.objects.get(pk=session.pk), source="beacon")
-            answers.append(str(successor.session_id))
-        except RestartPending:
-            answers.append("pending")
+            result = restart_session(PaymentSession.objects.get(pk=session.pk), source="beacon")
+            if result.outcome is RestartOutcome.PENDING:
+                answers.append("pending")
+            elif result.outcome in (RestartOutcome.CREATED, RestartOutcome.EXISTED):
+                answers.append(str(result.session.session_id))
+            else:
+                errors.append(f"{result.outcome}: {result.error}")
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
@@ -63,4 +65,4 @@ def test_racing_restarts_create_one_successor_at_flinks(sandbox: Any) -> None:
         assert cancel_calls(sandbox, session) <= 1, where
         assert SessionEvent.objects.filter(session=session, kind=SessionEvent.Kind.RESTARTED).count() == 1
         # Whoever was told "pending" gets the successor by asking again.
-        assert restart_session(PaymentSession.objects.get(pk=session.pk)) == successors.get()
+        assert restart_session(PaymentSession.objects.get(pk=session.pk)).session == successors.get()

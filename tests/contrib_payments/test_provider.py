@@ -252,7 +252,7 @@ def test_start_again_of_an_open_session_never_shows_the_payment_cancelled(
     payment = make_payment()
     _, first = checkout(payment)
 
-    successor = restart_session(first, source="api")
+    successor = restart_session(first, source="api").session
 
     payment.refresh_from_db()
     assert payment.transaction_id == str(successor.session_id)

@@ -66,11 +66,9 @@ def celery_engine(
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": ["default", engine.queue]}
     }
-    settings.FLINKS_SESSIONS = flinks_settings_for(
-        sandbox.url, CANCEL_CLAIM_TTL=CLAIM_TTL, TASK_QUEUE=engine.queue
-    )
+    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, CLAIM_TTL=CLAIM_TTL, TASK_QUEUE=engine.queue)
     reset_task_backends()
-    assert services.claim_ttl() == timedelta(seconds=CLAIM_TTL)
+    assert services.engine.claim_ttl() == timedelta(seconds=CLAIM_TTL)
     try:
         with engine.sending():
             yield engine

@@ -85,8 +85,8 @@ class DatabaseEngine:
 @pytest.fixture
 def engine(sandbox: Any, settings: Any, database_tasks: None) -> DatabaseEngine:
     """The test process agrees with the workers on the claim TTL (it runs the recovery sweeps)."""
-    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, CANCEL_CLAIM_TTL=CLAIM_TTL)
-    assert services.claim_ttl() == timedelta(seconds=CLAIM_TTL)
+    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, CLAIM_TTL=CLAIM_TTL)
+    assert services.engine.claim_ttl() == timedelta(seconds=CLAIM_TTL)
     return DatabaseEngine()
 
 

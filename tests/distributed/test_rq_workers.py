@@ -36,9 +36,9 @@ def engine(sandbox: Any, settings: Any) -> Iterator[RQEngine]:
     name = f"flinks-test-{uuid.uuid4().hex[:12]}"
     settings.RQ_QUEUES = {queue: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60} for queue in ("default", name)}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", name]}}
-    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, CANCEL_CLAIM_TTL=CLAIM_TTL, TASK_QUEUE=name)
+    settings.FLINKS_SESSIONS = flinks_settings_for(sandbox.url, CLAIM_TTL=CLAIM_TTL, TASK_QUEUE=name)
     reset_task_backends()
-    assert services.claim_ttl() == timedelta(seconds=CLAIM_TTL)
+    assert services.engine.claim_ttl() == timedelta(seconds=CLAIM_TTL)
     engine = RQEngine(name)
     try:
         yield engine

@@ -1,7 +1,7 @@
 """Settings for the ``db_worker`` processes of the distributed tests: the test settings, and a short claim TTL.
 
 Every process that cancels must agree on how long a claim protects a call in flight, as they would in
-production; the test process sets the same ``CANCEL_CLAIM_TTL`` through pytest-django's ``settings`` fixture.
+production; the test process sets the same ``CLAIM_TTL`` through pytest-django's ``settings`` fixture.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.settings import FLINKS_SESSIONS as _BASE
 # 60 s floor of the computed TTL, so a claim left by a killed worker can be taken over within the test.
 CLAIM_TTL = 3
 
-FLINKS_SESSIONS = {**_BASE, "CANCEL_CLAIM_TTL": CLAIM_TTL}
+FLINKS_SESSIONS = {**_BASE, "CLAIM_TTL": CLAIM_TTL}
 
 # A worker keeps its database connection between tasks, as a production deployment sets CONN_MAX_AGE; with
 # Django's default of 0, db_worker reconnects after every task, which would dominate these tests' run time.

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from flinks_sessions import services
-from flinks_sessions.exceptions import GuaranteeAlreadyDecided
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.guarantee import DECIDED
 from tests.factories import GEFT_PAYOR, new_session
 from tests.guarantee.conftest import confirm_calls, start_geft
 
@@ -26,7 +26,7 @@ def test_a_decision_without_the_offer_event_is_taken_and_stored(sandbox: Any, si
 
     result = services.decide_guarantee(session, True, source="api")
 
-    assert (result.outcome, result.decided) == (Outcome.ACCEPTED, True)
+    assert (result.outcome, result.outcome in DECIDED) == (Outcome.ACCEPTED, True)
     assert session.guarantee_decision == PaymentSession.GuaranteeDecision.ACCEPTED
     assert session.guarantee_decided_at is not None
     assert session.guarantee_claim is None
@@ -43,10 +43,11 @@ def test_a_second_decision_is_refused_and_sends_nothing(sandbox: Any, signals: A
     session = start_geft()
     services.decide_guarantee(session, False, source="api")
 
-    with pytest.raises(GuaranteeAlreadyDecided, match="already decided: Rejected") as refused:
-        services.decide_guarantee(PaymentSession.objects.get(pk=session.pk), True, source="admin")
+    refused = services.decide_guarantee(PaymentSession.objects.get(pk=session.pk), True, source="admin")
 
-    assert refused.value.decision == "rejected"
+    assert refused.outcome is Outcome.ALREADY_DECIDED
+    assert "already decided: Rejected" in refused.error
+    assert refused.session.guarantee_decision == "rejected"
     assert confirm_calls(sandbox) == 1
     assert len(signals.named("guarantee_decided")) == 1
 

@@ -1,9 +1,10 @@
-"""The SPIN model of the claim protocol (docs/model/claim.pml) names every state, outcome and column the engine has.
+"""The SPIN models of the claim protocol (docs/model) name every state, outcome and column the engine has.
 
-The model proves things only about what it contains: a status, a cancel outcome or a claim column added to the
-engine and not to the model would make docs/architecture.md's guarantees silently partial. These tests read the
-model's ``mtype`` enumerations and its ``column:`` notes and compare them with the code; scripts/check-model.sh
-(CI's model step) checks the model itself.
+The models prove things only about what they contain: a status, an outcome or a claim column added to the
+engine and not to a model would make docs/architecture.md's guarantees silently partial. These tests read the
+models' ``mtype`` enumerations and ``column:`` notes and compare them with the code: claim.pml the cancel,
+guarantee.pml the guarantee decision, restart.pml Start again. scripts/check-model.sh (CI's model step) checks
+the models themselves.
 """
 
 from __future__ import annotations
@@ -15,24 +16,34 @@ import pytest
 
 from flinks_sessions import status
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.services import ApplyOutcome, CancelOutcome
+from flinks_sessions.services import ApplyOutcome, CancelOutcome, GuaranteeOutcome, RestartOutcome
 from flinks_sessions.status import Status
 from tests.extras import missing
 
-MODEL = Path(__file__).resolve().parents[2] / "docs" / "model" / "claim.pml"
+MODELS = Path(__file__).resolve().parents[2] / "docs" / "model"
 
-# Columns the claim protocol reads or writes: the row's state, the intent, the claim, and the 404 mark.
-PROTOCOL_COLUMN = re.compile(r"^(status|status_details|cancel.*|.*claim.*|not_found_at)$")
-# The guarantee decision's own claim: the same discipline on columns no cancel reads or writes, outside the
-# model (docs/architecture.md says so, and tests/guarantee/test_guarantee_race.py backs it instead).
-NOT_MODELLED = frozenset({"guarantee_claim", "guarantee_claimed_at"})
+# Columns the claim protocol reads or writes: the row's state, the intent, every action's claim, the 404 mark,
+# the guarantee's decision and the restart's link.
+PROTOCOL_COLUMN = re.compile(
+    r"^(status|status_details|cancel.*|.*claim.*|not_found_at|guarantee_decision|restarted_from)$"
+)
+
+
+def read_model(name: str) -> str:
+    path = MODELS / f"{name}.pml"
+    if not path.exists():
+        missing("docs", f"{path} is not in this tree (an sdist ships no docs/)")
+    return path.read_text()
 
 
 @pytest.fixture(scope="module")
 def model() -> str:
-    if not MODEL.exists():
-        missing("docs", f"{MODEL} is not in this tree (an sdist ships no docs/)")
-    return MODEL.read_text()
+    return read_model("claim")
+
+
+@pytest.fixture(scope="module")
+def every_model() -> str:
+    return "\n".join(read_model(name) for name in ("claim", "guarantee", "restart"))
 
 
 def enumeration(model: str, name: str) -> list[str]:
@@ -55,6 +66,17 @@ def test_every_cancel_outcome_is_modelled(model: str) -> None:
     assert set(enumeration(model, "outcome")) == {outcome.value for outcome in CancelOutcome}
 
 
+def test_every_guarantee_outcome_is_modelled() -> None:
+    modelled = enumeration(read_model("guarantee"), "goutcome")
+    assert set(modelled) == {outcome.value for outcome in GuaranteeOutcome}
+
+
+def test_every_restart_outcome_is_modelled() -> None:
+    assert set(enumeration(read_model("restart"), "routcome")) == {
+        outcome.value for outcome in RestartOutcome
+    }
+
+
 def test_every_verdict_of_decide_is_modelled(model: str) -> None:
     # Unknown statuses change nothing (kept raw), so the model, whose Flinks only reports known ones, omits them.
     expected = {outcome.value for outcome in ApplyOutcome} - {ApplyOutcome.UNKNOWN_STATUS.value}
@@ -66,12 +88,12 @@ def test_modelled_details_are_the_state_machines_codes(model: str) -> None:
     assert set(enumeration(model, "details")) - {"NoDetails"} <= codes
 
 
-def test_every_protocol_column_is_modelled(model: str) -> None:
+def test_every_protocol_column_is_modelled(every_model: str) -> None:
     fields = {field.name for field in PaymentSession._meta.concrete_fields}
-    protocol = {name for name in fields if PROTOCOL_COLUMN.match(name)} - NOT_MODELLED
-    assert protocol - modelled_columns(model) == set(), "columns the model does not have"
+    protocol = {name for name in fields if PROTOCOL_COLUMN.match(name)}
+    assert protocol - modelled_columns(every_model) == set(), "columns the models do not have"
 
 
-def test_the_model_names_only_real_columns(model: str) -> None:
+def test_the_models_name_only_real_columns(every_model: str) -> None:
     fields = {field.name for field in PaymentSession._meta.concrete_fields}
-    assert modelled_columns(model) - fields == set()
+    assert modelled_columns(every_model) - fields == set()

@@ -92,7 +92,7 @@ def test_a_scrape_of_metrics_reads_the_backlog_gauges_from_the_database(client: 
     overdue = new_session()
     PaymentSession.objects.filter(pk=overdue.pk).update(created_at=now - timedelta(hours=2))
     new_session()  # open, but young
-    new_session(cancel_requested_at=now, attempt_count=2)  # a cancel that failed twice
+    new_session(cancel_requested_at=now, attempt_count=2, cancel_failed_at=now)  # a cancel that failed twice
     new_session(cancel_requested_at=now)  # a cancel waiting for its worker
     new_session(cancel_requested_at=now, status=PaymentSession.Status.CANCELLED)  # done: not backlog
     new_session(cancel_requested_at=now, not_found_at=now)  # Flinks does not know it: not backlog

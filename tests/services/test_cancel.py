@@ -165,7 +165,7 @@ def test_a_live_claim_makes_others_back_off(session: PaymentSession, sandbox: An
 def test_a_stale_claim_is_taken_over(session: PaymentSession, sandbox: Any) -> None:
     from django.utils import timezone
 
-    from flinks_sessions.services import claim_ttl
+    from flinks_sessions.services.engine import claim_ttl
 
     stale = timezone.now() - claim_ttl() * 2
     PaymentSession.objects.filter(pk=session.pk).update(cancel_claim=uuid.uuid4(), cancel_claimed_at=stale)

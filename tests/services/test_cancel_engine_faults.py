@@ -182,7 +182,9 @@ def test_an_intent_withdrawn_after_the_trigger_read_it_is_not_cancelled(
     from flinks_sessions.tasks import cancel_session_task
 
     session = make_session(sandbox, cancel_requested_at=timezone.now(), cancel_source="beacon")
-    PaymentSession.objects.filter(pk=session.pk).update(cancel_reason=GRACED_REASON, last_error="earlier")
+    PaymentSession.objects.filter(pk=session.pk).update(
+        cancel_reason=GRACED_REASON, last_error="earlier", cancel_failed_at=timezone.now()
+    )
     real_get = Clients.get
 
     def resume_lands_first(self: Clients, account: str) -> Any:  # the claim has the client first

@@ -19,7 +19,7 @@ from django.utils import timezone
 from flinks_sessions import services
 from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services import CancelOutcome, CancelResult
+from flinks_sessions.services import CancelOutcome, Result
 from flinks_sessions.status import Status
 from flinks_sessions.sweeps.selection import SessionFilters, select_retry_failed
 from tests.cancel_helpers import (
@@ -39,7 +39,7 @@ def kinds(session: PaymentSession) -> list[str]:
     return list(SessionEvent.objects.filter(session=session).order_by("pk").values_list("kind", flat=True))
 
 
-def by_reference(results: list[CancelResult]) -> dict[str, CancelResult]:
+def by_reference(results: list[Result[CancelOutcome]]) -> dict[str, Result[CancelOutcome]]:
     return {result.session.reference_id: result for result in results}
 
 
@@ -65,7 +65,7 @@ def test_a_mixed_run_gives_every_outcome_once(sandbox: Any) -> None:
     sandbox.state.complete(str(ended.session_id), "EFT0301")
     everyone = [*plain, moving, done, ghost, failing, ended, held, stale, asked, uncreated, marked]
 
-    seen: list[CancelResult] = []
+    seen: list[Result[CancelOutcome]] = []
     with signal_log() as signals:
         results = services.cancel_sessions(
             everyone, source="command", reason="sweep", concurrency=4, on_result=seen.append
@@ -237,7 +237,7 @@ def test_a_row_that_moves_during_the_call_is_stored_under_the_row_lock(
 def test_should_stop_claims_nothing_more_and_leaves_nothing_claimed(sandbox: Any) -> None:
     sessions = make_sessions(sandbox, 40)
     sandbox.faults.latency = 0.02
-    seen: list[CancelResult] = []
+    seen: list[Result[CancelOutcome]] = []
     results = services.cancel_sessions(
         sessions, source="command", concurrency=2, on_result=seen.append, should_stop=lambda: bool(seen)
     )

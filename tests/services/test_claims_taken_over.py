@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from flinks_sessions import services
 from flinks_sessions.client import FlinksClient
-from flinks_sessions.exceptions import RestartPending
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services import CancelOutcome, claim_ttl, restart_session
+from flinks_sessions.services import CancelOutcome, RestartOutcome, restart_session
 from flinks_sessions.services import restart as restart_module
+from flinks_sessions.services.engine import claim_ttl
 from flinks_sessions.status import Status
 from tests.cancel_helpers import cancel_calls, make_session, signal_log, spy_on_rows_stored_one_by_one
 from tests.guarantee.conftest import confirm_calls, start_geft
@@ -94,14 +94,17 @@ def test_a_failed_cancel_whose_claim_was_taken_over_leaves_the_new_claim_alone(
 def test_a_stale_restart_claim_is_taken_over(sandbox: Any) -> None:
     """A restart whose worker died after claiming: once the TTL has passed, "Start again" works again."""
     session = services.start_session(amount="39.99", reference_id="order-7", payor=PAYOR)
-    PaymentSession.objects.filter(pk=session.pk).update(restarting_since=timezone.now())
-    with pytest.raises(RestartPending):
-        restart_session(PaymentSession.objects.get(pk=session.pk))
+    PaymentSession.objects.filter(pk=session.pk).update(
+        restart_claim=uuid.uuid4(), restart_claimed_at=timezone.now()
+    )
+    pending = restart_session(PaymentSession.objects.get(pk=session.pk))
+    assert pending.outcome is RestartOutcome.PENDING
 
-    PaymentSession.objects.filter(pk=session.pk).update(restarting_since=stale())
-    successor = restart_session(PaymentSession.objects.get(pk=session.pk))
+    PaymentSession.objects.filter(pk=session.pk).update(restart_claimed_at=stale())
+    result = restart_session(PaymentSession.objects.get(pk=session.pk))
 
-    assert successor.restarted_from == session
+    assert result.outcome is RestartOutcome.CREATED
+    assert result.session.restarted_from == session
     assert created_at_flinks(sandbox) == 2
 
 
@@ -111,8 +114,10 @@ def test_a_stale_restart_claim_with_a_successor_is_not_taken_again(
     """A racer that read "no successor" before the winner stored one, and claims after the winner's claim went
     stale: the claim's own "no successor yet" condition sends it to the successor, with no second creation."""
     session = services.start_session(amount="39.99", reference_id="order-7", payor=PAYOR)
-    successor = restart_session(session)
-    PaymentSession.objects.filter(pk=session.pk).update(restarting_since=stale())
+    successor = restart_session(session).session
+    PaymentSession.objects.filter(pk=session.pk).update(
+        restart_claim=uuid.uuid4(), restart_claimed_at=stale()
+    )
     real_successor_of = restart_module.successor_of
     reads: list[int] = []
 
@@ -122,7 +127,8 @@ def test_a_stale_restart_claim_with_a_successor_is_not_taken_again(
 
     monkeypatch.setattr(restart_module, "successor_of", read_before_the_winner_stored)
 
-    assert restart_session(PaymentSession.objects.get(pk=session.pk)) == successor
+    again = restart_session(PaymentSession.objects.get(pk=session.pk))
+    assert (again.outcome, again.session) == (RestartOutcome.EXISTED, successor)
     assert created_at_flinks(sandbox) == 2  # the original and the one successor
     assert len(reads) == 2
 

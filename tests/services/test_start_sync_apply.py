@@ -188,7 +188,10 @@ def test_apply_is_idempotent_and_order_safe(session: PaymentSession) -> None:
     assert apply_remote_status(session, remote(session, "Initiated", "EFT0101"), source="sync").outcome is (
         ApplyOutcome.STALE
     )
-    assert apply_remote_status(session, remote(session, "Canceled", "EFT0501"), source="webhook").changed
+    assert (
+        apply_remote_status(session, remote(session, "Canceled", "EFT0501"), source="webhook").outcome
+        is ApplyOutcome.APPLIED
+    )
     assert apply_remote_status(session, remote(session, "Cancelled", "EFT0501"), source="sync").outcome is (
         ApplyOutcome.DUPLICATE
     )
@@ -202,8 +205,14 @@ def test_apply_is_idempotent_and_order_safe(session: PaymentSession) -> None:
 
 
 def test_pad_pending_completion_may_become_scheduled(session: PaymentSession) -> None:
-    assert apply_remote_status(session, remote(session, "Completed", "EFT0302"), source="webhook").changed
-    assert apply_remote_status(session, remote(session, "Completed", "EFT0301"), source="sync").changed
+    assert (
+        apply_remote_status(session, remote(session, "Completed", "EFT0302"), source="webhook").outcome
+        is ApplyOutcome.APPLIED
+    )
+    assert (
+        apply_remote_status(session, remote(session, "Completed", "EFT0301"), source="sync").outcome
+        is ApplyOutcome.APPLIED
+    )
     assert apply_remote_status(
         session, remote(session, "Completed", "EFT0302"), source="webhook"
     ).outcome is (ApplyOutcome.STALE)

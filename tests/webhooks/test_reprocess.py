@@ -158,9 +158,10 @@ def test_a_claim_taken_in_between_is_not_taken_again(make_session: Any) -> None:
     status_webhook(session, "Completed", "EFT0301").post(Client())
     backdate(minutes=10, claimed_minutes_ago=10)
     WebhookDelivery.objects.update(outcome=Outcome.RECEIVED)
-    [(pk, seen)] = stranded(timedelta(minutes=5)).values_list("pk", "processed_at")
-    assert claim(pk, seen)  # another sweep wins...
-    assert not claim(pk, seen)  # ...so this one, holding the value it read, loses
+    [pk] = stranded(timedelta(minutes=5)).values_list("pk", flat=True)
+    stale_before = timezone.now() - timedelta(minutes=5)
+    assert claim(pk, stale_before)  # another sweep wins...
+    assert not claim(pk, stale_before)  # ...so this one, reading the same stale claim, loses
     assert not claim(pk)
 
 

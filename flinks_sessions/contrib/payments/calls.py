@@ -14,8 +14,9 @@ from django.utils.translation import gettext_lazy
 from payments import PaymentError
 
 from flinks_sessions import services
-from flinks_sessions.exceptions import FlinksError, GuaranteeAlreadyDecided
+from flinks_sessions.exceptions import FlinksError
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.guarantee import DECIDED
 from flinks_sessions.status import Status
 
 SOURCE = "api"  # the site's own code: django-payments calls the provider from the shop's views and jobs
@@ -75,9 +76,8 @@ def cancel(session: PaymentSession) -> None:
 
 def decide(session: PaymentSession, *, accepted: bool) -> None:
     """Accept or reject the session's GEFT guarantee at Flinks, once."""
-    try:
-        result = services.decide_guarantee(session, accepted, source=SOURCE)
-    except GuaranteeAlreadyDecided as error:
-        raise PaymentError(_("The guarantee has been decided already."), code=409) from error
-    if not result.decided:
+    result = services.decide_guarantee(session, accepted, source=SOURCE)
+    if result.outcome in (services.GuaranteeOutcome.ALREADY_DECIDED, services.GuaranteeOutcome.PENDING):
+        raise PaymentError(_("The guarantee has been decided already."), code=409)
+    if result.outcome not in DECIDED:
         raise PaymentError(str(REFUSALS.get(result.outcome.value, NO_ANSWER)), code=409)

@@ -23,7 +23,8 @@ from payments.signals import status_changed
 from flinks_sessions import signals
 from flinks_sessions.contrib.payments.statuses import captured_amount, payment_status
 from flinks_sessions.models import PaymentSession
-from flinks_sessions.services import claim_ttl, successor_of
+from flinks_sessions.services import successor_of
+from flinks_sessions.services.engine import claim_ttl
 
 MAX_RESTARTS = 50  # how far back a payment's chain of sessions is followed
 
@@ -48,7 +49,7 @@ def on_session_signal(sender: type, *, session: PaymentSession, **kwargs: Any) -
 def replaced(session: PaymentSession) -> bool:
     """Start again has replaced this session, or is replacing it right now: it no longer speaks for the payment."""
     restarting = (
-        session.restarting_since is not None and session.restarting_since > timezone.now() - claim_ttl()
+        session.restart_claimed_at is not None and session.restart_claimed_at > timezone.now() - claim_ttl()
     )
     return restarting or successor_of(session) is not None
 
