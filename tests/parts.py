@@ -20,13 +20,22 @@ PARTS = ("parallel", "serial")
 # pytest's own order in its closing line.
 OUTCOMES = ("failed", "passed", "skipped", "deselected", "xfailed", "xpassed", "warnings", "error")
 LEFT_TO_THE_OTHER_PART = pytest.StashKey[int]()
+# A pytest started by a test (tests/test_safety_net.py runs small sessions) inherits the parts' environment; pytest
+# sets PYTEST_CURRENT_TEST while a test runs, so a session that starts with it set is nested: it must neither
+# split its tests nor overwrite the outer run's counts (it once wrote "0 serial tests", and CI skipped part 2).
+NESTED = "PYTEST_CURRENT_TEST" in os.environ
+
+
+def setting(name: str) -> str:
+    """``FLINKS_TEST_PART`` or ``FLINKS_TEST_COUNTS`` for this session ("" in a nested one)."""
+    return "" if NESTED else os.environ.get(name, "")
 
 
 @pytest.hookimpl(
     trylast=True
 )  # after -k and -m, so that the count left to the serial part is what it will run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    part = os.environ.get("FLINKS_TEST_PART", "")
+    part = setting("FLINKS_TEST_PART")
     if part not in PARTS:
         return
     keep: list[pytest.Item] = []
@@ -35,7 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         serial = item.get_closest_marker("serial") is not None
         (keep if serial == (part == "serial") else other).append(item)
     config.stash[LEFT_TO_THE_OTHER_PART] = len(other)
-    counts = os.environ.get("FLINKS_TEST_COUNTS")
+    counts = setting("FLINKS_TEST_COUNTS")
     if counts and part == "parallel":  # (every xdist worker writes the same figure)
         Path(f"{counts}.serial").write_text(f"{len(other)}\n")
     if other:
@@ -44,7 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    path = os.environ.get("FLINKS_TEST_COUNTS")
+    path = setting("FLINKS_TEST_COUNTS")
     if not path or hasattr(config, "workerinput"):  # the xdist controller reports for its workers
         return
     counts = {
