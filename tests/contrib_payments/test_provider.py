@@ -42,13 +42,16 @@ def checkout(payment: Any) -> tuple[str, PaymentSession]:
 
 
 def settled(payment: Any, status: str) -> Any:
-    """Wait for the payment to reach ``status`` (webhooks arrive on the live server's threads)."""
+    """Wait for the payment to reach ``status`` (webhooks arrive on the live server's threads).
+
+    30 s: on a machine shared with the other xdist workers, the sandbox's webhook can take more than 10 s.
+    """
 
     def reached() -> Any:
         payment.refresh_from_db()
         return payment if payment.status == status else None
 
-    return wait_for(reached, message=f"the payment to be {status}")
+    return wait_for(reached, timeout=30, message=f"the payment to be {status}")
 
 
 def creations(sandbox: Any) -> int:
