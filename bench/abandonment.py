@@ -31,14 +31,14 @@ TARGET_QUERIES = 4
 SEED = """
 INSERT INTO flinks_sessions_paymentsession (
     session_id, reference_id, status, remote_status, status_details, amount, currency, product, account,
-    metadata, start_params, cancel_requested_at, cancel_source, cancel_reason, cancelled_at, attempt_count,
-    last_error, created_at, updated_at
+    metadata, start_params, guarantee_offer, guarantee_decision, cancel_requested_at, cancel_source, cancel_reason,
+    cancelled_at, attempt_count, last_error, created_at, updated_at
 )
 SELECT
     gen_random_uuid(), 'order-' || n,
     (ARRAY['completed','completed','completed','cancelled','cancelled','expired','failed','initiated'])[1 + n %% 8],
     '', '', 39.99, 'CAD', 'eft', (ARRAY['default','geft','etransfer'])[1 + n %% 3],
-    '{}', '{}',
+    '{}', '{}', '{}', '',
     CASE WHEN n %% 8 IN (3, 4, 7) THEN started + interval '2 minutes' END,
     CASE WHEN n %% 8 = 3 THEN 'beacon' WHEN n %% 8 = 4 THEN 'admin' WHEN n %% 8 = 7 THEN 'beacon' ELSE '' END,
     CASE WHEN n %% 8 = 3 THEN 'pagehide' WHEN n %% 8 = 4 THEN 'duplicate' ELSE '' END,

@@ -169,17 +169,18 @@ FROM generate_series(1, %(users)s) u
 """
 FILL_SESSIONS = """
 INSERT INTO flinks_sessions_paymentsession (session_id, reference_id, status, remote_status, status_details,
-    amount, currency, product, account, owner_id, metadata, cancel_requested_at, cancel_source, cancel_reason,
-    cancel_claim, cancel_claimed_at, cancelled_at, not_found_at, last_synced_at, attempt_count, last_error,
-    last_error_at, created_at, updated_at)
+    amount, currency, product, account, owner_id, metadata, start_params, guarantee_offer, guarantee_decision,
+    cancel_requested_at, cancel_source, cancel_reason, cancel_claim, cancel_claimed_at, cancelled_at, not_found_at,
+    last_synced_at, attempt_count, last_error, last_error_at, cancel_failed_at, created_at, updated_at)
 SELECT md5('s' || i)::uuid, 'order-' || lpad(i::text, 8, '0'), status, status, '', 10 + i %% 490, 'CAD',
     (ARRAY['eft', 'geft', 'etransfer'])[1 + i %% 3], CASE WHEN i %% 10 = 3 THEN 'second' ELSE 'default' END,
-    CASE WHEN i %% 4 = 0 THEN (SELECT min(id) FROM auth_user) + (i / 4) %% %(users)s END, '{}',
+    CASE WHEN i %% 4 = 0 THEN (SELECT min(id) FROM auth_user) + (i / 4) %% %(users)s END, '{}', '{}', '{}', '',
     CASE WHEN status = 'cancelled' OR i %% 1000 = 500 THEN created + interval '2 minutes' END,
     CASE WHEN status = 'cancelled' OR i %% 1000 = 500 THEN 'beacon' ELSE '' END, '', NULL, NULL,
     CASE WHEN status = 'cancelled' THEN created + interval '3 minutes' END, NULL, NULL,
     CASE WHEN i %% 1000 = 500 THEN 3 ELSE 0 END,
     CASE WHEN i %% 1000 = 500 THEN 'Flinks timed out' ELSE '' END,
+    CASE WHEN i %% 1000 = 500 THEN created + interval '5 minutes' END,
     CASE WHEN i %% 1000 = 500 THEN created + interval '5 minutes' END,
     created, created + interval '10 minutes'
 FROM (
