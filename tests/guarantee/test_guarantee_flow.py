@@ -82,6 +82,8 @@ def test_reject_policy_fails_the_session(guarantee_sandbox: Any, settings: Any, 
     wait_for(lambda: _ended(session), message="the session to end")
     assert (session.status, session.status_details) == (Status.FAILED, "EFT0402")
     assert session.guarantee_decision == Decision.REJECTED
+    # The decision is announced after its own commit, which may come after Flinks' webhook ended the session.
+    wait_for(lambda: signals.named("guarantee_decided"), message="the decision to be announced")
     assert [kw["accepted"] for kw in signals.named("guarantee_decided")] == [False]
     assert confirm_calls(guarantee_sandbox) == 1
 
