@@ -41,15 +41,18 @@ def checkout(payment: Any) -> tuple[str, PaymentSession]:
     return str(redirect.value), PaymentSession.objects.get(session_id=payment.transaction_id)
 
 
-def settled(payment: Any, status: str) -> Any:
+def settled(payment: Any, status: str, heard: list[str] | None = None) -> Any:
     """Wait for the payment to reach ``status`` (webhooks arrive on the live server's threads).
 
+    With ``heard`` (the ``statuses`` fixture), also wait for the shop to hear it: django-payments'
+    ``status_changed`` goes out after the commit that stores the status, so the row can show it first.
     30 s: on a machine shared with the other xdist workers, the sandbox's webhook can take more than 10 s.
     """
 
     def reached() -> Any:
         payment.refresh_from_db()
-        return payment if payment.status == status else None
+        told = heard is None or heard[-1:] == [status]
+        return payment if payment.status == status and told else None
 
     return wait_for(reached, timeout=30, message=f"the payment to be {status}")
 
@@ -94,7 +97,7 @@ def test_a_paid_session_confirms_the_payment_and_django_payments_sends_the_shopp
 
     shop_sandbox.control().pay(str(session.session_id))
 
-    settled(payment, PaymentStatus.CONFIRMED)
+    settled(payment, PaymentStatus.CONFIRMED, statuses)
     assert payment.captured_amount == Decimal("25.00")
     assert statuses == [PaymentStatus.CONFIRMED]
     # The checkout's success_url is django-payments' own process view: it sends the shopper to the shop.
@@ -121,7 +124,7 @@ def test_the_shopper_leaving_cancels_the_payment(
 
     assert beacon(client, session).status_code == 202
 
-    settled(payment, PaymentStatus.CANCELLED)
+    settled(payment, PaymentStatus.CANCELLED, statuses)
     assert statuses == [PaymentStatus.CANCELLED]
     assert shop_sandbox.count(method="POST", path_suffix="/cancel") == 1
     answer = client.get(payment.get_process_url())
@@ -138,7 +141,7 @@ def test_cancel_is_the_exactly_once_cancel(shop_sandbox: Any, make_payment: Any,
 
     session.refresh_from_db()
     assert session.status == Status.CANCELLED
-    settled(payment, PaymentStatus.CANCELLED)
+    settled(payment, PaymentStatus.CANCELLED, statuses)
     assert shop_sandbox.count(method="POST", path_suffix="/cancel") == 1
     assert statuses.count(PaymentStatus.CANCELLED) >= 1
     with pytest.raises(ValueError, match="Only waiting or input payments can be cancelled"):
@@ -172,11 +175,11 @@ def test_a_guarantee_waiting_for_the_shop_is_preauth_and_capture_accepts_it(
     assert session.product == "geft"
 
     shop_sandbox.control().pay(str(session.session_id))
-    settled(payment, PaymentStatus.PREAUTH)
+    settled(payment, PaymentStatus.PREAUTH, statuses)
 
     payment.capture()
 
-    settled(payment, PaymentStatus.CONFIRMED)
+    settled(payment, PaymentStatus.CONFIRMED, statuses)
     assert payment.captured_amount == Decimal("100.00")
     session.refresh_from_db()
     assert (session.status, session.guarantee_decision) == (Status.COMPLETED, "accepted")
@@ -233,20 +236,20 @@ def test_start_again_moves_the_payment_to_the_successor(
     payment = make_payment()
     _, first = checkout(payment)
     beacon(client, first)
-    settled(payment, PaymentStatus.CANCELLED)
+    settled(payment, PaymentStatus.CANCELLED, statuses)
 
     answer = start_again(client, first)
 
     assert answer.status_code == 201
     successor = PaymentSession.objects.get(session_id=answer.json()["sessionId"])
-    settled(payment, PaymentStatus.WAITING)
+    settled(payment, PaymentStatus.WAITING, statuses)
     assert payment.transaction_id == str(successor.session_id)
     assert successor.reference_id == payment.token
     url, shown = checkout(payment)  # the payment page shows the successor now
     assert shown == successor
     assert client.get(url).status_code == 200
     shop_sandbox.control().pay(str(successor.session_id))
-    settled(payment, PaymentStatus.CONFIRMED)
+    settled(payment, PaymentStatus.CONFIRMED, statuses)
     assert statuses == [PaymentStatus.CANCELLED, PaymentStatus.WAITING, PaymentStatus.CONFIRMED]
 
 
@@ -273,9 +276,9 @@ def test_a_late_event_from_the_predecessor_never_moves_the_payment(
     payment = make_payment()
     _, first = checkout(payment)
     beacon(client, first)
-    settled(payment, PaymentStatus.CANCELLED)
+    settled(payment, PaymentStatus.CANCELLED, statuses)
     successor = PaymentSession.objects.get(session_id=start_again(client, first).json()["sessionId"])
-    settled(payment, PaymentStatus.WAITING)
+    settled(payment, PaymentStatus.WAITING, statuses)
 
     # Flinks' late webhook for the predecessor, over HTTP.
     late = status_webhook(first, "Completed", "EFT0301")
@@ -304,7 +307,7 @@ def test_a_late_event_from_the_predecessor_never_moves_the_payment(
     assert statuses == [PaymentStatus.CANCELLED, PaymentStatus.WAITING]
     # The successor's next event finds the payment through its predecessor and brings it back.
     shop_sandbox.control().pay(str(successor.session_id))
-    settled(payment, PaymentStatus.CONFIRMED)
+    settled(payment, PaymentStatus.CONFIRMED, statuses)
     assert payment.transaction_id == str(successor.session_id)
 
 
