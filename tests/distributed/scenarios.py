@@ -38,6 +38,8 @@ from tests.support import ROOT, stop_processes, wait_for
 WORKERS = 3
 CANCELLED = PaymentSession.Status.CANCELLED
 TRANSITION = SessionEvent.Kind.TRANSITION
+QUEUED = 400  # cancels in the queued scenario: enough for three workers to race over every row
+KILLED = 120  # sessions in the kill scenario: the victim is killed once 30% are done
 STALL = 1.5  # seconds the sandbox holds every call once the victim is to be caught mid-cancel
 
 
@@ -144,11 +146,13 @@ def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
         print(f"\n{line}")
 
 
-def a_thousand_cancels(
-    engine: Engine, sandbox: Any, log_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """1,000 queued cancels, three workers on one queue: each cancel reaches Flinks once, all are shared."""
-    count = 1000
+def queued_cancels(engine: Engine, sandbox: Any, log_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """400 queued cancels, three workers on one queue: each cancel reaches Flinks once, all are shared.
+
+    Nothing here takes a claim over (each session has one task and no sweep runs), so a crowded machine cannot
+    make a call outlast its claim into a second one: these run beside the other tests, not in the serial part.
+    """
+    count = QUEUED
     sessions = make_sessions(sandbox, count, reference=reference(engine))
 
     with engine.workers(sandbox.url, log_dir):
@@ -158,7 +162,7 @@ def a_thousand_cancels(
             lambda: engine.finished_count() == count,
             timeout=360,
             interval=0.2,
-            message="1,000 cancels to run",
+            message=f"{count} cancels to run",
         )
         elapsed = time.monotonic() - started
 
@@ -216,7 +220,7 @@ def kill_a_worker_mid_cancel(
     as the sandbox holds its call; the faults are then lifted, so the survivors' stalled calls complete (or are
     retried) normally. ``then(kill)`` runs while the survivors are still up, once they are done.
     """
-    count = 300
+    count = KILLED
     sessions = make_sessions(sandbox, count, reference=f"KILL-{reference(engine)}")
     by_session_id = {str(session.session_id): session for session in sessions}
     sandbox.faults.latency = 0.02

@@ -35,13 +35,7 @@ from tests.distributed.worker_settings import CLAIM_TTL
 from tests.extras import RABBITMQ_URL
 from tests.support import reset_task_backends, wait_for
 
-# serial: the claim TTL of 3 s, as in test_db_workers.py
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.serial,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # The Celery broker on Redis: the database after the RQ tests' own, so neither empties the other's.
 REDIS_BROKER_URL = os.environ.get("FLINKS_TEST_CELERY_REDIS_URL") or (
@@ -89,12 +83,13 @@ def late_engine(sandbox: Any, settings: Any, tmp_path: Path, broker: str, url: s
 
 
 @pytest.mark.parametrize(("broker", "url"), BROKERS)
-def test_a_thousand_cancels_run_once_each_spread_over_three_celery_workers(
+def test_queued_cancels_run_once_each_spread_over_three_celery_workers(
     sandbox: Any, engine: CeleryEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenarios.a_thousand_cancels(engine, sandbox, tmp_path, capsys)
+    scenarios.queued_cancels(engine, sandbox, tmp_path, capsys)
 
 
+@pytest.mark.serial  # the claim TTL of 3 s, as in test_db_workers.py
 @pytest.mark.parametrize(("broker", "url", "victim_call"), KILLS)
 def test_a_celery_worker_killed_mid_cancel_loses_nothing(  # noqa: PLR0917 - fixtures
     sandbox: Any,
@@ -115,6 +110,7 @@ def test_a_celery_worker_killed_mid_cancel_loses_nothing(  # noqa: PLR0917 - fix
     scenarios.the_sweeps_recover(engine, sandbox, kill, capsys)
 
 
+@pytest.mark.serial  # the claim TTL of 3 s, as in test_db_workers.py
 @pytest.mark.parametrize(("broker", "url"), BROKERS)
 def test_a_killed_task_redelivered_by_the_broker_cancels_nothing_twice(
     sandbox: Any,

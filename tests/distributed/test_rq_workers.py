@@ -25,7 +25,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.slow,
-    pytest.mark.serial,  # the claim TTL of 3 s, as in test_db_workers.py
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -47,12 +46,13 @@ def engine(sandbox: Any, settings: Any) -> Iterator[RQEngine]:
         reset_task_backends()
 
 
-def test_a_thousand_cancels_run_once_each_spread_over_three_rq_workers(
+def test_queued_cancels_run_once_each_spread_over_three_rq_workers(
     sandbox: Any, engine: RQEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenarios.a_thousand_cancels(engine, sandbox, tmp_path, capsys)
+    scenarios.queued_cancels(engine, sandbox, tmp_path, capsys)
 
 
+@pytest.mark.serial  # the claim TTL of 3 s, as in test_db_workers.py
 @pytest.mark.parametrize(
     "victim_call",
     [

@@ -48,8 +48,12 @@ def processes_with(marker: bytes) -> list[int]:
     return found
 
 
+# The script, its log, its environment marker, its two ports.
+Demo = tuple[Child, Path, bytes, tuple[int, int]]
+
+
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]:
+def demo(tmp_path: Path) -> Iterator[Demo]:
     ports = (free_port(), free_port())
     # Unique to this run: tmp_path's name is the same in every run of this test, and another run on the machine
     # (a second worktree, another xdist session) would otherwise find, count and kill our demo (and we theirs).
@@ -82,25 +86,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]
             os.kill(pid, signal.SIGKILL)
 
 
-def test_sigterm_stops_every_child_frees_the_ports_and_exits_0(
-    demo: tuple[Child, Path, bytes, tuple[int, int]],
-) -> None:
-    script, log, marker, ports = demo
-    assert script.poll() is None, log.read_text()  # the fixture waited for the demo's ready line
-    assert all(listening(port) for port in ports)
-    assert len(processes_with(marker)) >= 4  # the script, the sandbox, the worker, runserver (and its child)
-
-    script.send_signal(signal.SIGTERM)
-
-    assert script.wait(timeout=30) == 0, log.read_text()
-    assert processes_with(marker) == []
-    assert not any(listening(port) for port in ports)
-    assert b"==> stopped" in log.read_bytes()
-
-
-def test_the_demos_terminal_says_each_thing_once_and_in_order(
-    demo: tuple[Child, Path, bytes, tuple[int, int]],
-) -> None:
+def the_terminal_says_each_thing_once_and_in_order(demo: Demo) -> None:
     """One reloader line (runserver's), the worker's start before the banner, no 404 for the browser's icon."""
     script, log, _marker, (port, _sandbox) = demo
     text = script.output()  # the fixture waited for the banner
@@ -114,9 +100,7 @@ def test_the_demos_terminal_says_each_thing_once_and_in_order(
     assert "Not Found: /favicon.ico" not in log.read_text()
 
 
-def test_the_demos_metrics_show_the_cancels_its_worker_made(
-    demo: tuple[Child, Path, bytes, tuple[int, int]],
-) -> None:
+def the_metrics_show_the_cancels_its_worker_made(demo: Demo) -> None:
     """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it."""
     _script, log, _marker, (port, _sandbox) = demo
     shop = f"http://127.0.0.1:{port}"
@@ -150,3 +134,24 @@ def test_the_demos_metrics_show_the_cancels_its_worker_made(
             break
         assert time.monotonic() < deadline, f"no beacon cancel in /metrics:\n{scrape}\n{log.read_text()}"
         time.sleep(0.5)
+
+
+def sigterm_stops_every_child_frees_the_ports_and_exits_0(demo: Demo) -> None:
+    script, log, marker, ports = demo
+    assert script.poll() is None, log.read_text()  # the fixture waited for the demo's ready line
+    assert all(listening(port) for port in ports)
+    assert len(processes_with(marker)) >= 4  # the script, the sandbox, the worker, runserver (and its child)
+
+    script.send_signal(signal.SIGTERM)
+
+    assert script.wait(timeout=30) == 0, log.read_text()
+    assert processes_with(marker) == []
+    assert not any(listening(port) for port in ports)
+    assert b"==> stopped" in log.read_bytes()
+
+
+def test_the_demo_says_each_thing_once_counts_its_cancels_and_stops_on_sigterm(demo: Demo) -> None:
+    """One demo, started once (it takes a while): what its terminal says, a cancel its worker makes, its stop."""
+    the_terminal_says_each_thing_once_and_in_order(demo)
+    the_metrics_show_the_cancels_its_worker_made(demo)
+    sigterm_stops_every_child_frees_the_ports_and_exits_0(demo)

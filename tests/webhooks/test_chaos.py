@@ -1,5 +1,8 @@
 """Chaos: 5,000 deliveries over many sessions, duplicated, reordered, forged and broken, through the real view.
 
+In four independent parts of 1,250, each from its own seed over its own sessions, so that pytest-xdist can run
+them side by side (as one test it was the suite's longest, a third of ``make test``'s parallel part).
+
 The truth is computed here, independently of the app, from the authentic and well-formed deliveries in the order
 they arrive, under the documented rules: the first terminal status wins, a repeat is a duplicate, anything else
 after a terminal status is stale, except Completed EFT0302 → Completed EFT0301 (the PAD signature arrived).
@@ -27,7 +30,8 @@ from tests.webhooks.helpers import SECRET
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-TOTAL = 5000
+PARTS = 4
+TOTAL = 5000 // PARTS  # deliveries per part
 SEED = int(os.environ.get("FLINKS_CHAOS_SEED", "20251118"))
 Outcome = WebhookDelivery.Outcome
 # What Flinks sends per session (docs/flinks-api.md: webhooks only for Completed, Failed, Canceled), with weights.
@@ -140,10 +144,11 @@ def _truth(deliveries: list[Delivery]) -> tuple[dict[str, tuple[str, str]], list
     return state, outcomes
 
 
-def test_chaos_every_final_state_equals_the_truth(settings: Any) -> None:
+@pytest.mark.parametrize("part", range(PARTS))
+def test_chaos_every_final_state_equals_the_truth(settings: Any, part: int) -> None:
     # Every forged delivery is to be logged here: lift the per-minute cap on rejected rows above the run's size.
     settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "WEBHOOK_REJECTED_PER_MINUTE": TOTAL}
-    rng = random.Random(SEED)
+    rng = random.Random(SEED + part)
     sessions, deliveries = _build(rng)
     PaymentSession.objects.bulk_create(
         PaymentSession(session_id=session_id, reference_id=f"chaos-{n}", amount=Decimal("65.00"))
