@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 lint format bench clean package matrix messages schemathesis fuzz model mutants
+.PHONY: demo test test-django52 venv-django52 lint format bench clean package matrix messages schemathesis fuzz model mutants
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -7,8 +7,13 @@ demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs a
 test:  ## the whole test suite (pass ARGS="-k something" to narrow it)
 	@scripts/test.sh $(ARGS)
 
+DJANGO52 = VENV=.venv-django52 MIN_PYTHON=3.11 EXACT_PYTHON=1 DJANGO="django>=5.2,<6.0"
+
 test-django52:  ## the suite on Django 5.2 LTS and Python 3.11, in .venv-django52
-	@VENV=.venv-django52 MIN_PYTHON=3.11 EXACT_PYTHON=1 DJANGO="django>=5.2,<6.0" scripts/test.sh -m "not browser" $(ARGS)
+	@$(DJANGO52) scripts/test.sh -m "not browser" $(ARGS)
+
+venv-django52:  ## build (or refresh) .venv-django52 without running anything
+	@$(DJANGO52) scripts/bootstrap.sh >/dev/null
 
 lint:  ## ruff, mypy and the migrations check, as CI runs them
 	@py=$$(scripts/bootstrap.sh | tail -n 1); $$py -m ruff check . && $$py -m ruff format --check . \
