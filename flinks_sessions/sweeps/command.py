@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
+from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.status import OPEN_STATUSES, Product
 from flinks_sessions.sweeps import run
@@ -143,8 +144,9 @@ class SweepCommand(BaseCommand):
         """Cancel now, ``--concurrency`` calls at a time, with progress (``if_requested``: only standing intents)."""
         progress = self.progress(sessions, options)
         try:
-            return run.cancel_many(
+            return run.run_many(
                 sessions,
+                services.cancel_sessions,
                 source="command",
                 reason=options["reason"],
                 if_requested=if_requested,
@@ -158,7 +160,12 @@ class SweepCommand(BaseCommand):
         """Poll now, ``--concurrency`` calls at a time, with progress."""
         progress = self.progress(sessions, options)
         try:
-            return run.sync_many(sessions, concurrency=options["concurrency"], on_result=progress.update)
+            return run.run_many(
+                sessions,
+                services.sync_sessions,
+                concurrency=options["concurrency"],
+                on_result=progress.update,
+            )
         finally:
             progress.close()
 
