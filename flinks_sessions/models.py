@@ -88,6 +88,18 @@ class GuaranteeDecision(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+def user_link(verbose_name: Any, *, related_name: str) -> models.ForeignKey[Any, Any]:
+    """An optional link to a site user that outlives the user: deleting one keeps our rows, without the link."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=verbose_name,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name=related_name,
+    )
+
+
 class PaymentSession(models.Model):
     """A Flinks Pay session as this site knows it."""
 
@@ -112,14 +124,7 @@ class PaymentSession(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="CAD")
     product = models.CharField(_("product"), max_length=12, choices=Product.choices, default=Product.EFT)
     account = models.CharField(_("Flinks account"), max_length=64, default="default")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("owner"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="flinks_payment_sessions",
-    )
+    owner = user_link(_("owner"), related_name="flinks_payment_sessions")
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     # What start_session sent besides amount and reference (payor, payee, options): what a restart repeats.
     start_params = models.JSONField(_("creation parameters"), default=dict, blank=True, editable=False)
@@ -318,14 +323,7 @@ class SessionEvent(models.Model):
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     status_details = models.CharField(_("status details"), max_length=20, blank=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("actor"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    actor = user_link(_("actor"), related_name="+")
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     payload = models.JSONField(_("upstream payload"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)

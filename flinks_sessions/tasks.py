@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
-try:  # Django ≥ 6.0
+try:  # Django ≥ 6.0 (``task`` is imported from here by the app's other task modules)
     from django.tasks import task, task_backends
 except ImportError:  # pragma: no cover - Django 5.2 with the backport
     from django_tasks import task, task_backends  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
@@ -31,20 +31,28 @@ from flinks_sessions.log_context import session_extra
 logger = logging.getLogger("flinks_sessions.tasks")
 
 
+def _find(session_id: str, work: str, source: str = "") -> Any:
+    """The session a task names; ``None`` (logged) once it is gone, which the task answers ``"missing"``."""
+    from flinks_sessions.models import PaymentSession
+
+    session = PaymentSession.objects.filter(session_id=session_id).first()
+    if session is None:
+        logger.warning(
+            "%s task: no session %s",
+            work,
+            session_id,
+            extra=session_extra(source=source, outcome="missing", session_id=session_id),
+        )
+    return session
+
+
 @task()
 def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
     """Cancel a session whose cancel intent still stands when it is claimed (a withdrawn one is not)."""
-    from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import cancel_session
 
     with tracing.span("task.cancel_session", session_id=session_id, **{"flinks_sessions.source": source}):
-        session = PaymentSession.objects.filter(session_id=session_id).first()
-        if session is None:
-            logger.warning(
-                "cancel task: no session %s",
-                session_id,
-                extra=session_extra(source=source, outcome="missing", session_id=session_id),
-            )
+        if (session := _find(session_id, "cancel", source)) is None:
             return "missing"
         return cancel_session(session, source=source, reason=reason, if_requested=True).outcome.value
 
@@ -52,12 +60,10 @@ def cancel_session_task(session_id: str, source: str, reason: str = "") -> str:
 @task()
 def sync_session_task(session_id: str) -> str:
     """Poll one session's status from Flinks."""
-    from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import sync_session
 
     with tracing.span("task.sync_session", session_id=session_id):
-        session = PaymentSession.objects.filter(session_id=session_id).first()
-        if session is None:
+        if (session := _find(session_id, "sync")) is None:
             return "missing"
         return sync_session(session).outcome.value
 
@@ -65,12 +71,9 @@ def sync_session_task(session_id: str) -> str:
 @task()
 def decide_guarantee_task(session_id: str) -> str:
     """Apply the ``GUARANTEE_DECISION`` policy to a session's stored guarantee offer."""
-    from flinks_sessions.models import PaymentSession
     from flinks_sessions.services import apply_guarantee_policy
 
-    session = PaymentSession.objects.filter(session_id=session_id).first()
-    if session is None:
-        logger.warning("guarantee task: no session %s", session_id)
+    if (session := _find(session_id, "guarantee")) is None:
         return "missing"
     result = apply_guarantee_policy(session)
     return "undecided" if result is None else result.outcome.value

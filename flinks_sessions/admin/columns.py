@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -111,14 +112,19 @@ def reason_label(reason: str) -> str:
     return str(STORED_REASONS.get(reason, reason))
 
 
+def in_words(name: str, words: Callable[[Any], str], description: Any, **display: Any) -> Any:
+    """A display method showing the attribute ``name`` through ``words`` (a stored code or time, readable)."""
+
+    def show(self: Any, obj: Any) -> str:
+        return words(getattr(obj, name))
+
+    return admin.display(description=description, **display)(show)
+
+
 def seconds_of(name: str) -> Any:
     """A display method showing the model's datetime field ``name`` to the second, under the field's label."""
-
-    def show(self: Any, obj: PaymentSession) -> str:
-        return to_the_second(getattr(obj, name))
-
     label = PaymentSession._meta.get_field(name).verbose_name  # type: ignore[union-attr]
-    return admin.display(description=label, ordering=name)(show)
+    return in_words(name, to_the_second, label, ordering=name)
 
 
 # The change page's times, to the second like the audit trail's (``<field>_seconds``; created_at has its own).
@@ -157,14 +163,20 @@ def intent_actor(session: PaymentSession) -> SessionEvent | None:
     )
 
 
+def asker(session: PaymentSession) -> tuple[str, SessionEvent | None]:
+    """Who asked for the cancel, in words (the operator too, if a person asked), and their first audit row."""
+    asked = source_label(session.cancel_source)
+    first = intent_actor(session)
+    if first is not None and first.actor is not None:
+        asked = gettext("%(source)s, %(user)s") % {"source": asked, "user": first.actor}
+    return asked, first
+
+
 def attribution(session: PaymentSession) -> str:
     """Who asked for the cancel and who confirmed it: an operator's cancel confirmed by a webhook names both."""
     if not session.cancel_requested_at and session.status != Status.CANCELLED:
         return ""
-    asked = source_label(session.cancel_source) if session.cancel_source else gettext("Flinks")
-    first = intent_actor(session) if session.cancel_source else None
-    if first is not None and first.actor is not None:
-        asked = gettext("%(source)s, %(user)s") % {"source": asked, "user": first.actor}
+    asked = asker(session)[0] if session.cancel_source else gettext("Flinks")
     confirmed = (
         session.events.filter(kind=SessionEvent.Kind.TRANSITION, to_status=Status.CANCELLED)
         .order_by("created_at", "pk")
@@ -222,9 +234,7 @@ class SessionColumns:
             requested,
         )
 
-    @admin.display(description=_("status details"))
-    def details_meaning(self, obj: PaymentSession) -> str:
-        return details_with_meaning(obj.status_details)
+    details_meaning = in_words("status_details", details_with_meaning, _("status details"))
 
     @admin.display(description=_("cancel"), ordering="cancel_requested_at")
     def cancel_state(self, obj: PaymentSession) -> str:
@@ -256,9 +266,7 @@ class SessionColumns:
     def cancel_attribution(self, obj: PaymentSession) -> str:
         return attribution(obj)
 
-    @admin.display(description=_("cancel reason"))
-    def cancel_reason_words(self, obj: PaymentSession) -> str:
-        return reason_label(obj.cancel_reason)
+    cancel_reason_words = in_words("cancel_reason", reason_label, _("cancel reason"))
 
     @admin.display(description=_("metadata"))
     def metadata_display(self, obj: PaymentSession) -> str:
@@ -274,9 +282,7 @@ class SessionColumns:
     def successor_link(self, obj: PaymentSession) -> str:
         return _session_link(PaymentSession.objects.filter(restarted_from=obj).first())
 
-    @admin.display(description=_("created at"), ordering="created_at")
-    def created_at_seconds(self, obj: PaymentSession) -> str:
-        return when_html(obj.created_at)
+    created_at_seconds = in_words("created_at", when_html, _("created at"), ordering="created_at")
 
 
 for _name in TIMES:
@@ -293,21 +299,11 @@ def _session_link(session: PaymentSession | None) -> str:
 class EventColumns:
     """Display methods of the audit trail inline: times to the second, who acted, labels in words."""
 
-    @admin.display(description=_("at"))
-    def at(self, obj: SessionEvent) -> str:
-        return to_the_second(obj.created_at)
-
-    @admin.display(description=_("from"))
-    def from_words(self, obj: SessionEvent) -> str:
-        return status_label(obj.from_status)
-
-    @admin.display(description=_("to"))
-    def to_words(self, obj: SessionEvent) -> str:
-        return status_label(obj.to_status)
-
-    @admin.display(description=_("reason"))
-    def reason_words(self, obj: SessionEvent) -> str:
-        return reason_label(obj.reason)
+    at = in_words("created_at", to_the_second, _("at"))
+    from_words = in_words("from_status", status_label, _("from"))
+    to_words = in_words("to_status", status_label, _("to"))
+    reason_words = in_words("reason", reason_label, _("reason"))
+    event_details = in_words("status_details", details_with_meaning, _("status details"))
 
     @admin.display(description=_("by"))
     def by(self, obj: SessionEvent) -> str:
@@ -322,17 +318,10 @@ class EventColumns:
             return label
         if not session.cancel_source:
             return label
-        asked = source_label(session.cancel_source)
-        first = intent_actor(session)
-        if first is not None and first.actor is not None:
-            asked = gettext("%(source)s, %(user)s") % {"source": asked, "user": first.actor}
+        asked, first = asker(session)
         if session.cancel_source == obj.source and (first is None or first.actor is None):
             return label
         return gettext("%(source)s, asked by %(asked)s") % {"source": label, "asked": asked}
-
-    @admin.display(description=_("status details"))
-    def event_details(self, obj: SessionEvent) -> str:
-        return details_with_meaning(obj.status_details)
 
     @admin.display(description=_("announcement"))
     def announcement_state(self, obj: SessionEvent) -> str:

@@ -221,8 +221,13 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
         if request.POST.get("post") != "yes":
             return self._confirm_selected(request, sessions)
         reason = request.POST.get("reason", "").strip()[:255]
-        summary = run.cancel_many(
-            sessions, source="admin", reason=reason, actor=request.user, concurrency=ACTION_CONCURRENCY
+        summary = run.run_many(
+            sessions,
+            services.cancel_sessions,
+            source="admin",
+            reason=reason,
+            actor=request.user,
+            concurrency=ACTION_CONCURRENCY,
         )
         self._report(request, summary, describe_cancel_action(summary))
         return None
@@ -230,7 +235,7 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
     @admin.action(description=_("Sync status from Flinks"), permissions=["sync"])
     def sync_selected_sessions(self, request: HttpRequest, queryset: QuerySet[PaymentSession]) -> None:
         """Poll ``/status`` for each selected session and store what changed (a read: no confirmation)."""
-        summary = run.sync_many(list(queryset), concurrency=ACTION_CONCURRENCY)
+        summary = run.run_many(list(queryset), services.sync_sessions, concurrency=ACTION_CONCURRENCY)
         self._report(request, summary, describe_sync_action(summary))
 
     def _confirm_selected(self, request: HttpRequest, sessions: list[PaymentSession]) -> TemplateResponse:

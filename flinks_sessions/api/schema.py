@@ -172,50 +172,59 @@ def _retry_after() -> Any:
     )
 
 
+def _operation(name: str, summary: Any, description: Any, **arguments: Any) -> dict[str, Any]:
+    """``extend_schema`` arguments of one browser endpoint: besides its own, what they all share (no login, the
+    tag, the session id in the path and the throttle's Retry-After)."""
+    parameters = arguments.pop("parameters", [])
+    return {
+        "operation_id": f"flinks_sessions_{name}",
+        "summary": summary,
+        "description": description,
+        "parameters": [_session_id(), *parameters, _retry_after()],
+        "auth": [],
+        "tags": [TAG],
+        **arguments,
+    }
+
+
 def exit_operation() -> dict[str, Any]:
     """``extend_schema`` arguments for ``POST sessions/<id>/exit/``."""
     from drf_spectacular.utils import OpenApiResponse
 
-    return {
-        "operation_id": "flinks_sessions_exit",
-        "summary": _("The shopper left the checkout page: cancel the session in the background."),
-        "description": _(
+    return _operation(
+        "exit",
+        _("The shopper left the checkout page: cancel the session in the background."),
+        _(
             "The page-exit beacon. Records the cancel intent and enqueues the cancel; never waits for Flinks. "
             "A repeat, or a session that has already ended, is accepted and changes nothing (queued: false). "
             "The token proves the page was rendered for this session: there is no login and no CSRF token. "
             "The text/plain body is the fields as a query string (token=...&reason=...)."
         ),
-        "request": _beacon_body(FlinksExitBeaconSerializer),
-        "responses": {
+        request=_beacon_body(FlinksExitBeaconSerializer),
+        responses={
             202: OpenApiResponse(FlinksExitAcceptedSerializer, description=_("Accepted.")),
             **_responses(400, 403, 404, 405, 411, 413, 415, 429),
         },
-        "parameters": [_session_id(), _retry_after()],
-        "auth": [],
-        "tags": [TAG],
-    }
+    )
 
 
 def resume_operation() -> dict[str, Any]:
     """``extend_schema`` arguments for ``POST sessions/<id>/resume/``."""
     from drf_spectacular.utils import OpenApiResponse
 
-    return {
-        "operation_id": "flinks_sessions_resume",
-        "summary": _("The page came back from the back/forward cache: take back its graced cancel."),
-        "description": _(
+    return _operation(
+        "resume",
+        _("The page came back from the back/forward cache: take back its graced cancel."),
+        _(
             "Only a cancel asked for by a graced exit beacon, and not yet started by a worker, is withdrawn. "
             "The text/plain body is the fields as a query string (token=...)."
         ),
-        "request": _beacon_body(FlinksExitTokenSerializer),
-        "responses": {
+        request=_beacon_body(FlinksExitTokenSerializer),
+        responses={
             200: OpenApiResponse(FlinksResumeResultSerializer, description=_("Done.")),
             **_responses(400, 403, 404, 405, 411, 413, 415, 429),
         },
-        "parameters": [_session_id(), _retry_after()],
-        "auth": [],
-        "tags": [TAG],
-    }
+    )
 
 
 def status_operation() -> dict[str, Any]:
@@ -223,12 +232,11 @@ def status_operation() -> dict[str, Any]:
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-    return {
-        "operation_id": "flinks_sessions_status",
-        "summary": _("The session's status as this site has stored it, for a page that polls."),
-        "description": _("Never calls Flinks: webhooks, syncs and cancels keep the stored status current."),
-        "parameters": [
-            _session_id(),
+    return _operation(
+        "status",
+        _("The session's status as this site has stored it, for a page that polls."),
+        _("Never calls Flinks: webhooks, syncs and cancels keep the stored status current."),
+        parameters=[
             OpenApiParameter(
                 "X-Flinks-Exit-Token",
                 OpenApiTypes.STR,
@@ -256,31 +264,28 @@ def status_operation() -> dict[str, Any]:
                 description=_("Always no-store."),
                 response=[200],
             ),
-            _retry_after(),
         ],
-        "responses": {
+        responses={
             200: OpenApiResponse(FlinksSessionStatusSerializer, description=_("The stored status.")),
             **_responses(403, 404, 405, 429),
         },
-        "auth": [],
-        "tags": [TAG],
-    }
+    )
 
 
 def restart_operation() -> dict[str, Any]:
     """``extend_schema`` arguments for ``POST sessions/<id>/restart/``."""
     from drf_spectacular.utils import OpenApiResponse
 
-    return {
-        "operation_id": "flinks_sessions_restart",
-        "summary": _("Start again: the session that replaces this one, for the same order."),
-        "description": _(
+    return _operation(
+        "restart",
+        _("Start again: the session that replaces this one, for the same order."),
+        _(
             "Cancels the session first if it is still open, then creates its successor at Flinks with the same "
             "reference, amount and payor. A repeated request answers the same successor: one is created however "
             "often the button is clicked. The text/plain body is the fields as a query string (token=...)."
         ),
-        "request": _beacon_body(FlinksExitTokenSerializer),
-        "responses": {
+        request=_beacon_body(FlinksExitTokenSerializer),
+        responses={
             201: OpenApiResponse(FlinksRestartSerializer, description=_("The successor was created.")),
             200: OpenApiResponse(FlinksRestartSerializer, description=_("The successor existed already.")),
             409: OpenApiResponse(
@@ -304,10 +309,7 @@ def restart_operation() -> dict[str, Any]:
             ),
             **_responses(400, 403, 404, 405, 411, 413, 415),
         },
-        "parameters": [_session_id(), _retry_after()],
-        "auth": [],
-        "tags": [TAG],
-    }
+    )
 
 
 def annotated(view: type[Any], method: str, operation: dict[str, Any]) -> type[Any]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import requests
 
 from .access import TOKEN_ENVIRONMENT_VARIABLE, TOKEN_HEADER
-from .requestlog import filter_entries
+from .requestlog import Match, filter_entries
 
 
 class SandboxControlError(RuntimeError):
@@ -82,15 +82,9 @@ class SandboxControl:
     def clear_requests(self) -> int:
         return int(self._call("DELETE", "/requests")["cleared"])
 
-    def count(
-        self,
-        method: str | None = None,
-        path_suffix: str | None = None,
-        path_contains: str | None = None,
-        status: int | None = None,
-    ) -> int:
+    def count(self, **match: Unpack[Match]) -> int:
         """How many logged API calls match, e.g. ``count(method="POST", path_suffix="/cancel")``."""
-        return len(filter_entries(self.request_log(), method, path_suffix, path_contains, status))
+        return len(filter_entries(self.request_log(), **match))
 
     # -- faults ----------------------------------------------------------------------------------------------
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 # Besides HTTP statuses, the ``fail_next`` queue understands these two words.
 DROP = "drop"  # close the connection without answering
 TIMEOUT = "timeout"  # wait ``timeout_seconds`` before answering
 
 Outcome = int | str
+T = TypeVar("T")
 
 
 @dataclass
@@ -158,6 +160,23 @@ def _error_rates(value: object) -> dict[int, float]:
     return rates
 
 
+class _Setting(Generic[T]):
+    """One setting of :class:`Faults` as an attribute: read (a copy, as ``read`` makes it) under the lock, and
+    validated before it is written."""
+
+    def __init__(self, read: Callable[[Any], T]) -> None:
+        self._read = read
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, faults: Faults, owner: type | None = None) -> T:
+        return self._read(faults._get(self._name))
+
+    def __set__(self, faults: Faults, value: T) -> None:
+        faults._set(self._name, value)
+
+
 class Faults:
     """The live fault settings of one sandbox; every attribute may be read and assigned from any thread."""
 
@@ -222,71 +241,14 @@ class Faults:
         with self._lock:
             setattr(self._settings, name, getattr(candidate, name))
 
-    @property
-    def latency(self) -> float:
-        return float(self._get("latency"))
-
-    @latency.setter
-    def latency(self, value: float) -> None:
-        self._set("latency", value)
-
-    @property
-    def error_rates(self) -> dict[int, float]:
-        return dict(self._get("error_rates"))
-
-    @error_rates.setter
-    def error_rates(self, value: dict[int, float]) -> None:
-        self._set("error_rates", value)
-
-    @property
-    def retry_after(self) -> float | None:
-        value = self._get("retry_after")
-        return None if value is None else float(value)
-
-    @retry_after.setter
-    def retry_after(self, value: float | None) -> None:
-        self._set("retry_after", value)
-
-    @property
-    def timeout_rate(self) -> float:
-        return float(self._get("timeout_rate"))
-
-    @timeout_rate.setter
-    def timeout_rate(self, value: float) -> None:
-        self._set("timeout_rate", value)
-
-    @property
-    def timeout_seconds(self) -> float:
-        return float(self._get("timeout_seconds"))
-
-    @timeout_seconds.setter
-    def timeout_seconds(self, value: float) -> None:
-        self._set("timeout_seconds", value)
-
-    @property
-    def drop_rate(self) -> float:
-        return float(self._get("drop_rate"))
-
-    @drop_rate.setter
-    def drop_rate(self, value: float) -> None:
-        self._set("drop_rate", value)
-
-    @property
-    def paths(self) -> list[str] | None:
-        value = self._get("paths")
-        return None if value is None else list(value)
-
-    @paths.setter
-    def paths(self, value: list[str] | None) -> None:
-        self._set("paths", value)
-
-    @property
-    def fail_next(self) -> list[Outcome]:
-        return list(self._get("fail_next"))
-
-    @fail_next.setter
-    def fail_next(self, value: list[Outcome]) -> None:
-        self._set("fail_next", value)
+    latency = _Setting[float](float)
+    error_rates = _Setting[dict[int, float]](dict)
+    retry_after = _Setting[float | None](lambda value: None if value is None else float(value))
+    timeout_rate = _Setting[float](float)
+    timeout_seconds = _Setting[float](float)
+    drop_rate = _Setting[float](float)
+    paths = _Setting[list[str] | None](lambda value: None if value is None else list(value))
+    fail_next = _Setting[list[Outcome]](list)
 
     # -- deciding --------------------------------------------------------------------------------------------
 

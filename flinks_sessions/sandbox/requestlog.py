@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 
 def authorization_kind(header: str | None) -> str | None:
@@ -19,6 +19,15 @@ def authorization_kind(header: str | None) -> str | None:
     if scheme in ("bearer", "basic"):
         return scheme
     return None
+
+
+class Match(TypedDict, total=False):
+    """What a request-log query may name; a call matches every key given."""
+
+    method: str
+    path_suffix: str
+    path_contains: str
+    status: int
 
 
 class RequestLog:
@@ -66,34 +75,18 @@ class RequestLog:
         with self._lock:
             return len(self._entries)
 
-    def filter(
-        self,
-        method: str | None = None,
-        path_suffix: str | None = None,
-        path_contains: str | None = None,
-        status: int | None = None,
-    ) -> list[dict[str, Any]]:
-        return filter_entries(self.entries(), method, path_suffix, path_contains, status)
+    def filter(self, **match: Unpack[Match]) -> list[dict[str, Any]]:
+        return filter_entries(self.entries(), **match)
 
-    def count(
-        self,
-        method: str | None = None,
-        path_suffix: str | None = None,
-        path_contains: str | None = None,
-        status: int | None = None,
-    ) -> int:
+    def count(self, **match: Unpack[Match]) -> int:
         """How many calls match, e.g. ``count(method="POST", path_suffix="/cancel")``."""
-        return len(self.filter(method, path_suffix, path_contains, status))
+        return len(self.filter(**match))
 
 
-def filter_entries(
-    entries: list[dict[str, Any]],
-    method: str | None = None,
-    path_suffix: str | None = None,
-    path_contains: str | None = None,
-    status: int | None = None,
-) -> list[dict[str, Any]]:
+def filter_entries(entries: list[dict[str, Any]], **match: Unpack[Match]) -> list[dict[str, Any]]:
     """Shared by the in-process log and the HTTP control client, so both count the same way."""
+    method, status = match.get("method"), match.get("status")
+    path_suffix, path_contains = match.get("path_suffix"), match.get("path_contains")
     return [
         entry
         for entry in entries

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -97,9 +97,9 @@ class Token:
     session_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class NewSession:
-    """A validated creation request."""
+    """A validated creation request (a stored :class:`Session` starts as a copy of it)."""
 
     product: Product
     type: str
@@ -113,21 +113,15 @@ class NewSession:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Session:
-    """One session as the emulator stores it; the ``*_body`` methods give the documented JSON shapes."""
+@dataclass(kw_only=True)
+class Session(NewSession):
+    """One session as the emulator stores it: its creation request and what Flinks keeps about it since.
+
+    The ``*_body`` methods give the documented JSON shapes.
+    """
 
     session_id: str
     client_id: str
-    product: Product
-    type: str
-    direction: str | None
-    reference_id: str | None
-    amount: Decimal | None
-    currency: str
-    payor: dict[str, Any]
-    payee: dict[str, Any] | None
-    options: dict[str, Any]
     scenario: Scenario
     created_at: datetime
     updated_at: datetime
@@ -353,17 +347,9 @@ class SandboxState:
         """Store a new session; with ``token_value`` the token is spent (atomically) on it."""
         now = utc_now()
         session = Session(
+            **{part.name: copy.copy(getattr(new, part.name)) for part in fields(NewSession)},
             session_id=str(uuid.uuid4()),
             client_id=client_id,
-            product=new.product,
-            type=new.type,
-            direction=new.direction,
-            reference_id=new.reference_id,
-            amount=new.amount,
-            currency=new.currency,
-            payor=dict(new.payor),
-            payee=dict(new.payee) if new.payee is not None else None,
-            options=dict(new.options),
             scenario=scenario_for(new.reference_id, new.options),
             created_at=now,
             updated_at=now,

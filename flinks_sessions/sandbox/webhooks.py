@@ -103,7 +103,9 @@ class WebhookSender:
             for attempt in range(GUARANTEE_TRIES):
                 if attempt and self._stopping.wait(self._config.guarantee_retry_delay):
                     return
-                record = self._post(url, body, headers, kind="guarantee", attempt=attempt + 1)
+                record = self._record(url, body, headers, kind="guarantee", attempt=attempt + 1)
+                self._post(record, body, headers)
+                self._keep(record)
                 code = record["status_code"]
                 if code is not None and 200 <= code < 300:
                     delivered = True
@@ -116,10 +118,10 @@ class WebhookSender:
                 logger.info("guarantee event for %s undelivered after %d tries", session_id, GUARANTEE_TRIES)
                 self._offer_undelivered(session_id)
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
-        """One attempt, recorded like a status delivery (plus ``kind`` and ``attempt``)."""
+    def _record(self, url: str, body: bytes, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
+        """A delivery attempt's record, before the attempt: what is sent, and how it is signed."""
         header = self._config.webhook_form.value
-        record: dict[str, Any] = {
+        return {
             "url": url,
             "status_code": None,
             "error": None,
@@ -128,6 +130,10 @@ class WebhookSender:
             "signature": headers.get(header),
             **extra,
         }
+
+    def _post(self, record: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
+        """One attempt to ``record["url"]``: its status code or error, and its duration, go into ``record``."""
+        url = record["url"]
         started = time.monotonic()
         try:
             if not url:
@@ -140,42 +146,25 @@ class WebhookSender:
         except (OSError, ValueError) as error:
             record["error"] = f"{type(error).__name__}: {error}"
         record["duration"] = time.monotonic() - started
+
+    def _keep(self, record: dict[str, Any], *, finished: threading.Thread | None = None) -> None:
+        """Add a finished attempt to :attr:`deliveries` (and forget the thread that ``finished``)."""
         record["at"] = time.time()
         with self._condition:
             self._deliveries.append(record)
+            if finished is not None:
+                self._threads.discard(finished)
             self._condition.notify_all()
-        return record
 
     def _deliver(self, url: str, body: bytes, headers: dict[str, str], delay: float) -> None:
-        header = self._config.webhook_form.value
-        record: dict[str, Any] = {
-            "url": url,
-            "status_code": None,
-            "error": None,
-            "body": body.decode("utf-8"),
-            "signature_header": header,
-            "signature": headers[header],
-        }
+        record = self._record(url, body, headers)
         try:
             if delay and self._stopping.wait(delay):
                 record["error"] = "sandbox stopped before delivery"
                 return
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-            started = time.monotonic()
-            try:
-                with _OPENER.open(request, timeout=DELIVERY_TIMEOUT) as response:
-                    record["status_code"] = response.status
-            except urllib.error.HTTPError as error:
-                record["status_code"] = error.code
-            except (OSError, ValueError) as error:
-                record["error"] = f"{type(error).__name__}: {error}"
-            record["duration"] = time.monotonic() - started
+            self._post(record, body, headers)
         finally:
-            record["at"] = time.time()
-            with self._condition:
-                self._deliveries.append(record)
-                self._threads.discard(threading.current_thread())
-                self._condition.notify_all()
+            self._keep(record, finished=threading.current_thread())
             logger.debug("webhook to %s: %s", url, record["status_code"] or record["error"])
 
     @property

@@ -32,38 +32,32 @@ MAX_NAME = 100
 
 
 @dataclass(frozen=True)
+class ReferenceRule:
+    """What a product accepts as ``referenceId``, and how the refusal describes it."""
+
+    pattern: re.Pattern[str]
+    hint: str
+
+
+@dataclass(frozen=True)
 class CreationRules:
     """The fields one product requires, allows and limits."""
 
     amount_required: bool
     payor_required: tuple[str, ...]
     payee_allowed: bool
-    reference_pattern: re.Pattern[str]
-    reference_hint: str
+    reference: ReferenceRule
 
+
+NAMES = ("firstName", "lastName")
+SHORT_REFERENCE = ReferenceRule(re.compile(r"[A-Za-z0-9-]{1,36}"), "1 to 36 letters, digits or hyphens")
+FREE_REFERENCE = ReferenceRule(re.compile(r".{1,100}", re.DOTALL), "1 to 100 characters")
 
 RULES: dict[str, CreationRules] = {
-    Product.EFT: CreationRules(
-        amount_required=True,
-        payor_required=("firstName", "lastName", "email"),
-        payee_allowed=False,
-        reference_pattern=re.compile(r"[A-Za-z0-9-]{1,36}"),
-        reference_hint="1 to 36 letters, digits or hyphens",
-    ),
-    Product.GEFT: CreationRules(
-        amount_required=False,
-        payor_required=("firstName", "lastName"),
-        payee_allowed=True,
-        reference_pattern=re.compile(r".{1,100}", re.DOTALL),
-        reference_hint="1 to 100 characters",
-    ),
-    Product.ETRANSFER: CreationRules(
-        amount_required=True,
-        payor_required=("firstName", "lastName", "email"),
-        payee_allowed=True,
-        reference_pattern=re.compile(r".{1,100}", re.DOTALL),
-        reference_hint="1 to 100 characters",
-    ),
+    # Per product: amount required, payor fields required, payee allowed, referenceId accepted.
+    Product.EFT: CreationRules(True, (*NAMES, "email"), False, SHORT_REFERENCE),
+    Product.GEFT: CreationRules(False, NAMES, True, FREE_REFERENCE),
+    Product.ETRANSFER: CreationRules(True, (*NAMES, "email"), True, FREE_REFERENCE),
 }
 
 
@@ -142,8 +136,8 @@ def clean_amount(amount: Decimal | int | str | None, rules: CreationRules) -> De
 
 
 def clean_reference(reference_id: str, rules: CreationRules) -> str:
-    if not isinstance(reference_id, str) or not rules.reference_pattern.fullmatch(reference_id):
-        raise invalid("referenceId", f"must be {rules.reference_hint}", "reference_id")
+    if not isinstance(reference_id, str) or not rules.reference.pattern.fullmatch(reference_id):
+        raise invalid("referenceId", f"must be {rules.reference.hint}", "reference_id")
     return reference_id
 
 

@@ -224,51 +224,31 @@ def write_transitions(
     ``session.status``. Each session is updated in place and is what its signals carry; every session gets its
     own audit row and its own signals, sent after commit in the order given.
     """
-    announced = [
-        (
+    announced: list[tuple[PaymentSession, SessionEvent]] = []
+    for session, new_status, remote, changes in changed:
+        previous = session.status
+        for name, value in changes.items():
+            setattr(session, name, value)
+        event = audit_event(
             session,
-            prepare_transition(
-                session, new_status, remote, changes, source=source, actor=actor, reason=reason
-            ),
+            SessionEvent.Kind.TRANSITION,
+            source=source,
+            actor=actor,
+            reason=reason,
+            from_status=previous,
+            to_status=new_status,
+            status_details=session.status_details,
+            payload=dict(remote.payload),
         )
-        for session, new_status, remote, changes in changed
-    ]
+        metrics.TRANSITIONS.labels(from_status=previous, to_status=new_status, source=source).inc()
+        logger.info(
+            "Flinks session %s: %s -> %s (%s) via %s",
+            session.session_id, previous, new_status, session.status_details, source,
+            extra=session_extra(session, source=source, outcome=new_status),
+        )  # fmt: skip
+        announced.append((session, event))
     SessionEvent.objects.bulk_create([event for _, event in announced])
     send_after_commit(announced)
-
-
-def prepare_transition(
-    session: PaymentSession,
-    new_status: Status,
-    remote: RemoteStatus,
-    changes: dict[str, Any],
-    *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
-) -> SessionEvent:
-    """Apply stored ``changes`` to ``session``; return its unsaved audit row (pending its announcement)."""
-    previous = session.status
-    for name, value in changes.items():
-        setattr(session, name, value)
-    event = audit_event(
-        session,
-        SessionEvent.Kind.TRANSITION,
-        source=source,
-        actor=actor,
-        reason=reason,
-        from_status=previous,
-        to_status=new_status,
-        status_details=session.status_details,
-        payload=dict(remote.payload),
-    )
-    metrics.TRANSITIONS.labels(from_status=previous, to_status=new_status, source=source).inc()
-    logger.info(
-        "Flinks session %s: %s -> %s (%s) via %s",
-        session.session_id, previous, new_status, session.status_details, source,
-        extra=session_extra(session, source=source, outcome=new_status),
-    )  # fmt: skip
-    return event
 
 
 def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: Any = None, now: Any) -> None:

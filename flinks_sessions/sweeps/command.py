@@ -124,43 +124,44 @@ class SweepCommand(BaseCommand):
 
     # --- running --------------------------------------------------------------------------------------------
 
-    def run_enqueue(
+    def sweep(
         self,
         sessions: Sequence[PaymentSession],
-        work: Callable[[PaymentSession], ItemResult],
+        unknown: list[str],
         options: dict[str, Any],
-    ) -> RunSummary:
-        """Hand each session to the task workers with ``work``, with progress."""
-        progress = self.progress(sessions, options)
-        try:
-            return run.enqueue_many(sessions, work, on_result=progress.update)
-        finally:
-            progress.close()
+        *,
+        verb: str,
+        work: Callable[[PaymentSession], ItemResult],
+        describe_enqueue: Callable[[RunSummary], str],
+        batch: Callable[..., object],
+        describe_now: Callable[[RunSummary], str],
+        **batch_options: Any,
+    ) -> None:
+        """Act on the selected sessions as the options say, with progress; then report and exit as cron expects.
 
-    def run_cancel(
-        self, sessions: Sequence[PaymentSession], options: dict[str, Any], *, if_requested: bool = False
-    ) -> RunSummary:
-        """Cancel now, ``--concurrency`` calls at a time, with progress (``if_requested``: only standing intents)."""
+        ``--dry-run`` lists them; ``--enqueue`` hands each to the task workers with ``work``; otherwise
+        ``batch`` (a service's call for many sessions) runs now with ``batch_options``, ``--concurrency`` calls
+        at a time.
+        """
+        if options["dry_run"]:
+            self.dry_run(sessions, verb, options)
+            return
         progress = self.progress(sessions, options)
         try:
-            return run.cancel_many(
-                sessions,
-                source="command",
-                reason=options["reason"],
-                if_requested=if_requested,
-                concurrency=options["concurrency"],
-                on_result=progress.update,
-            )
+            if options["enqueue"]:
+                done = run.enqueue_many(sessions, work, on_result=progress.update)
+            else:
+                done = run.run_many(
+                    sessions,
+                    batch,
+                    on_result=progress.update,
+                    concurrency=options["concurrency"],
+                    **batch_options,
+                )
         finally:
             progress.close()
-
-    def run_sync(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> RunSummary:
-        """Poll now, ``--concurrency`` calls at a time, with progress."""
-        progress = self.progress(sessions, options)
-        try:
-            return run.sync_many(sessions, concurrency=options["concurrency"], on_result=progress.update)
-        finally:
-            progress.close()
+        run.add_unknown(done, unknown)
+        self.finish(done, (describe_enqueue if options["enqueue"] else describe_now)(done), options)
 
     def progress(self, sessions: Sequence[PaymentSession], options: dict[str, Any]) -> Progress:
         return Progress(

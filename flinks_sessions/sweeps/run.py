@@ -36,12 +36,16 @@ def item_result(result: services.Result[Any]) -> ItemResult:
     )
 
 
-def _summarised(
+def run_many(
     sessions: Sequence[PaymentSession],
-    run: Callable[[Callable[[services.Result[Any]], None]], object],
-    on_result: OnResult | None,
+    batch: Callable[..., object],
+    *,
+    on_result: OnResult | None = None,
+    **options: Any,
 ) -> RunSummary:
-    """Count each result as it arrives; Ctrl-C ends the run as the scheduler does, and the summary says so."""
+    """Call Flinks for the sessions now: ``batch`` is ``services.cancel_sessions`` or ``services.sync_sessions``,
+    called with ``options``; each result is counted as it arrives. Ctrl-C ends the run as the scheduler does,
+    and the summary says so."""
     summary = RunSummary(total=len(sessions))
 
     def record(result: services.Result[Any]) -> None:
@@ -51,57 +55,12 @@ def _summarised(
             on_result(item)
 
     try:
-        run(record)
+        batch(sessions, on_result=record, **options)
     except KeyboardInterrupt:
         summary.interrupted = True
     else:
         summary.interrupted = summary.not_started > 0
     return summary
-
-
-def cancel_many(
-    sessions: Sequence[PaymentSession],
-    *,
-    source: str,
-    reason: str = "",
-    actor: Any = None,
-    if_requested: bool = False,
-    concurrency: int = 8,
-    on_result: OnResult | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> RunSummary:
-    """Cancel the sessions now, ``concurrency`` calls to Flinks at a time."""
-    return _summarised(
-        sessions,
-        lambda record: services.cancel_sessions(
-            sessions,
-            source=source,
-            reason=reason,
-            actor=actor,
-            if_requested=if_requested,
-            concurrency=concurrency,
-            on_result=record,
-            should_stop=should_stop,
-        ),
-        on_result,
-    )
-
-
-def sync_many(
-    sessions: Sequence[PaymentSession],
-    *,
-    concurrency: int = 8,
-    on_result: OnResult | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> RunSummary:
-    """Poll the sessions' status now, ``concurrency`` calls to Flinks at a time."""
-    return _summarised(
-        sessions,
-        lambda record: services.sync_sessions(
-            sessions, concurrency=concurrency, on_result=record, should_stop=should_stop
-        ),
-        on_result,
-    )
 
 
 def enqueue_many(

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import logging
 
-try:  # Django ≥ 6.0
-    from django.tasks import task
-except ImportError:  # pragma: no cover - Django 5.2 with the backport
-    from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
-
-from flinks_sessions import tracing
+from flinks_sessions import services, tracing
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.selection import SessionFilters, parse_duration, select_open
+from flinks_sessions.tasks import task
 
 logger = logging.getLogger("flinks_sessions.sweeps")
 
@@ -26,6 +22,6 @@ def sync_sessions_task(
     """
     filters = SessionFilters(older_than=parse_duration(older_than) if older_than else None, limit=limit)
     with tracing.span("task.sync_sessions"):
-        done = run.sync_many(list(select_open(filters)), concurrency=concurrency)
+        done = run.run_many(list(select_open(filters)), services.sync_sessions, concurrency=concurrency)
     logger.info("sync sweep: %s", summary.describe_sync(done))
     return {**done.counts, "total": done.total}

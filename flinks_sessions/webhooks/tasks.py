@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import logging
 
-try:  # Django ≥ 6.0
-    from django.tasks import task
-except ImportError:  # pragma: no cover - Django 5.2 with the backport
-    from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
-
 from flinks_sessions import tracing
 from flinks_sessions.models import WebhookDelivery
 from flinks_sessions.sweeps.selection import parse_duration
-from flinks_sessions.tasks import route
+from flinks_sessions.tasks import route, task
 from flinks_sessions.webhooks.processing import process_delivery
 from flinks_sessions.webhooks.reprocess import claim, reprocess_stranded
 

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext
 
+from flinks_sessions import services
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.command import SweepCommand
 from flinks_sessions.sweeps.selection import (
@@ -97,26 +98,25 @@ class Command(SweepCommand):
                 )
             )
 
-        if options["dry_run"]:
-            self.dry_run(sessions, gettext("cancel"), options)
-            return
-
-        if options["enqueue"]:
-            work = partial(
+        self.sweep(
+            sessions,
+            unknown,
+            options,
+            verb=gettext("cancel"),
+            work=partial(
                 run.enqueue_cancel_one,
                 source="command",
                 reason=options["reason"],
                 requeue=options["retry_failed"],
-            )
-            done = self.run_enqueue(sessions, work, options)
-            run.add_unknown(done, unknown)
-            self.finish(done, summary.describe_enqueue(done), options)
-            return
-
-        # The retry sweep acts on intents: one withdrawn since it was selected is left alone.
-        done = self.run_cancel(sessions, options, if_requested=options["retry_failed"])
-        run.add_unknown(done, unknown)
-        self.finish(done, summary.describe_cancel(done), options)
+            ),
+            describe_enqueue=summary.describe_enqueue,
+            batch=services.cancel_sessions,
+            describe_now=summary.describe_cancel,
+            source="command",
+            reason=options["reason"],
+            # The retry sweep acts on intents: one withdrawn since it was selected is left alone.
+            if_requested=options["retry_failed"],
+        )
 
     def _grace(self, options: dict[str, Any]) -> Any:
         if not options["grace"]:

@@ -22,6 +22,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext
 
+from flinks_sessions import services
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.sweeps import run, summary
 from flinks_sessions.sweeps.command import SweepCommand
@@ -53,24 +54,18 @@ class Command(SweepCommand):
         else:
             sessions = list(select_open(self.filters(options)))
         try:
-            self._run(sessions, unknown, options)
+            self.sweep(
+                sessions,
+                unknown,
+                options,
+                verb=gettext("sync"),
+                work=run.enqueue_sync_one,
+                describe_enqueue=summary.describe_sync_enqueue,
+                batch=services.sync_sessions,
+                describe_now=summary.describe_sync,
+            )
         finally:
             self._report_undecided()
-
-    def _run(self, sessions: list[PaymentSession], unknown: list[str], options: dict[str, Any]) -> None:
-        if options["dry_run"]:
-            self.dry_run(sessions, gettext("sync"), options)
-            return
-
-        if options["enqueue"]:
-            done = self.run_enqueue(sessions, run.enqueue_sync_one, options)
-            run.add_unknown(done, unknown)
-            self.finish(done, summary.describe_sync_enqueue(done), options)
-            return
-
-        done = self.run_sync(sessions, options)
-        run.add_unknown(done, unknown)
-        self.finish(done, summary.describe_sync(done), options)
 
     def _report_undecided(self) -> None:
         """Name the guarantees Flinks is waiting on: without a decision, those sessions stall and then fail."""
