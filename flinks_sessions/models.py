@@ -238,6 +238,12 @@ class PaymentSession(models.Model):
         return self.session_id is not None and self.not_found_at is None and not self.is_terminal
 
     @property
+    def has_failed_cancel(self) -> bool:
+        """A cancel was asked for and its last call to Flinks failed: :meth:`PaymentSessionQuerySet.failed_cancels`
+        for one row (a failed sync or guarantee call is not one)."""
+        return self.cancel_requested_at is not None and self.cancel_failed_at is not None
+
+    @property
     def has_pending_cancel(self) -> bool:
         """A cancel was asked for and has not reached a terminal state yet (the sweep retries these)."""
         return self.cancel_requested_at is not None and not self.is_terminal

@@ -250,7 +250,7 @@ class SessionColumns:
                 gettext("%(source)s; ended %(status)s")
                 % {"source": source, "status": obj.get_status_display().lower()},
             )
-        if obj.last_error:
+        if obj.has_failed_cancel:
             return format_html(
                 '<span class="flinks-cancel flinks-cancel--failed" title="{}">{}</span>',
                 obj.last_error,

@@ -256,3 +256,19 @@ def test_failures_and_nothing_done_read_as_sentences() -> None:
     )
     with translation.override("fr"):
         assert describe_sync_action(summary()) == "Aucune session n\u2019a été synchronisée."
+
+
+def test_a_failed_sync_under_a_standing_cancel_reads_waiting_not_failed(operator: User) -> None:
+    """Only a failed *cancel* reads failed: a failed sync keeps its error in last_error, not cancel_failed_at."""
+    stored(
+        "SYNC-FAILED",
+        cancel_requested_at=timezone.now(),
+        cancel_source="beacon",
+        last_error="Flinks answered 503",
+        attempt_count=1,
+    )
+
+    text = page(browser(operator), reverse(CHANGELIST))
+
+    assert WORDS["en"]["waiting"] in text
+    assert "failed:" not in text
