@@ -97,6 +97,12 @@ BEACONS = _counter(
     "payable from its emailed Interac request: not cancelled), or the refusal.",
     ("result",),
 )
+RECOVERY = _counter(
+    "recovery",
+    "Abandoned-checkout recovery: notice_sent (an order's one notice), link_opened (its page shown), "
+    "link_used (its Continue started the payment again).",
+    ("event",),
+)
 ANNOUNCEMENT_FAILURES = _counter(
     "announcement_failures",
     "Announcements of a stored transition that a signal receiver raised on (the row is left failing).",

@@ -1,0 +1,87 @@
+"""The recovery sweep: the due orders' one notice each (``services.recovery``), for the command and the task.
+
+``flinks_recover_sessions`` (cron) and :func:`recover_sessions_task` (a site that schedules with its task
+backend) both select with :func:`~flinks_sessions.services.recovery.due_sessions` and send through the claim
+engine, so runs that overlap (two crons, a cron and a task) still send each order one notice at most.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+try:  # Django ≥ 6.0
+    from django.tasks import task
+except ImportError:  # pragma: no cover - Django 5.2 with the backport
+    from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+from flinks_sessions import tracing
+from flinks_sessions.models import PaymentSession
+from flinks_sessions.services import send_recovery_notices
+from flinks_sessions.services.recovery import RecoveryOutcome, due_sessions
+from flinks_sessions.sweeps.run import OnResult, _summarised
+from flinks_sessions.sweeps.summary import FAILED, Meaning, RunSummary, counted
+
+logger = logging.getLogger("flinks_sessions.sweeps")
+
+RECOVERY: dict[str, Meaning] = {
+    RecoveryOutcome.SENT: Meaning(_("%d sent")),
+    RecoveryOutcome.ALREADY_SENT: Meaning(_("%d already sent")),
+    RecoveryOutcome.NOT_DUE: Meaning(_("%d not due"), also=(RecoveryOutcome.NO_CONSENT,)),
+    RecoveryOutcome.WITHDRAWN: Meaning(_("%d withdrawn (the order went on)"), always=False),
+    RecoveryOutcome.PENDING: Meaning(_("%d being sent elsewhere"), always=False),
+    FAILED: Meaning(_("%d failed")),
+}
+
+
+def select(
+    *, references: Sequence[str] = (), accounts: Sequence[str] = (), limit: int | None = None
+) -> list[PaymentSession]:
+    """The due sessions (the newest of each due order), narrowed by reference and account, oldest first."""
+    filters: dict[str, Any] = {}
+    if references:
+        filters["reference_id__in"] = list(references)
+    if accounts:
+        filters["account__in"] = list(accounts)
+    chosen = due_sessions(**filters)
+    return chosen[:limit] if limit else chosen
+
+
+def recover_many(
+    sessions: Sequence[PaymentSession],
+    *,
+    source: str = "command",
+    concurrency: int = 4,
+    on_result: OnResult | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunSummary:
+    """Send the notices of ``sessions``, ``concurrency`` at a time, counted."""
+    return _summarised(
+        sessions,
+        lambda record: send_recovery_notices(
+            sessions, source=source, concurrency=concurrency, on_result=record, should_stop=should_stop
+        ),
+        on_result,
+    )
+
+
+def describe_recovery(summary: RunSummary) -> str:
+    """``Sent 2 of 3 recovery notices: 2 sent, 1 already sent, 0 not due, 0 failed``."""
+    head = gettext("Sent %(done)d of %(total)d recovery notices") % {
+        "done": summary.counts[RecoveryOutcome.SENT.value],
+        "total": summary.total,
+    }
+    return f"{head}: {counted(summary, RECOVERY)}"
+
+
+@task()
+def recover_sessions_task(limit: int | None = None, concurrency: int = 4) -> dict[str, int]:
+    """The ``flinks_recover_sessions`` sweep as a task: returns the outcome counts (sent, already_sent, failed...)."""
+    with tracing.span("task.recover_sessions"):
+        done = recover_many(select(limit=limit), source="command", concurrency=concurrency)
+    logger.info("recovery sweep: %s", describe_recovery(done))
+    return {**done.counts, "total": done.total}
