@@ -1,32 +1,23 @@
 """The recovery sweep: the due orders' one notice each (``services.recovery``), for the command and the task.
 
-``flinks_recover_sessions`` (cron) and :func:`recover_sessions_task` (a site that schedules with its task
+``flinks_recover_sessions`` (cron) and ``sweeps.tasks.recover_sessions_task`` (a site that schedules with its task
 backend) both select with :func:`~flinks_sessions.services.recovery.due_sessions` and send through the claim
 engine, so runs that overlap (two crons, a cron and a task) still send each order one notice at most.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-try:  # Django ≥ 6.0
-    from django.tasks import task
-except ImportError:  # pragma: no cover - Django 5.2 with the backport
-    from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
-
-from flinks_sessions import tracing
 from flinks_sessions.models import PaymentSession
 from flinks_sessions.services import send_recovery_notices
 from flinks_sessions.services.recovery import RecoveryOutcome, due_sessions
 from flinks_sessions.sweeps.run import OnResult, _summarised
 from flinks_sessions.sweeps.summary import FAILED, Meaning, RunSummary, counted
-
-logger = logging.getLogger("flinks_sessions.sweeps")
 
 RECOVERY: dict[str, Meaning] = {
     RecoveryOutcome.SENT: Meaning(_("%d sent")),
@@ -76,12 +67,3 @@ def describe_recovery(summary: RunSummary) -> str:
         "total": summary.total,
     }
     return f"{head}: {counted(summary, RECOVERY)}"
-
-
-@task()
-def recover_sessions_task(limit: int | None = None, concurrency: int = 4) -> dict[str, int]:
-    """The ``flinks_recover_sessions`` sweep as a task: returns the outcome counts (sent, already_sent, failed...)."""
-    with tracing.span("task.recover_sessions"):
-        done = recover_many(select(limit=limit), source="command", concurrency=concurrency)
-    logger.info("recovery sweep: %s", describe_recovery(done))
-    return {**done.counts, "total": done.total}

@@ -10,7 +10,7 @@ except ImportError:  # pragma: no cover - Django 5.2 with the backport
     from django_tasks import task  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from flinks_sessions import tracing
-from flinks_sessions.sweeps import run, summary
+from flinks_sessions.sweeps import recovery, run, summary
 from flinks_sessions.sweeps.selection import SessionFilters, parse_duration, select_open
 
 logger = logging.getLogger("flinks_sessions.sweeps")
@@ -28,4 +28,13 @@ def sync_sessions_task(
     with tracing.span("task.sync_sessions"):
         done = run.sync_many(list(select_open(filters)), concurrency=concurrency)
     logger.info("sync sweep: %s", summary.describe_sync(done))
+    return {**done.counts, "total": done.total}
+
+
+@task()
+def recover_sessions_task(limit: int | None = None, concurrency: int = 4) -> dict[str, int]:
+    """The ``flinks_recover_sessions`` sweep as a task: the outcome counts (sent, already_sent, failed...)."""
+    with tracing.span("task.recover_sessions"):
+        done = recovery.recover_many(recovery.select(limit=limit), concurrency=concurrency)
+    logger.info("recovery sweep: %s", recovery.describe_recovery(done))
     return {**done.counts, "total": done.total}

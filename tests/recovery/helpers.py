@@ -21,7 +21,11 @@ def recovery_settings(settings: Any, **overrides: Any) -> None:
 
 
 def abandoned(
-    *, consent: bool = True, status: str = Status.EXPIRED, ended_ago: timedelta = timedelta(hours=2), **fields: Any
+    *,
+    consent: bool = True,
+    status: str = Status.EXPIRED,
+    ended_ago: timedelta = timedelta(hours=2),
+    **fields: Any,
 ) -> PaymentSession:
     """A session that ended abandoned ``ended_ago`` (expired, or cancelled by the shopper's browser)."""
     values: dict[str, Any] = {

@@ -143,7 +143,9 @@ def test_a_crash_between_the_send_and_the_record_never_sends_again(monkeypatch: 
         # The claim passes its TTL, as if its worker were dead; later sweeps find nothing due.
         PaymentSession.objects.filter(pk=session.pk).update(recovery_claimed_at="2000-01-01T00:00Z")
         assert send_recovery_notices() == []
-        assert outcomes(send_recovery_notices([PaymentSession.objects.get(pk=session.pk)])) == ["already_sent"]
+        assert outcomes(send_recovery_notices([PaymentSession.objects.get(pk=session.pk)])) == [
+            "already_sent"
+        ]
     assert len(heard) == 1
     assert RecoveryNotice.objects.get().state == "sending"
 
@@ -175,7 +177,8 @@ def test_the_email_is_sent_in_the_payers_language_with_only_the_link(settings: A
     assert url.startswith("https://shop.example/flinks/recover/")
     assert url in english.body
     html, kind = english.alternatives[0]
-    assert kind == "text/html" and f'href="{url}"' in html
+    assert kind == "text/html"
+    assert f'href="{url}"' in html
     assert french.subject == "Votre commande FR-1 vous attend"
     assert "1 234,50" in french.body.replace("\u202f", " ").replace("\xa0", " ")
     secret = settings.FLINKS_SESSIONS["ACCOUNTS"]["default"]["CLIENT_SECRET"]
