@@ -175,7 +175,9 @@ class PaymentSession(models.Model):
     )
     # The payer agreed to be reminded of an abandoned checkout (start_session(recovery_consent=True)); a
     # successor inherits it. Who is sending the order's recovery notice now (services.recovery; the claim's discipline).
-    recovery_consent = models.BooleanField(_("recovery consent"), default=False, db_default=False)
+    recovery_consent = models.BooleanField(
+        _("recovery consent"), default=False, db_default=False, editable=False
+    )
     recovery_claim = models.UUIDField(_("recovery claim"), null=True, blank=True, editable=False)
     recovery_claimed_at = models.DateTimeField(
         _("recovery notice in progress since"), null=True, blank=True, editable=False

@@ -88,7 +88,7 @@ def _page(
         "title": titles[state],
         "message": extra.get("message") or messages[state],
         "session": session,
-        "amount": number_format(amount, 2) if amount is not None else "",
+        "amount": number_format(amount, 2, force_grouping=True) if amount is not None else "",
     }
     response = render(request, TEMPLATE, context, status=status)
     response["Cache-Control"] = "no-store"

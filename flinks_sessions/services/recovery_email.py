@@ -33,7 +33,7 @@ def email_context(session: PaymentSession, url: str) -> dict[str, Any]:
     return {
         "session": session,
         "reference": session.reference_id,
-        "amount": number_format(session.amount, 2) if session.amount is not None else "",
+        "amount": number_format(session.amount, 2, force_grouping=True) if session.amount is not None else "",
         "currency": session.currency,
         "name": str(payor.get("firstName") or payor.get("first_name") or ""),
         "url": url,
@@ -45,8 +45,8 @@ def send_recovery_email(session: PaymentSession, url: str) -> None:
     address = (session.start_params.get("payor") or {}).get("email")
     if not address:
         return
-    context = email_context(session, url)
     with translation.override(language_of(session)):
+        context = email_context(session, url)  # the amount written as the payer's language writes it
         subject = " ".join(render_to_string(TEMPLATES + "email_subject.txt", context).split())
         text = render_to_string(TEMPLATES + "email.txt", context)
         html = render_to_string(TEMPLATES + "email.html", context)

@@ -68,6 +68,8 @@ class Command(SweepCommand):
                 % {"count": len(sessions)}
             )
             return
+        if not sessions and options["verbosity"] == 0:
+            return  # cron every few minutes: quiet when no order is due
         progress = self.progress(sessions, options)
         try:
             done = recover_many(sessions, concurrency=options["concurrency"], on_result=progress.update)
