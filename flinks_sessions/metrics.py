@@ -7,7 +7,7 @@ empty method call and nothing else of ours imports ``prometheus_client``. The na
 Counters and histograms live in ``prometheus_client``'s default registry, so under gunicorn with
 ``PROMETHEUS_MULTIPROC_DIR`` set each worker writes its own file and the ``/metrics`` view
 (:mod:`flinks_sessions.api.metrics`) sums them. The backlog gauges are not kept here at all: they are read from
-the database when scraped, which is right in every process model and costs three indexed aggregate queries.
+the database when scraped, which is right in every process model and costs four indexed aggregate queries.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.services import send_recovery_notices
 from flinks_sessions.status import Status
+from tests.extras import import_or_missing
 from tests.factories import new_session
 from tests.recovery.helpers import abandoned, recovery_settings
 
@@ -92,3 +94,27 @@ def test_the_abandonment_page_counts_recovered_checkouts(
         "Amount recovered": "25.00",
         "Recovery rate": "33.3%",
     }
+
+
+def test_the_metrics_count_notices_sent_links_used_and_checkouts_recovered(
+    orders: dict[str, PaymentSession],
+) -> None:
+    parser = import_or_missing(
+        "prometheus_client.parser", "the metrics extra (prometheus-client) is not installed"
+    )
+    from flinks_sessions import metrics
+    from flinks_sessions.api.metrics import read_backlog
+    from flinks_sessions.services.recovery import record_link_used
+
+    record_link_used(orders["opened"])
+    body, _type = metrics.exposition(lambda: read_backlog(timedelta(minutes=30)))
+    families = {family.name: family for family in parser.text_string_to_metric_families(body.decode())}
+    notices = {s.labels["state"]: s.value for s in families["flinks_sessions_recovery_notices"].samples}
+    assert notices == {"sent": 3.0, "recovered": 1.0}
+    events = {
+        s.labels["event"]: s.value
+        for s in families["flinks_sessions_recovery"].samples
+        if s.name == "flinks_sessions_recovery_total"
+    }
+    assert events["notice_sent"] >= 4
+    assert events["link_used"] >= 1
