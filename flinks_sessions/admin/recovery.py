@@ -44,7 +44,13 @@ from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.services.recovery import ABANDONED, due_condition, ended_before
 from flinks_sessions.status import Status
 
-# The filter's and the column's words, by state.
+# The column's word for each state (short: the changelist must fit 1,400 px), with STATES as its tooltip.
+SHORT: dict[str, Any] = {
+    "declined": _("No consent"),
+    RecoveryNotice.State.SENDING: _("Unconfirmed"),
+    RecoveryNotice.State.WITHDRAWN: _("Withdrawn"),
+}
+# The filter's and the session page's words, by state.
 STATES: dict[str, Any] = {
     "due": _("Due"),
     "sent": _("Sent"),
@@ -110,7 +116,10 @@ class RecoveryColumns:
         if not state:
             return ""
         return format_html(
-            '<span class="flinks-recovery flinks-recovery--{}">{}</span>', state, STATES[state]
+            '<span class="flinks-recovery flinks-recovery--{}" title="{}">{}</span>',
+            state,
+            STATES[state],
+            SHORT.get(state, STATES[state]),
         )
 
     @admin.display(description=_("recovery notice"))

@@ -92,14 +92,13 @@ class PaymentSessionAdmin(
     LargeReadOnlyTable, GuaranteeActionsMixin, RecoveryColumns, SessionColumns, admin.ModelAdmin
 ):
     # What fits 1,400 px beside the admin's navigation and the filters (tests/browser/test_admin_browser.py):
-    # the account and the owner are filters and search fields rather than columns.
+    # the account, the owner and the product are filters and search fields rather than columns.
     list_display = (
         "reference_id",
         "short_session_id",
         "status_with_details",
         "cancel_state",
         "recovery_state",
-        "product",
         "amount_settled",
         "created_at_seconds",
     )
