@@ -134,8 +134,8 @@ FLINKS_SESSIONS = {
     "RECOVERY_CHECKOUT": "shop:recovered",
     "RECOVERY_SITE_URL": env.str("FLINKS_RECOVERY_SITE_URL", default="http://127.0.0.1:8000"),
 }
-# The demo prints emails (the recovery reminder) where its sweep runs; a site sets its own backend.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The demo prints emails (the recovery reminder) where its sweep runs, readably (shop/mail.py); a site sets its own.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="example_project.shop.mail.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
 
 # The shop itself.

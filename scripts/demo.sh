@@ -33,6 +33,7 @@ export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 # Win back abandoned checkouts, in demo time: a payer who ticked the reminder box and left gets its email
 # (printed here by the console email backend) this many seconds later; the sweep below runs every few seconds.
 export FLINKS_RECOVERY_DELAY="${FLINKS_RECOVERY_DELAY:-20}"
+export FLINKS_RECOVERY_SITE_URL="${FLINKS_RECOVERY_SITE_URL:-http://${host}:${port}}"
 recovery_every="${DEMO_RECOVERY_EVERY:-5}"  # the sandbox app (manage.py flinks_sandbox) is installed only with DEBUG
 
 # DEMO_PYTHON runs the demo with an interpreter that already has the `example` extra (a test, a nox session)

@@ -66,6 +66,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[Child, Path, bytes, tuple[int, int]]]
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         FLINKS_DEMO_TEST=token,
+        FLINKS_RECOVERY_DELAY="1",  # the reminder of an abandoned checkout, in test time
+        DEMO_RECOVERY_EVERY="2",
     )
     log = tmp_path / "demo.log"
     try:
@@ -117,14 +119,24 @@ def test_the_demos_terminal_says_each_thing_once_and_in_order(
 def test_the_demos_metrics_show_the_cancels_its_worker_made(
     demo: tuple[Child, Path, bytes, tuple[int, int]],
 ) -> None:
-    """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it."""
+    """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it.
+
+    The shopper had ticked "Remind me": the demo's recovery sweep prints the reminder email in the terminal, and
+    its link opens the Continue page, whose Continue leads to a new payment page for the order.
+    """
     _script, log, _marker, (port, _sandbox) = demo
     shop = f"http://127.0.0.1:{port}"
     browser = requests.Session()
     product = browser.get(f"{shop}/products/maple-syrup/", timeout=10).text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', product)
     assert csrf, product
-    form = {"first_name": "John", "last_name": "Doe", "email": "john@example.com", "scenario": "Happy1"}
+    form = {
+        "first_name": "John",
+        "last_name": "Doe",
+        "email": "john@example.com",
+        "scenario": "Happy1",
+        "recovery_consent": "on",
+    }
     checkout = browser.post(
         f"{shop}/products/maple-syrup/checkout/",
         data={**form, "csrfmiddlewaretoken": csrf.group(1)},
@@ -150,3 +162,24 @@ def test_the_demos_metrics_show_the_cancels_its_worker_made(
             break
         assert time.monotonic() < deadline, f"no beacon cancel in /metrics:\n{scrape}\n{log.read_text()}"
         time.sleep(0.5)
+
+    deadline = time.monotonic() + 60
+    while not (link := re.search(rf"http://127\.0\.0\.1:{port}/flinks/recover/\S+/", log.read_text())):
+        assert time.monotonic() < deadline, f"no reminder email in the demo's terminal:\n{log.read_text()}"
+        time.sleep(0.5)
+    assert "==> email to john@example.com: Your order order-" in log.read_text()
+    reader = requests.Session()  # the payer's mail client: another browser
+    page = reader.get(link.group(0), timeout=10)
+    assert page.status_code == 200
+    assert 'data-recovery-state="ready"' in page.text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text
+    again = reader.post(
+        link.group(0),
+        data={"csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": link.group(0)},
+        timeout=30,
+    )
+    assert again.status_code == 200, again.text
+    assert re.search(r"/pay/[0-9a-f-]{36}/$", again.url), again.url
+    assert "<iframe" in again.text
