@@ -57,6 +57,13 @@ def test_an_abandoned_checkout_is_won_back_by_its_one_email(
     assert email.to == ["john@example.com"]
     link = re.search(r"http://\S+/flinks/recover/\S+/", email.body)
     assert link
+    html, _kind = email.alternatives[0]
+    letter = open_page(
+        "/", admin=False
+    ).context.new_page()  # a blank page: no site's CSP on the email's styles
+    letter.set_content(html)
+    assert letter.locator(f'a[href="{link.group(0)}"]').inner_text() == "Finish paying"
+    save(letter, "recovery-email-en.png")
 
     # The link, opened in the payer's mail client (another browser), shows the order and Continue.
     reader = open_page(link.group(0).removeprefix(live_server.url), admin=False)
@@ -101,6 +108,11 @@ def test_an_abandoned_checkout_is_won_back_by_its_one_email(
             assert "Paiements récupérés" in figures
         assert not overflows(admin)
         save(admin, f"abandonment-recovery-{language}{'-phone' if viewport is PHONE else ''}.png")
+    notice_page = open_page(f"/admin/flinks_sessions/paymentsession/{first.pk}/change/")
+    said = notice_page.locator(".field-recovery_notice").inner_text()
+    assert "The payer consented to a reminder." in said
+    assert "the order was paid" in said
+    save(notice_page, "admin-session-recovered.png")
     listing = open_page("/admin/flinks_sessions/paymentsession/?recovery=recovered")
     assert listing.locator(".flinks-recovery--recovered").count() == 1
     save(listing, "admin-recovery-column.png")
