@@ -40,6 +40,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin.columns import when_html
+from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.services.recovery import ABANDONED, due_condition, ended_before
 from flinks_sessions.status import Status
@@ -79,12 +80,16 @@ def annotate(rows: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
     """What the column needs, on every row of the changelist's one query: the notice's state and use, whether
     the order was paid, whether the session ended abandoned, whether it will be due (once RECOVERY_DELAY passes)."""
     someday = timezone.now() + timedelta(days=36500)
+    recent = ended_before() - timedelta(seconds=get_settings().recovery_link_max_age)
     return rows.annotate(
         recovery_notice_state=_notice("state"),
         recovery_opened_at=_notice("opened_at"),
         recovery_paid=_order_paid(),
         recovery_abandoned=Case(When(ABANDONED, then=Value(True)), default=Value(False)),
-        recovery_due=Case(When(due_condition(ended_before=someday), then=Value(True)), default=Value(False)),
+        recovery_due=Case(
+            When(due_condition(ended_before=someday, started_after=recent), then=Value(True)),
+            default=Value(False),
+        ),
     )
 
 

@@ -84,12 +84,19 @@ def has_notice() -> Q:
     return Exists(RecoveryNotice.objects.filter(**_order()))  # type: ignore[return-value]
 
 
-def due_condition(*, ended_before: datetime) -> Q:
-    """Sessions whose order is due a recovery notice (the claim's condition, the sweep's selection)."""
+def due_condition(*, ended_before: datetime, started_after: datetime | None = None) -> Q:
+    """Sessions whose order is due a recovery notice (the claim's condition, the sweep's selection).
+
+    Only sessions started after ``started_after`` (by default ``RECOVERY_LINK_MAX_AGE`` before ``ended_before``):
+    a reminder of an order older than its link would live is no use, and the bound keeps each sweep on the
+    recent rows of the (status, created_at) index however long the history.
+    """
+    if started_after is None:
+        started_after = ended_before - timedelta(seconds=get_settings().recovery_link_max_age)
     successor = PaymentSession.objects.filter(restarted_from=OuterRef("pk"))
     return (
         ABANDONED
-        & Q(recovery_consent=True, session_id__isnull=False)
+        & Q(recovery_consent=True, session_id__isnull=False, created_at__gt=started_after)
         & ended_by(ended_before)
         & ~Exists(successor)
         & ~went_on()
@@ -139,19 +146,23 @@ def send_recovery_notices(
 
 
 def not_due_reason(session: PaymentSession) -> str:
-    """Why ``session`` is not due a notice now (for a session no claim took), or ``""`` when it is."""
+    """Why ``session`` is not due a notice now (for a session no claim took), or ``""`` when it is: the first
+    of the due condition's parts it fails, in the order an operator would look."""
     if not session.recovery_consent:
         return "the payer did not consent to a recovery notice"
     rows = PaymentSession.objects.filter(pk=session.pk)
-    if not rows.filter(ABANDONED).exists():
-        return "the session did not end abandoned"
-    if rows.filter(went_on()).exists():
-        return "the order completed or has an open session"
-    if PaymentSession.objects.filter(restarted_from=session).exists():
-        return "the session was started again"
-    if not rows.filter(ended_by(ended_before())).exists():
-        return "RECOVERY_DELAY has not passed since it ended"
-    return ""
+    moment = ended_before()
+    reasons = (
+        (~ABANDONED, "the session did not end abandoned"),
+        (went_on(), "the order completed or has an open session"),
+        (
+            Exists(PaymentSession.objects.filter(restarted_from=OuterRef("pk"))),
+            "the session was started again",
+        ),
+        (~ended_by(moment), "RECOVERY_DELAY has not passed since it ended"),
+        (~due_condition(ended_before=moment), "it started longer ago than RECOVERY_LINK_MAX_AGE"),
+    )
+    return next((reason for condition, reason in reasons if rows.filter(condition).exists()), "")
 
 
 class _Notice(Action[RecoveryOutcome]):

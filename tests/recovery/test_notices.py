@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.services import send_recovery_notices
@@ -200,3 +201,16 @@ def test_a_failing_email_backend_records_a_failed_notice_not_retried(settings: A
     assert (notice.state, notice.sent_at) == ("failed", None)
     assert send_recovery_notices() == []
     assert RecoveryOutcome.FAILED.value == "failed"
+
+
+def test_an_order_older_than_its_link_would_live_is_not_reminded() -> None:
+    """Switching recovery on never mails the whole history: only sessions started within RECOVERY_LINK_MAX_AGE."""
+    old = abandoned(reference_id="OLD")
+    PaymentSession.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    with notices() as heard:
+        assert send_recovery_notices() == []
+        results = send_recovery_notices([PaymentSession.objects.get(pk=old.pk)])
+    assert [(r.outcome.value, r.error) for r in results] == [
+        ("not_due", "it started longer ago than RECOVERY_LINK_MAX_AGE")
+    ]
+    assert heard == []
