@@ -61,19 +61,19 @@ class RecoveryOutcome(StrEnum):
     ALREADY_SENT = "already_sent"  # the order has its notice already (in any state): nothing sent
     NO_CONSENT = "no_consent"  # the payer did not consent: never a notice
     NOT_DUE = "not_due"  # not (or not yet) due: ``error`` says why; nothing sent
-    WITHDRAWN = (
-        "withdrawn"  # the order completed or started again between the claim and the send: nothing sent
-    )
+    # the order completed or was started again between the claim and the send: nothing sent
+    WITHDRAWN = "withdrawn"
     PENDING = "pending"  # another run is sending this session's notice right now
     NOT_FOUND = "not_found"  # kept for the engine's vocabulary; a notice calls no Flinks endpoint
     FAILED = "failed"  # the email could not be sent: recorded, never retried (at most once)
 
 
-def _order(outer: str = "") -> dict[str, Any]:
+def _order() -> dict[str, Any]:
     """The order (reference and account) of the outer row, for a subquery."""
-    return {"reference_id": OuterRef(f"{outer}reference_id"), "account": OuterRef(f"{outer}account")}
+    return {"reference_id": OuterRef("reference_id"), "account": OuterRef("account")}
 
 
+# Typed as Q: an EXISTS combines with Q objects as one (django-stubs types the combination more loosely).
 def went_on() -> Q:
     """The order of the row completed, or has a session Flinks could still act on (or one being created)."""
     same_order = PaymentSession.objects.filter(**_order())
@@ -81,6 +81,7 @@ def went_on() -> Q:
 
 
 def has_notice() -> Q:
+    """The order of the row has its recovery notice (in any state)."""
     return Exists(RecoveryNotice.objects.filter(**_order()))  # type: ignore[return-value]
 
 
