@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.template.loader import render_to_string
+from django.utils import translation
 
 from flinks_sessions.models import PaymentSession, RecoveryNotice
+from flinks_sessions.services.recovery_email import email_context
 from flinks_sessions.status import Source, Status
 from tests.browser.test_admin_browser import save
 from tests.browser.test_new_user_browser import PHONE, WIDE, open_page, overflows
@@ -64,6 +67,15 @@ def test_an_abandoned_checkout_is_won_back_by_its_one_email(
     letter.set_content(html)
     assert letter.locator(f'a[href="{link.group(0)}"]').inner_text() == "Finish paying"
     save(letter, "recovery-email-en.png")
+    with translation.override("fr"):  # the same email for a payer who shops in French (metadata["language"])
+        french_html = render_to_string(
+            "flinks_sessions/recovery/email.html", email_context(first, link.group(0))
+        )
+    letter.set_viewport_size(PHONE)
+    letter.set_content(french_html)
+    assert letter.locator("a").inner_text() == "Terminer le paiement"
+    assert "100,00 CAD" in letter.locator("body").inner_text()
+    save(letter, "recovery-email-fr-phone.png")
 
     # The link, opened in the payer's mail client (another browser), shows the order and Continue.
     reader = open_page(link.group(0).removeprefix(live_server.url), admin=False)
