@@ -126,7 +126,17 @@ FLINKS_SESSIONS = {
     "TRUST_X_FORWARDED_FOR": env.bool("FLINKS_TRUST_X_FORWARDED_FOR", default=False),
     # accept (as Flinks does without a guarantee webhook), reject, manual, or a dotted path to a callable.
     "GUARANTEE_DECISION": env.str("FLINKS_GUARANTEE_DECISION", default="accept"),
+    # Win back abandoned checkouts: a payer who ticked the box at checkout gets one email RECOVERY_DELAY seconds
+    # after leaving (flinks_recover_sessions sends it; `make demo` runs it every few seconds); its link's
+    # Continue lands on the shop's page for the new session.
+    "RECOVERY_DELAY": env.float("FLINKS_RECOVERY_DELAY", default=3600.0),
+    "RECOVERY_EMAIL": env.bool("FLINKS_RECOVERY_EMAIL", default=True),
+    "RECOVERY_CHECKOUT": "shop:recovered",
+    "RECOVERY_SITE_URL": env.str("FLINKS_RECOVERY_SITE_URL", default="http://127.0.0.1:8000"),
 }
+# The demo prints emails (the recovery reminder) where its sweep runs, readably (shop/mail.py); a site sets its own.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="example_project.shop.mail.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
 
 # The shop itself.
 SHOP_PRODUCT = env.str("SHOP_PRODUCT", default="eft")  # eft, geft or etransfer

@@ -5,11 +5,13 @@ Ids are stable; the README lists them. E = error (the app cannot work), W = warn
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
@@ -109,6 +111,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     messages.extend(_check_guarantee_policy(parsed.guarantee_decision))
+    messages.extend(
+        _check_recovery(parsed.recovery_checkout, email=parsed.recovery_email, site=parsed.recovery_site_url)
+    )
     overlap = {name.lower() for name in parsed.guarantee_event_types} & {
         name.lower() for name in parsed.transaction_event_types
     }
@@ -170,3 +175,41 @@ def _check_guarantee_policy(policy: str) -> list[checks.CheckMessage]:
             id="flinks_sessions.E020",
         )
     ]
+
+
+def _check_recovery(checkout: str | None, *, email: bool, site: str | None) -> list[checks.CheckMessage]:
+    """Where the recovery link's Continue leads must resolve now, not when a payer clicks; an emailed link must
+    be absolute (the sweep has no request to take a host from)."""
+    found: list[checks.CheckMessage] = []
+    if checkout:
+        try:
+            if "." in checkout:
+                if not callable(import_string(checkout)):
+                    raise TypeError(gettext("it is not callable"))
+            else:
+                reverse(checkout, kwargs={"session_id": uuid.UUID(int=0)})
+        except (ImportError, NoReverseMatch, TypeError) as exc:
+            found.append(
+                checks.Error(
+                    gettext("%(setting)s['RECOVERY_CHECKOUT'] = %(value)r cannot be used: %(problem)s")
+                    % {"setting": SETTING_NAME, "value": checkout, "problem": exc},
+                    hint=gettext(
+                        "Name a URL that takes session_id (e.g. 'shop:pay'), or the dotted path of a callable "
+                        "(session) -> URL."
+                    ),
+                    id="flinks_sessions.E022",
+                )
+            )
+    if email and not site:
+        found.append(
+            checks.Warning(
+                gettext(
+                    "%(setting)s['RECOVERY_EMAIL'] is on without RECOVERY_SITE_URL: the reminder's link would be a "
+                    "path without a host."
+                )
+                % {"setting": SETTING_NAME},
+                hint=gettext("Set RECOVERY_SITE_URL = 'https://your.shop'."),
+                id="flinks_sessions.W004",
+            )
+        )
+    return found

@@ -90,6 +90,13 @@ class FlinksSettings:
     # Start again: successors one order (reference and account) may have, and Start agains per client address.
     restart_limit: int
     restart_throttle_rate: str | None
+    # Win back abandoned checkouts (services.recovery): the wait, the app's own email, the link's life, where
+    # its Continue leads (a URL name or the dotted path of a callable; None: Flinks' hosted page), the links' site.
+    recovery_delay: float
+    recovery_email: bool
+    recovery_link_max_age: int
+    recovery_checkout: str | None
+    recovery_site_url: str | None
     task_backend: str
     task_queue: str
     task_priority: int
@@ -373,6 +380,11 @@ SETTINGS = (
     Setting("STATUS_TOKEN_IN_QUERY", lambda value, where, setting: bool(value), False),
     Setting("RESTART_LIMIT", _integer, 5, minimum=1),
     Setting("RESTART_THROTTLE_RATE", _throttle_rate, "10/hour"),
+    Setting("RECOVERY_DELAY", _number, 3600.0, minimum=0),
+    Setting("RECOVERY_EMAIL", lambda value, where, setting: bool(value), False),
+    Setting("RECOVERY_LINK_MAX_AGE", _integer, 7 * 24 * 3600, minimum=60),
+    Setting("RECOVERY_CHECKOUT", _optional(_string), None, described="Flinks' hosted page"),
+    Setting("RECOVERY_SITE_URL", _optional(_url), None, described="the link's path only"),
     Setting("TASK_BACKEND", _string, "default"),
     Setting("TASK_QUEUE", _string, "default"),
     Setting("TASK_PRIORITY", _integer, 0, minimum=-100),

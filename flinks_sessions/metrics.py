@@ -7,7 +7,7 @@ empty method call and nothing else of ours imports ``prometheus_client``. The na
 Counters and histograms live in ``prometheus_client``'s default registry, so under gunicorn with
 ``PROMETHEUS_MULTIPROC_DIR`` set each worker writes its own file and the ``/metrics`` view
 (:mod:`flinks_sessions.api.metrics`) sums them. The backlog gauges are not kept here at all: they are read from
-the database when scraped, which is right in every process model and costs three indexed aggregate queries.
+the database when scraped, which is right in every process model and costs four indexed aggregate queries.
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ BEACONS = _counter(
     "Exit beacons by result: queued (a cancel was asked), repeated (nothing new), emailed (an e-Transfer still "
     "payable from its emailed Interac request: not cancelled), or the refusal.",
     ("result",),
+)
+RECOVERY = _counter(
+    "recovery",
+    "Abandoned-checkout recovery: notice_sent (an order's one notice), link_opened (its page shown), "
+    "link_used (its Continue started the payment again).",
+    ("event",),
 )
 ANNOUNCEMENT_FAILURES = _counter(
     "announcement_failures",

@@ -1,4 +1,4 @@
-"""The app's three tables: the session (owns its status), its audit trail, and the raw webhook log.
+"""The app's tables: the session (owns its status), its audit trail, the raw webhook log, the recovery notices.
 
 Only :mod:`flinks_sessions.services` changes a session's status; the model answers questions about itself.
 """
@@ -177,6 +177,15 @@ class PaymentSession(models.Model):
     guarantee_claim = models.UUIDField(_("guarantee claim"), null=True, blank=True, editable=False)
     guarantee_claimed_at = models.DateTimeField(
         _("guarantee claimed at"), null=True, blank=True, editable=False
+    )
+    # The payer agreed to be reminded of an abandoned checkout (start_session(recovery_consent=True)); a
+    # successor inherits it. Who is sending the order's recovery notice now (services.recovery; the claim's discipline).
+    recovery_consent = models.BooleanField(
+        _("recovery consent"), default=False, db_default=False, editable=False
+    )
+    recovery_claim = models.UUIDField(_("recovery claim"), null=True, blank=True, editable=False)
+    recovery_claimed_at = models.DateTimeField(
+        _("recovery notice in progress since"), null=True, blank=True, editable=False
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
     not_found_at = models.DateTimeField(_("not found at Flinks at"), null=True, blank=True, editable=False)
@@ -446,3 +455,43 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or _('webhook')} {self.flinks_session_id or ''} ({self.outcome})"
+
+
+class RecoveryNotice(models.Model):
+    """The one recovery notice of an order (reference and account): the dedupe key of ``services.recovery``.
+
+    The row is inserted with the notice's claim, before anything is sent, and the unique constraint on the order
+    lets only one exist: whatever races or crashes, an order is sent at most one notice (docs/architecture.md).
+    """
+
+    class State(models.TextChoices):
+        SENDING = "sending", _("Sending (not confirmed)")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        WITHDRAWN = "withdrawn", _("Not sent: the order went on")
+
+    account = models.CharField(_("Flinks account"), max_length=64)
+    reference_id = models.CharField(_("reference"), max_length=100)
+    # The ended session the link names (and restarts).
+    session = models.ForeignKey(
+        PaymentSession, verbose_name=_("session"), on_delete=models.CASCADE, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.SENDING)
+    claim = models.UUIDField(editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    emailed = models.BooleanField(_("emailed"), default=False)
+    error = models.CharField(_("error"), max_length=1000, blank=True)
+    # When the payer pressed Continue on the link's page (a GET records nothing: mail scanners fetch links).
+    opened_at = models.DateTimeField(_("link used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery notice")
+        verbose_name_plural = _("recovery notices")
+        constraints = (
+            models.UniqueConstraint(fields=("reference_id", "account"), name="flinks_recovery_one_per_order"),
+        )
+        indexes = (models.Index(fields=("sent_at", "id"), name="flinks_recovery_sent"),)
+
+    def __str__(self) -> str:
+        return f"{self.reference_id} ({self.get_state_display()})"

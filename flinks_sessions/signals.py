@@ -8,6 +8,12 @@
 ``guarantee_decided``      sender=PaymentSession, session, accepted, source, actor
 ``amount_reduced``         sender=PaymentSession, session, requested, settled, source, event_id, attempt
 ``session_restarted``      sender=PaymentSession, session (the successor), previous, source
+``session_abandoned``      sender=PaymentSession, session (the ended one), url (its recovery link), emailed
+
+``session_abandoned`` is an order's one recovery notice (``services.recovery``): sent once per order of a payer
+who consented, at most once (a crash after the claim sends nothing more); ``url`` is the signed link that starts
+the payment again (absolute with ``RECOVERY_SITE_URL``), ``emailed`` whether the app emails it too
+(``RECOVERY_EMAIL``, sent after the signal).
 
 ``guarantee_offered`` announces a GEFT guarantee Flinks is waiting on; the app's own receiver applies the
 ``GUARANTEE_DECISION`` policy in a task (nothing is enqueued for ``"manual"``). ``amount_reduced`` announces a
@@ -46,6 +52,7 @@ guarantee_offered = Signal()
 guarantee_decided = Signal()
 amount_reduced = Signal()
 session_restarted = Signal()
+session_abandoned = Signal()
 
 
 def send_safely(signal: Signal, sender: type, **kwargs: Any) -> list[Exception]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
+from flinks_sessions.api import recover as api_recover
 from flinks_sessions.api import restart as api_restart
 from flinks_sessions.api import views as api_views
 from flinks_sessions.webhooks.views import webhook_view
@@ -20,6 +21,8 @@ urlpatterns: list[URLPattern] = [
     path(
         "sessions/<str:session_id>/restart/", api_restart.SessionRestartView.as_view(), name="session-restart"
     ),
+    # The recovery link of an abandoned checkout (services.recovery): GET shows it, POST starts again.
+    path("recover/<str:token>/", api_recover.recover_view, name="recover"),
     # The webhook receiver (flinks_sessions.webhooks): Flinks posts SessionSetupStatusChanged here.
     path("webhooks/", webhook_view, name="webhook"),
 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Model-check the claim protocol with SPIN, for every claimed action (docs/model: claim.pml the cancel,
-# guarantee.pml the guarantee decision, restart.pml Start again), and the announcements (announce.pml):
+# guarantee.pml the guarantee decision, restart.pml Start again, recovery.pml the recovery notice), and the
+# announcements (announce.pml):
 # every property at its stated bounds
 # must hold, every documented non-guarantee must produce its counterexample, and each deliberately broken
 # variant must be rejected with a trail, so that no check can pass vacuously. Exits non-zero otherwise.
@@ -94,6 +95,11 @@ jobs_list=(
   "restart|restart||safety|-O0|restart-races:hold:safety"
   "restart-dead-worker|restart|-DERRORS=0 -DDEAD_ONLY|ltl|-O0|second-creation:fail:one_creation"
   "restart-broken|restart|-DBROKEN_CLAIM|safety|-O0|broken-restart-claim:fail:safety"
+  "recovery|recovery||safety|-O0|recovery-races:hold:safety"
+  "recovery-ltl|recovery||ltl|-O0|at-most-once:hold:at_most_once late-payment:fail:no_send_after_paid"
+  "recovery-no-consent|recovery|-DNO_CONSENT|safety|-O0|no-consent:hold:safety"
+  "recovery-broken|recovery|-DBROKEN_DEDUPE|safety|-O0|broken-recovery-dedupe:fail:safety"
+  "recovery-at-least-once|recovery|-DAT_LEAST_ONCE|safety|-O0|at-least-once-resends:fail:safety"
   "announce-races|announce||safety|-O2|announce-races:hold:safety"
   "announce-live|announce||ltl|-O2|every-announced:hold:every_transition_announced announced-handled:hold:announced_was_handled order-after-crash:fail:in_order"
   "announce-order|announce|-DCRASHES=0|ltl|-O2|announce-order:hold:in_order"

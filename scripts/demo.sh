@@ -29,7 +29,12 @@ export DEMO_ADMIN_EMAIL="${DEMO_ADMIN_EMAIL:-admin@example.com}"
 export DJANGO_SETTINGS_MODULE=example_project.settings
 export FLINKS_BASE_URL="${FLINKS_BASE_URL:-http://127.0.0.1:${sandbox_port}}"
 export PYTHONUNBUFFERED=1
-export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"  # the sandbox app (manage.py flinks_sandbox) is installed only with DEBUG
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+# Win back abandoned checkouts, in demo time: a payer who ticked the reminder box and left gets its email
+# (printed here by the console email backend) this many seconds later; the sweep below runs every few seconds.
+export FLINKS_RECOVERY_DELAY="${FLINKS_RECOVERY_DELAY:-20}"
+export FLINKS_RECOVERY_SITE_URL="${FLINKS_RECOVERY_SITE_URL:-http://${host}:${port}}"
+recovery_every="${DEMO_RECOVERY_EVERY:-5}"  # the sandbox app (manage.py flinks_sandbox) is installed only with DEBUG
 
 # DEMO_PYTHON runs the demo with an interpreter that already has the `example` extra (a test, a nox session)
 # instead of building .venv.
@@ -121,6 +126,13 @@ start "$python" manage.py flinks_sandbox --host 127.0.0.1 --port "$sandbox_port"
 # db_worker that waits out a locked SQLite file (example_project/shop/management/commands/demo_worker.py).
 start "$python" manage.py demo_worker --interval 0.2 --worker-id demo-worker --ready-file "$worker_ready"
 start "$python" manage.py runserver "${host}:${port}"
+# Cron's job in production: send the due abandoned checkouts their one reminder (manage.py flinks_recover_sessions).
+start "$python" -c '
+import subprocess, sys, time
+while True:
+    time.sleep(float(sys.argv[2]))
+    subprocess.run([sys.argv[1], "manage.py", "flinks_recover_sessions", "--verbosity", "0", "--no-fail-on-error"])
+' "$python" "$recovery_every"
 
 # The probe runs in the background and is waited for, so that a signal is acted on at once (bash runs a trap
 # only once a foreground command has ended).
@@ -155,11 +167,13 @@ cat <<MSG
     Flinks sandbox:  http://127.0.0.1:${sandbox_port}/   (webhooks to http://${host}:${port}${webhook_path})
                      control API token (X-Sandbox-Token): ${FLINKS_SANDBOX_TOKEN}
     Worker:          demo_worker (django-tasks-db's db_worker, tolerant of a locked SQLite file)
+    Recovery:        tick "Remind me" at checkout, leave the payment page: ${FLINKS_RECOVERY_DELAY} s later the
+                     reminder email is printed here (flinks_recover_sessions runs every ${recovery_every} s); open its link.
     Press Ctrl-C to stop everything.
 
 MSG
 
-# Stay up until Ctrl-C or SIGTERM, or until one of the three stops on its own (then the others are stopped).
+# Stay up until Ctrl-C or SIGTERM, or until one of the four stops on its own (then the others are stopped).
 set +e
 wait -n "${pids[@]}"
 status=$?

@@ -20,6 +20,10 @@ class CheckoutForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=60, initial="John")
     last_name = forms.CharField(label=_("Last name"), max_length=60, initial="Doe")
     email = forms.EmailField(label=_("Email"), initial="john@example.com")
+    # Stripe asks for the same before it sends a recovery email: the payer's say-so, never assumed.
+    recovery_consent = forms.BooleanField(
+        label=_("Remind me once by email if I leave before paying"), required=False, initial=False
+    )
     scenario = forms.ChoiceField(
         label=_("Sandbox scenario"), choices=SCENARIOS, initial="Happy1", required=False
     )

@@ -13,4 +13,5 @@ urlpatterns = [
     path("pay/<uuid:session_id>/", views.pay, name="pay"),
     path("pay/<uuid:session_id>/done/", views.thanks, name="thanks"),
     path("pay/<uuid:session_id>/again/", views.start_again, name="start-again"),
+    path("pay/<uuid:session_id>/recovered/", views.recovered, name="recovered"),
 ]

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -26,7 +27,7 @@ from example_project.shop.forms import CheckoutForm
 from flinks_sessions import services
 from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksError, RestartError
-from flinks_sessions.models import PaymentSession
+from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.sandbox.scenarios import SANDBOX_SCENARIO_OPTION
 from flinks_sessions.templatetags.flinks_sessions import origin_of
 
@@ -119,7 +120,12 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             payor=form.payor(),
             product=product.flinks_product or getattr(settings, "SHOP_PRODUCT", "eft"),
             owner=request.user if request.user.is_authenticated else None,
-            metadata={"product": product.slug},
+            # The reminder's language is the one the payer shops in (services.recovery_email).
+            metadata={
+                "product": product.slug,
+                "language": translation.get_language() or settings.LANGUAGE_CODE,
+            },
+            recovery_consent=form.cleaned_data["recovery_consent"],
         )
     except (ValidationError, FlinksError) as error:
         messages.error(request, _("The payment could not be started: %(error)s") % {"error": error})
@@ -176,3 +182,21 @@ def start_again(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         messages.error(request, _("The payment could not be started again. Please try again in a moment."))
         return redirect("shop:thanks", session_id=session_id)
     return redirect("shop:pay", session_id=result.session.session_id)
+
+
+@never_cache
+@require_GET
+def recovered(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """Where the recovery email's Continue leads (``RECOVERY_CHECKOUT = "shop:recovered"``), often in another
+    browser than the checkout's: the session its link made becomes this browser's, then its checkout page shows.
+
+    Only a session started again by a used recovery link qualifies: its id came from the link's redirect.
+    """
+    session = PaymentSession.objects.filter(session_id=session_id, restarted_from__isnull=False).first()
+    if (
+        session is None
+        or not RecoveryNotice.objects.filter(session=session.restarted_from, opened_at__isnull=False).exists()
+    ):
+        raise Http404(_("No such payment."))
+    request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-19:], str(session.session_id)]
+    return redirect("shop:pay", session_id=session.session_id)

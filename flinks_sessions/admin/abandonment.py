@@ -24,6 +24,7 @@ from django.utils.translation import gettext, npgettext
 from django.utils.translation import gettext_lazy as _
 
 from flinks_sessions.admin import abandonment_report as figures
+from flinks_sessions.admin import recovery
 from flinks_sessions.admin.charts import Series, horizontal_bars, legend, stacked_columns
 from flinks_sessions.admin.columns import source_label
 from flinks_sessions.conf import get_settings
@@ -84,6 +85,7 @@ def abandonment_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> Temp
         "report": report,
         "period_label": _period_label(period),
         "tiles": _tiles(report),
+        "recovery_tiles": recovery.tiles(recovery.figures(*period.bounds(), period.account), percent),
         "charts": _charts(report),
         "media": model_admin.media,
     }

@@ -35,6 +35,7 @@ from flinks_sessions.admin.filters import (
     UndecidedGuaranteeFilter,
 )
 from flinks_sessions.admin.guarantees import GuaranteeActionsMixin
+from flinks_sessions.admin.recovery import RecoveryColumns, RecoveryFilter
 from flinks_sessions.admin.search import SESSION_SEARCH_HELP, session_match
 from flinks_sessions.admin.tables import LargeReadOnlyTable
 from flinks_sessions.models import PaymentSession
@@ -80,21 +81,24 @@ READ_ONLY_FIELDS = (
     "metadata_display",
     "restarted_from_link",
     "successor_link",
+    "recovery_notice",
     "created_at",
     "updated_at",
 )
 
 
 @admin.register(PaymentSession)
-class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColumns, admin.ModelAdmin):
+class PaymentSessionAdmin(
+    LargeReadOnlyTable, GuaranteeActionsMixin, RecoveryColumns, SessionColumns, admin.ModelAdmin
+):
     # What fits 1,400 px beside the admin's navigation and the filters (tests/browser/test_admin_browser.py):
-    # the account and the owner are filters and search fields rather than columns.
+    # the account, the owner and the product are filters and search fields rather than columns.
     list_display = (
         "reference_id",
         "short_session_id",
         "status_with_details",
         "cancel_state",
-        "product",
+        "recovery_state",
         "amount_settled",
         "created_at_seconds",
     )
@@ -104,6 +108,7 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
         CancelIntentFilter,
         CancelSourceFilter,
         UndecidedGuaranteeFilter,
+        RecoveryFilter,
         "product",
         AccountListFilter,
         "created_at",
@@ -169,6 +174,7 @@ class PaymentSessionAdmin(LargeReadOnlyTable, GuaranteeActionsMixin, SessionColu
             },
         ),
         (_("Start again"), {"fields": ("restarted_from_link", "successor_link")}),
+        (_("Recovery"), {"fields": ("recovery_notice",)}),
         (_("Site data"), {"fields": ("metadata_display",)}),
         (_("Timestamps"), {"fields": ("created_at_seconds", "updated_at_seconds")}),
     )
@@ -385,6 +391,7 @@ _SHOWN_WHEN: dict[str, Callable[[PaymentSession], bool]] = {
     "successor_link": lambda session: PaymentSession.objects.filter(restarted_from=session).exists(),
     "restarted_from_link": lambda session: session.restarted_from_id is not None,
     "metadata_display": lambda session: bool(session.metadata),
+    "recovery_notice": lambda session: session.is_terminal and session.status != Status.COMPLETED,
     "cancel_reason_words": lambda session: bool(session.cancel_reason),
     "guarantee_offer": lambda session: bool(session.guarantee_offer),
     "guarantee_state": lambda session: (

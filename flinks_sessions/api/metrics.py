@@ -6,7 +6,7 @@ internet (at the proxy, or by wrapping the view), as the example project and doc
     path("metrics", flinks_sessions.api.metrics.metrics_view)
 
 The counters come from :mod:`flinks_sessions.metrics` (summed over gunicorn's workers when
-``PROMETHEUS_MULTIPROC_DIR`` is set). The backlog gauges are read here, at scrape time, with three aggregate
+``PROMETHEUS_MULTIPROC_DIR`` is set). The backlog gauges are read here, at scrape time, with four aggregate
 queries on indexed columns, so they are right however many processes serve the site.
 """
 
@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views import View
 
 from flinks_sessions import metrics
-from flinks_sessions.models import FAILED_CANCEL, Announcement, PaymentSession, SessionEvent
+from flinks_sessions.models import FAILED_CANCEL, Announcement, PaymentSession, RecoveryNotice, SessionEvent
+from flinks_sessions.status import Status
 
 
 def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
@@ -56,6 +57,20 @@ def read_backlog(open_after: timedelta) -> Iterator[metrics.Reading]:
     )
     for state in ("failing", "pending"):
         yield metrics.Reading("announcements_pending", documentation, owed[state] or 0, {"state": state})
+    yield from read_recovery()
+
+
+def read_recovery() -> Iterator[metrics.Reading]:
+    """Abandoned-checkout recovery, from the notices: sent, and recovered (the order was paid since)."""
+    paid = PaymentSession.objects.filter(
+        reference_id=OuterRef("reference_id"), account=OuterRef("account"), status=Status.COMPLETED
+    )
+    found = RecoveryNotice.objects.filter(state=RecoveryNotice.State.SENT).aggregate(
+        sent=Count("pk"), recovered=Count("pk", filter=Q(Exists(paid)))
+    )
+    documentation = "Recovery notices sent ('sent'), and those whose order was paid since ('recovered')."
+    for state in ("sent", "recovered"):
+        yield metrics.Reading("recovery_notices", documentation, found[state] or 0, {"state": state})
 
 
 class MetricsView(View):

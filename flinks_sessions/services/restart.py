@@ -180,6 +180,7 @@ def _parameters(session: PaymentSession, overrides: dict[str, Any]) -> dict[str,
         "account": session.account,
         "owner": session.owner,
         "metadata": session.metadata,
+        "recovery_consent": session.recovery_consent,
         **{
             key: session.start_params[key]
             for key in ("payor", "payee", "options")

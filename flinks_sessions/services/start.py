@@ -99,6 +99,7 @@ def prepare(parameters: Mapping[str, Any]) -> Creation:
         "account": parameters.get("account") or get_settings().account_name_for(product),
         "owner": owner if getattr(owner, "pk", None) else None,
         "metadata": dict(parameters.get("metadata") or {}),
+        "recovery_consent": bool(parameters.get("recovery_consent")),
         "start_params": {
             key: dict(value)
             for key, value in (("payor", payor), ("payee", payee), ("options", options))
@@ -119,6 +120,7 @@ def start_session(
     payee: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    recovery_consent: bool = False,
 ) -> PaymentSession:
     """Create the session at Flinks and store it. Raises ``ValidationError`` for bad input (nothing sent).
 
@@ -133,6 +135,9 @@ def start_session(
 
     ``payor``, ``payee`` and ``options`` are kept on the row (``start_params``): a restart
     (:func:`~flinks_sessions.services.restart_session`) sends them again, so the shopper types nothing twice.
+
+    ``recovery_consent``: the payer agreed to be reminded once if they abandon this order
+    (:mod:`~flinks_sessions.services.recovery`); stored, and inherited by a restart. Without it, never a notice.
     """
     creation = prepare(locals())
     try:

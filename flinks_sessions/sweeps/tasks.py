@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flinks_sessions import services, tracing
-from flinks_sessions.sweeps import run, summary
+from flinks_sessions.sweeps import recovery, run, summary
 from flinks_sessions.sweeps.selection import SessionFilters, parse_duration, select_open
 from flinks_sessions.tasks import task
 
@@ -24,4 +24,14 @@ def sync_sessions_task(
     with tracing.span("task.sync_sessions"):
         done = run.run_many(list(select_open(filters)), services.sync_sessions, concurrency=concurrency)
     logger.info("sync sweep: %s", summary.describe_sync(done))
+    return {**done.counts, "total": done.total}
+
+
+@task()
+def recover_sessions_task(limit: int | None = None, concurrency: int = 4) -> dict[str, int]:
+    """The ``flinks_recover_sessions`` sweep as a task: the outcome counts (sent, already_sent, failed...)."""
+    with tracing.span("task.recover_sessions"):
+        sessions = recovery.select(limit=limit)
+        done = run.run_many(sessions, services.send_recovery_notices, concurrency=concurrency)
+    logger.info("recovery sweep: %s", recovery.describe_recovery(done))
     return {**done.counts, "total": done.total}

@@ -102,8 +102,9 @@ def test_the_page_renders_charts_in_english_and_french_at_a_fixed_cost(
         response = viewer.get(reverse(PAGE), {"days": "30", "account": "default"})
     assert response.status_code == 200
     html = response.content.decode()
-    # The admin's own (session, user) plus the report's four aggregates: never one per session.
-    assert len(queries) == 6, [query["sql"] for query in queries]
+    # The admin's own (session, user) plus the report's four aggregates and the recovery figures' one: never one
+    # per session.
+    assert len(queries) == 7, [query["sql"] for query in queries]
     assert html.count('<svg class="flinks-chart"') == 4
     assert "<script" not in html.split('id="content-main"')[1]
     assert "Sessions per day by outcome" in html

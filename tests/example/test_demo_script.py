@@ -70,6 +70,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         DEMO_PYTHON=sys.executable,
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         FLINKS_DEMO_TEST=token,
+        FLINKS_RECOVERY_DELAY="1",  # the reminder of an abandoned checkout, in test time
+        DEMO_RECOVERY_EVERY="2",
     )
     log = tmp_path / "demo.log"
     try:
@@ -101,14 +103,24 @@ def the_terminal_says_each_thing_once_and_in_order(demo: Demo) -> None:
 
 
 def the_metrics_show_the_cancels_its_worker_made(demo: Demo) -> None:
-    """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it."""
+    """A shopper leaves the checkout; the demo's worker cancels at Flinks; the dev server's /metrics counts it.
+
+    The shopper had ticked "Remind me": the demo's recovery sweep prints the reminder email in the terminal, and
+    its link opens the Continue page, whose Continue leads to a new payment page for the order.
+    """
     _script, log, _marker, (port, _sandbox) = demo
     shop = f"http://127.0.0.1:{port}"
     browser = requests.Session()
     product = browser.get(f"{shop}/products/maple-syrup/", timeout=10).text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', product)
     assert csrf, product
-    form = {"first_name": "John", "last_name": "Doe", "email": "john@example.com", "scenario": "Happy1"}
+    form = {
+        "first_name": "John",
+        "last_name": "Doe",
+        "email": "john@example.com",
+        "scenario": "Happy1",
+        "recovery_consent": "on",
+    }
     checkout = browser.post(
         f"{shop}/products/maple-syrup/checkout/",
         data={**form, "csrfmiddlewaretoken": csrf.group(1)},
@@ -135,6 +147,27 @@ def the_metrics_show_the_cancels_its_worker_made(demo: Demo) -> None:
         assert time.monotonic() < deadline, f"no beacon cancel in /metrics:\n{scrape}\n{log.read_text()}"
         time.sleep(0.5)
 
+    deadline = time.monotonic() + 60
+    while not (link := re.search(rf"http://127\.0\.0\.1:{port}/flinks/recover/\S+/", log.read_text())):
+        assert time.monotonic() < deadline, f"no reminder email in the demo's terminal:\n{log.read_text()}"
+        time.sleep(0.5)
+    assert "==> email to john@example.com: Your order order-" in log.read_text()
+    reader = requests.Session()  # the payer's mail client: another browser
+    page = reader.get(link.group(0), timeout=10)
+    assert page.status_code == 200
+    assert 'data-recovery-state="ready"' in page.text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text
+    again = reader.post(
+        link.group(0),
+        data={"csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": link.group(0)},
+        timeout=30,
+    )
+    assert again.status_code == 200, again.text
+    assert re.search(r"/pay/[0-9a-f-]{36}/$", again.url), again.url
+    assert "<iframe" in again.text
+
 
 def sigterm_stops_every_child_frees_the_ports_and_exits_0(demo: Demo) -> None:
     script, log, marker, ports = demo
@@ -151,7 +184,7 @@ def sigterm_stops_every_child_frees_the_ports_and_exits_0(demo: Demo) -> None:
 
 
 def test_the_demo_says_each_thing_once_counts_its_cancels_and_stops_on_sigterm(demo: Demo) -> None:
-    """One demo, started once (it takes a while): what its terminal says, a cancel its worker makes, its stop."""
+    """One demo, started once (it takes a while): its terminal, a cancel its worker makes, the reminder, its stop."""
     the_terminal_says_each_thing_once_and_in_order(demo)
     the_metrics_show_the_cancels_its_worker_made(demo)
     sigterm_stops_every_child_frees_the_ports_and_exits_0(demo)
