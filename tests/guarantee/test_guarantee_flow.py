@@ -63,6 +63,8 @@ def test_accept_policy_completes_the_session(guarantee_sandbox: Any, signals: An
         WebhookDelivery.Outcome.GUARANTEE_OFFERED,
         session,
     )
+    # The decision is announced after its own commit, which may come after Flinks' webhook ended the session.
+    wait_for(lambda: signals.named("guarantee_decided"), message="the decision to be announced")
     [offered] = signals.named("guarantee_offered")
     assert offered["offer"].amount == Decimal(100)
     assert [(kw["accepted"], kw["source"]) for kw in signals.named("guarantee_decided")] == [
