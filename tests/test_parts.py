@@ -37,7 +37,14 @@ def test_the_serial_part_runs_even_when_a_test_runs_a_nested_pytest(tmp_path: Pa
     (tmp_path / "test_probe.py").write_text(PROBE)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    serial: alone\n")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "FLINKS_TEST_WORKERS": "2"}
-    for name in ("FLINKS_TEST_PART", "FLINKS_TEST_COUNTS", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER"):
+    # The probe needs no Django: without its settings, pytest-django stays out of the five pytest processes.
+    for name in (
+        "FLINKS_TEST_PART",
+        "FLINKS_TEST_COUNTS",
+        "PYTEST_CURRENT_TEST",
+        "PYTEST_XDIST_WORKER",
+        "DJANGO_SETTINGS_MODULE",
+    ):
         environment.pop(name, None)
     done = subprocess.run(  # noqa: S603 - the project's own script and interpreter
         [
