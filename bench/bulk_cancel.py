@@ -13,7 +13,8 @@ It starts the sandbox in its own process with 50 ms of latency on every API call
 - the latency-only ideal (sessions * latency / concurrency) and the authorize calls the command made.
 
 Target: measured <= 1.3 * floor with exactly one authorize. Both at concurrency 32 over 2,000 sessions and at
-concurrency 1 over 200. Options: ``--sessions``, ``--concurrency``, ``--latency``, ``--repeat`` (best of N).
+concurrency 1 over 200. Options: ``--sessions``, ``--concurrency``, ``--latency``, ``--repeat`` (best of N),
+``--smoke`` (a few sessions, no target checked). The database is created afresh on each run.
 """
 
 from __future__ import annotations
@@ -33,28 +34,17 @@ from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.benchdb import DEFAULT_URL, SMOKE_HELP, SMOKE_NOTE, fresh_database  # noqa: E402 - after the path
 
 BENCH_DB = "flinks_bench"
 PAYOR = {"firstName": "John", "lastName": "Doe", "email": "john@example.com"}
 
 
 # --- environment: database, sandbox, Django ------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    """Create ``flinks_bench`` on the server of ``url`` if it does not exist yet."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def start_sandbox(latency: float) -> tuple[subprocess.Popen[str], str]:
@@ -311,10 +301,13 @@ def main() -> int:
     parser.add_argument("--serial-sessions", type=int, default=200, help="sessions for the concurrency-1 run")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs of each measurement")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:
+        args.sessions, args.concurrency, args.serial_sessions, args.latency, args.repeat = 40, 8, 5, 0.01, 1
 
-    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-    ensure_database(database_url)
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    fresh_database(database_url, BENCH_DB)  # the schema the code migrates to, never a previous run's
     sandbox, sandbox_url = start_sandbox(args.latency)
     try:
         setup_django(database_url, sandbox_url)
@@ -347,6 +340,8 @@ def main() -> int:
         ]
         for figures in results:
             print(figures.report(), flush=True)
+        if args.smoke:
+            print(SMOKE_NOTE)
         control.reset()
     finally:
         sandbox.terminate()
