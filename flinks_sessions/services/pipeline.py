@@ -204,35 +204,40 @@ class _Seat:
 
 
 class _Meeting:
-    """Callers doing the same stage at the same time; one of them (the leader) works for everyone seated."""
+    """Callers doing the same stage at the same time; up to :data:`LEADERS` of them work for everyone seated."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.seated: list[_Seat] = []
-        self.led = False
+        self.leaders = 0
 
 
+# Two leaders at a time: while one waits for its commit to reach the disk, the next batch is being written (the
+# rows of two batches never overlap: a claim or a finish names each session once).
+LEADERS = 2
 _MEETINGS: dict[Hashable, _Meeting] = {}
 
 
 def _meet(key: Hashable, given: Any, work: Callable[[list[Any]], list[Any]]) -> Any:
-    """``work`` over every caller seated at ``key``'s meeting, done once, by whichever caller leads; this one's output.
+    """``work`` over every caller seated at ``key``'s meeting, done once, by a caller who leads; this one's output.
 
-    The caller who finds nobody leading leads: it takes every seat (its own included), works, hands out the
-    outputs, then passes the lead to the first caller seated meanwhile, if any. So no caller waits for more than
-    the batch in progress and its own, and a caller alone works alone, at once.
+    A caller who finds fewer than :data:`LEADERS` leading leads: it takes every seat not handed the lead (its
+    own included), works, hands out the outputs, then passes the lead to the first caller seated meanwhile, if
+    any. So no caller waits for more than the batches in progress and its own, and a caller alone works alone,
+    at once.
     """
     meeting = _MEETINGS.setdefault(key, _Meeting())
     seat = _Seat(given)
     with meeting.lock:
         meeting.seated.append(seat)
-        seat.lead = not meeting.led
-        meeting.led = True
+        seat.lead = meeting.leaders < LEADERS
+        meeting.leaders += seat.lead
     if not seat.lead:
         seat.ready.wait()
-    if seat.lead:  # taken at once, or passed on by the previous leader (who left this seat's output empty)
+    if seat.lead:  # taken at once, or passed on by a leader (who left this seat's output empty)
         with meeting.lock:
-            batch, meeting.seated = meeting.seated, []
+            batch = [one for one in meeting.seated if one is seat or not one.lead]
+            meeting.seated = [one for one in meeting.seated if one.lead and one is not seat]
         try:
             outputs = work([one.given for one in batch])
         except BaseException as exc:  # the shared transaction failed: each caller sees its error
@@ -242,11 +247,12 @@ def _meet(key: Hashable, given: Any, work: Callable[[list[Any]], list[Any]]) -> 
             for one, output in zip(batch, outputs, strict=True):
                 one.output = output
         with meeting.lock:
-            if meeting.seated:
-                meeting.seated[0].lead = True
-                meeting.seated[0].ready.set()
+            waiting = [one for one in meeting.seated if not one.lead]
+            if waiting:
+                waiting[0].lead = True
+                waiting[0].ready.set()
             else:
-                meeting.led = False
+                meeting.leaders -= 1
         for one in batch:
             if one is not seat:
                 one.ready.set()

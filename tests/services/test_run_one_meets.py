@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from flinks_sessions.services import pipeline
 from flinks_sessions.services.pipeline import _meet
 
 
@@ -25,7 +26,10 @@ def test_a_caller_alone_works_alone_at_once() -> None:
     assert batches == [[4]]
 
 
-def test_callers_who_arrive_while_one_works_are_served_in_one_batch_each_with_its_own_output() -> None:
+def test_callers_who_arrive_while_one_works_are_served_in_one_batch_each_with_its_own_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline, "LEADERS", 1)  # one leader at a time, to see the batches whole
     key = uuid.uuid4()
     first_working = threading.Event()
     release = threading.Event()
@@ -45,9 +49,7 @@ def test_callers_who_arrive_while_one_works_are_served_in_one_batch_each_with_it
         seated = threading.Event()
 
         def all_seated() -> None:
-            from flinks_sessions.services.pipeline import _MEETINGS
-
-            while len(_MEETINGS[key].seated) < 5:
+            while len(pipeline._MEETINGS[key].seated) < 5:
                 threading.Event().wait(0.01)
             seated.set()
 
