@@ -22,7 +22,8 @@ messages) and Django's test client, and measures in the same run:
 
 The variants are interleaved in ``--rounds`` batches so a busy machine slows them all alike.
 
-Targets: receiver ≥ 0.5 times the bare view's deliveries/s; ≤ 5 queries per delivery.
+Targets: receiver ≥ 0.5 times the bare view's deliveries/s and ≥ 0.8 times its floor's (log row first);
+≤ 5 queries per delivery.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ SECRET = "bench-webhook-secret"  # noqa: S105 - a benchmark's own secret
 SQLITE_PATH = ROOT / "var" / "bench-webhooks.sqlite3"
 TARGET_RATIO = 0.5
 TARGET_QUERIES = 5
+TARGET_FLOOR = 0.8
 CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
 
 
@@ -527,7 +529,12 @@ def report(result: dict[str, Any]) -> bool:
         f" with the log row committed first, as the receiver does: {rates['floor_logged'] / rates['bare']:.2f} and"
         f" {rates['floor_logged'] / rates['bare_orm']:.2f}. No implementation of the same work can do better."
     )
-    return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES
+    to_floor = rates["applied"] / rates["floor_logged"]
+    print(
+        f"  receiver / its floor (the log row committed first, as the receiver does): {to_floor:.2f} (target >= "
+        f"{TARGET_FLOOR}: {'met' if to_floor >= TARGET_FLOOR else 'MISSED'})"
+    )
+    return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES and to_floor >= TARGET_FLOOR
 
 
 def main() -> int:
