@@ -18,7 +18,7 @@ scheduler (:mod:`~flinks_sessions.services.pipeline`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -129,16 +129,6 @@ class _Cancel(Action[CancelOutcome]):
         self.if_requested = if_requested
 
     # --- claim ---------------------------------------------------------------------------------------------
-
-    def together(self) -> Hashable | None:
-        """Concurrent single cancels asked alike share their claim and finish transactions, as a batch does."""
-        actor = None if self.actor is None else (type(self.actor), getattr(self.actor, "pk", id(self.actor)))
-        key = (self.source, self.reason, actor, self.if_requested)
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        return key
 
     def claimable(self) -> Q:
         return OPEN & Q(cancel_requested_at__isnull=False) if self.if_requested else OPEN

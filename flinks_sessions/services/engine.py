@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -119,11 +118,6 @@ class Action(Generic[Out]):
     def outcome(self, value: str) -> Out:
         return self.outcomes(value)  # type: ignore[return-value]
 
-    def together(self) -> Hashable | None:
-        """Runs of this action with an equal key may share their claim and finish transactions
-        (:func:`~flinks_sessions.services.pipeline.run_one`); ``None`` (the default): never shared."""
-        return None
-
     def refuse(self, session: PaymentSession) -> Result[Out] | None:
         """A result for a session not to be called at all, decided before any claim; ``None`` to go on."""
         return None
@@ -183,14 +177,6 @@ class Engine(Generic[Out]):
         meta = PaymentSession._meta
         # Every column, the primary key first: what a claim reads back into the caller's objects.
         self.fields = (meta.pk.attname, *(f.attname for f in meta.concrete_fields if f is not meta.pk))
-
-    def together(self) -> Hashable | None:
-        key = self.action.together()
-        return None if key is None else (type(self.action), key)
-
-    def owner(self, produced: Call | Result[Out]) -> PaymentSession:
-        """The session a claimed call or a result is for: the caller's own object."""
-        return produced.session
 
     def _failed(self, session: PaymentSession, error: str) -> Result[Out]:
         return Result(self.action.outcome("failed"), session, error)

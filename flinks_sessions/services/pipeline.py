@@ -27,8 +27,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -134,131 +134,13 @@ def run(
 
 
 def run_one(stages: Stages[Item, Claimed, Answer, Result], item: Item) -> Result:
-    """The stages over one item, in the calling thread; an error of the claim is the caller's to see.
-
-    Callers in many threads at once (a pool of single cancels, the beacon's tasks, the admin) meet: when stages
-    with the same :meth:`Together.together` key are claiming or finishing, the first caller claims (or finishes)
-    for every caller that arrived meanwhile, in one transaction, and hands each its own result; the calls to
-    Flinks stay in each caller's thread. So a single item costs what an item of :func:`run` costs, and a lone
-    caller runs exactly as before. Inside ``atomic()`` (a test case) nothing is shared: other connections could
-    not see the caller's rows.
-    """
-    together = getattr(stages, "together", None)
-    key = together() if together is not None else None
-    if key is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
-        claimed, early = stages.claim([item])
-        if early:
-            return early[0]
-        [one] = claimed
-        [result] = stages.finish([(one, stages.call(one))])
-        return result
-    owner = cast(Together, stages).owner
-
-    def claim(items: list[Item]) -> list[tuple[bool, Any]]:
-        claimed, early = stages.claim(items)
-        tagged = [(True, one) for one in claimed] + [(False, result) for result in early]
-        return _aligned(tagged, items, lambda tag: owner(tag[1]))
-
-    taken, got = _meet(("claim", key), item, claim)
-    if not taken:
-        return cast(Result, got)
-    one = cast(Claimed, got)
-
-    def finish(batch: list[tuple[Claimed, Answer]]) -> list[Result]:
-        return _aligned(stages.finish(batch), [owner(claimed) for claimed, _answer in batch], owner)
-
-    return _meet(("finish", key), (one, stages.call(one)), finish)
-
-
-class Together(Protocol):
-    """Stages whose single runs may meet (see :func:`run_one`)."""
-
-    def together(self) -> Hashable | None:
-        """Equal keys: one stage may do the others' database work. ``None``: never shared."""
-        ...
-
-    def owner(self, produced: Any) -> Any:
-        """The item a claimed item or a result belongs to (the very object the caller passed)."""
-        ...
-
-
-def _aligned(produced: list[Any], items: list[Any], owner: Callable[[Any], Any]) -> list[Any]:
-    """What a stage produced for ``items``, in their order: matched by the item each output names."""
-    by_item: dict[int, deque[Any]] = {}
-    for out in produced:
-        by_item.setdefault(id(owner(out)), deque()).append(out)
-    return [by_item[id(item)].popleft() for item in items]
-
-
-class _Seat:
-    """One caller waiting at a meeting: its input, then its output (or the exception of the shared work)."""
-
-    __slots__ = ("error", "given", "lead", "output", "ready")
-
-    def __init__(self, given: Any) -> None:
-        self.given = given
-        self.output: Any = None
-        self.error: BaseException | None = None
-        self.lead = False
-        self.ready = threading.Event()
-
-
-class _Meeting:
-    """Callers doing the same stage at the same time; up to :data:`LEADERS` of them work for everyone seated."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.seated: list[_Seat] = []
-        self.leaders = 0
-
-
-# Two leaders at a time: while one waits for its commit to reach the disk, the next batch is being written (the
-# rows of two batches never overlap: a claim or a finish names each session once).
-LEADERS = 2
-_MEETINGS: dict[Hashable, _Meeting] = {}
-
-
-def _meet(key: Hashable, given: Any, work: Callable[[list[Any]], list[Any]]) -> Any:
-    """``work`` over every caller seated at ``key``'s meeting, done once, by a caller who leads; this one's output.
-
-    A caller who finds fewer than :data:`LEADERS` leading leads: it takes every seat not handed the lead (its
-    own included), works, hands out the outputs, then passes the lead to the first caller seated meanwhile, if
-    any. So no caller waits for more than the batches in progress and its own, and a caller alone works alone,
-    at once.
-    """
-    meeting = _MEETINGS.setdefault(key, _Meeting())
-    seat = _Seat(given)
-    with meeting.lock:
-        meeting.seated.append(seat)
-        seat.lead = meeting.leaders < LEADERS
-        meeting.leaders += seat.lead
-    if not seat.lead:
-        seat.ready.wait()
-    if seat.lead:  # taken at once, or passed on by a leader (who left this seat's output empty)
-        with meeting.lock:
-            batch = [one for one in meeting.seated if one is seat or not one.lead]
-            meeting.seated = [one for one in meeting.seated if one.lead and one is not seat]
-        try:
-            outputs = work([one.given for one in batch])
-        except BaseException as exc:  # the shared transaction failed: each caller sees its error
-            for one in batch:
-                one.error = exc
-        else:
-            for one, output in zip(batch, outputs, strict=True):
-                one.output = output
-        with meeting.lock:
-            waiting = [one for one in meeting.seated if not one.lead]
-            if waiting:
-                waiting[0].lead = True
-                waiting[0].ready.set()
-            else:
-                meeting.leaders -= 1
-        for one in batch:
-            if one is not seat:
-                one.ready.set()
-    if seat.error is not None:
-        raise seat.error
-    return seat.output
+    """The stages over one item in the calling thread; an error of the claim is the caller's to see."""
+    claimed, early = stages.claim([item])
+    if early:
+        return early[0]
+    [one] = claimed
+    [result] = stages.finish([(one, stages.call(one))])
+    return result
 
 
 class _End:
