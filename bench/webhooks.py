@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -469,7 +470,9 @@ def child(backend: str, count: int, rounds: int, sample: int = 100) -> dict[str,
     }
     with override_settings(FLINKS_SESSIONS=async_settings):
         queries["async"] = count_queries(client, webhook, queued, expect=202)
-    expected_applied = measured + 2 * sample  # warm-up, measured, counted
+    profiled = make_deliveries(sample)
+    time_goes = where_the_time_goes(client, webhook, profiled)
+    expected_applied = measured + 3 * sample  # warm-up, measured, counted, profiled
     if (
         WebhookDelivery.objects.filter(outcome="applied").exclude(error="bench floor").count()
         != expected_applied
@@ -481,7 +484,43 @@ def child(backend: str, count: int, rounds: int, sample: int = 100) -> dict[str,
         "rounds": rounds,
         "rates": {name: measured / spent for name, spent in seconds.items()},
         "queries": queries,
+        "where": time_goes,
     }
+
+
+def where_the_time_goes(client: Any, url: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+    """An applied delivery's SQL statements in order, and the package's functions that take the most time."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first, *rest = deliveries
+    with CaptureQueriesContext(connection) as captured:
+        run(client, url, [first])
+    kinds = [
+        " ".join([query["sql"].split()[0], *re.findall(r"flinks_sessions_(\w+)", query["sql"])[:1]])
+        for query in captured.captured_queries
+    ]
+    profile = cProfile.Profile()
+    profile.enable()
+    run(client, url, rest)
+    profile.disable()
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    ours = sorted(
+        ((cumulative, f"{Path(file).name}:{function}") for (file, _line, function), (_cc, _nc, _tt, cumulative, _)
+         in stats.items() if "flinks_sessions" in file),
+        reverse=True,
+    )  # fmt: skip
+    lines = [
+        f"  where an applied delivery's time goes ({len(rest)} deliveries under cProfile, which slows them):",
+        f"    SQL statements, in order: {' | '.join(kinds)}",
+    ]
+    lines += [
+        f"    {name:46} {seconds / len(rest) * 1000:7.2f} ms per delivery" for seconds, name in ours[:12]
+    ]
+    return lines
 
 
 # --- the parent: one child per backend, one report ---------------------------------------------------------------
@@ -534,6 +573,7 @@ def report(result: dict[str, Any]) -> bool:
         f"  receiver / its floor (the log row committed first, as the receiver does): {to_floor:.2f} (target >= "
         f"{TARGET_FLOOR}: {'met' if to_floor >= TARGET_FLOOR else 'MISSED'})"
     )
+    print("\n".join(result["where"]))
     return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES and to_floor >= TARGET_FLOOR
 
 
