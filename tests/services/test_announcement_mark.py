@@ -39,7 +39,8 @@ def test_the_mark_commits_without_waiting_for_the_disk_and_the_setting_ends_with
     with CaptureQueriesContext(connection) as captured:
         apply_remote_status(session, report, source="webhook")
     marks = [query["sql"] for query in captured.captured_queries if NO_FLUSH in query["sql"]]
-    assert len(marks) == 1 and marks[0].startswith(f'UPDATE "{SessionEvent._meta.db_table}"')
+    assert len(marks) == 1
+    assert marks[0].startswith(f'UPDATE "{SessionEvent._meta.db_table}"')
     event = SessionEvent.objects.get(session=session, kind=SessionEvent.Kind.TRANSITION)
     assert event.announcement == Announcement.ANNOUNCED
     assert synchronous_commit() == before
