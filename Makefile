@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`. Both build .venv on first use.
-.PHONY: demo test test-django52 venv-django52 lint format bench clean package matrix messages schemathesis fuzz model mutants
+.PHONY: demo test test-django52 venv-django52 lint format bench bench-smoke clean package matrix messages schemathesis fuzz model mutants
 
 demo:  ## the demo shop: sandbox, worker and dev server on SQLite; prints URLs and the admin login
 	@scripts/demo.sh
@@ -44,8 +44,16 @@ model:  ## model-check the claim protocol (cancel, guarantee, restart) with SPIN
 mutants:  ## the mutant gate: each guard in scripts/mutants.ini broken in a copy, its tests must fail (ARGS=NAME...)
 	@scripts/check-mutants.sh $(ARGS)
 
+# The scripts, without bench/benchdb.py (what they share).
+BENCHES := $(filter-out bench/benchdb.py,$(wildcard bench/*.py))
+
 bench:  ## every benchmark; each prints its figures
-	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in bench/*.py; do echo "==> $$b"; $$py $$b || exit 1; done
+	@py=$$(scripts/bootstrap.sh | tail -n 1); for b in $(BENCHES); do echo "==> $$b"; $$py $$b || exit 1; done
+
+bench-smoke:  ## every benchmark at a tiny size (seconds each, no target checked): a broken bench fails here
+	@py=$$(scripts/bootstrap.sh | tail -n 1); mkdir -p var; for b in $(BENCHES); do echo "==> $$b --smoke"; \
+	  $$py $$b --smoke >var/bench-smoke.log 2>&1 || { cat var/bench-smoke.log; exit 1; }; done; \
+	  echo "every bench ran at its smoke size"
 
 clean:
 	rm -rf .venv .venv-django52 var .pytest_cache .mypy_cache .ruff_cache dist build .nox

@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python bench/beacon.py`` (PostgreSQL from ``DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/test; the run uses its own database ``flinks_bench_beacon``).
 ``--beacons N`` (default 2000 per phase), ``--clients N`` (8), ``--latency S`` (0.5), ``--rounds N`` (4),
-``--workers N`` / ``--threads N`` for gunicorn (2 x 4, gthread); ``--without-enqueue`` measures the beacon with its
-task hand-off removed (what a design without a task per beacon could at best reach; not a mode of the package).
+``--workers N`` / ``--threads N`` for gunicorn (2 x 4, gthread); ``--smoke`` (a few requests, no target checked);
+``--without-enqueue`` measures the beacon with its task hand-off removed (what a design without a task per beacon
+could at best reach; not a mode of the package).
 
 Set-up, as in production: the example project under gunicorn, one ``db_worker`` draining the task queue, the
 Flinks sandbox in its own process, N concurrent keep-alive clients, one beacon per session (each with its valid
@@ -53,6 +54,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.benchdb import SMOKE_HELP, SMOKE_NOTE  # noqa: E402 - after the path is set
 
 BENCH_DB = "flinks_bench_beacon"
 SETTINGS = "bench.beacon_site.settings"
@@ -414,7 +417,18 @@ def main() -> int:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep-db", action="store_true", help=f"leave the {BENCH_DB} database behind")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:
+        args.beacons, args.rounds, args.warmup, args.breakdown, args.clients, args.latency = (
+            16,
+            1,
+            8,
+            4,
+            4,
+            0.05,
+        )
+        args.strict = False
 
     database_url = create_database(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
@@ -625,6 +639,8 @@ def report(
         f"  the hand-built intent UPDATE saves {saving:.3f} ms CPU per beacon: {share:.1%} of the beacon's CPU "
         f"(threshold 10 %: {verdict})"
     )
+    if args.smoke:
+        print(SMOKE_NOTE)
     return 1 if missed and args.strict else 0
 
 

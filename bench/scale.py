@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/scale.py --large 1000000`` (PostgreSQL from ``DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/test). ``--small`` (default 1,000) and ``--large`` (default 100,000, a
 quick run) rows go into two databases of their own, ``flinks_bench_scale_small`` and ``flinks_bench_scale_large``
-(dropped and filled again on each run; ``--reuse`` keeps them when their sizes match).
+(dropped and filled again on each run; ``--reuse`` keeps them when their sizes match). ``--smoke`` runs every
+case once at 200 and 2,000 rows and checks no target.
 
 The fill is SQL (``generate_series``, indexes rebuilt after the load), not the ORM, so a million sessions take
 about a minute on a two-core machine. Each database gets N sessions created over 400 days (1 in 500 still
@@ -45,6 +46,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.benchdb import SMOKE_HELP, SMOKE_NOTE  # noqa: E402 - after the path is set
 
 DATABASES = {"small": "flinks_bench_scale_small", "large": "flinks_bench_scale_large"}
 AUDITED_EVENTS = 10_000
@@ -240,7 +243,7 @@ def create_databases(sizes: dict[str, int], reuse: bool) -> dict[str, bool]:
             if reuse and exists and _filled_with(name, url) == sizes[size]:
                 needs_fill[size] = False
                 continue
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
             needs_fill[size] = True
     return needs_fill
@@ -659,7 +662,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per case and size (median)")
     parser.add_argument("--reuse", action="store_true", help="keep databases already filled to these sizes")
     parser.add_argument("--batch-size", type=int, default=1000, help="the real prune's batch size")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:
+        args.small, args.large, args.repeat, args.reuse, args.batch_size = 200, 2000, 1, False, 100
     sizes = {"small": args.small, "large": args.large}
     configure()
     from django.db import connections
@@ -692,6 +698,9 @@ def main() -> int:
         )
     for size in sizes:
         connections[size].close()
+    if args.smoke:
+        print(SMOKE_NOTE)
+        return 0
     return 0 if ok else 1
 
 

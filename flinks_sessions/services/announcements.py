@@ -20,8 +20,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connections, transaction
+from django.db.models import CharField, Exists, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from flinks_sessions import metrics
@@ -107,9 +108,24 @@ def send_stored(announced: Sequence[tuple[PaymentSession, SessionEvent]]) -> Non
         else:
             done.append(event.pk)
     if done:
-        SessionEvent.objects.filter(pk__in=done, announcement=Announcement.PENDING).update(
-            announcement=Announcement.ANNOUNCED, announce_attempts=1
-        )
+        rows = SessionEvent.objects.filter(pk__in=done, announcement=Announcement.PENDING)
+        no_flush(rows).update(announcement=Announcement.ANNOUNCED, announce_attempts=1)
+
+
+def no_flush(rows: QuerySet[SessionEvent]) -> QuerySet[SessionEvent]:
+    """``rows`` for an UPDATE whose commit need not wait for the disk (PostgreSQL, outside ``atomic()``).
+
+    The mark that a row was announced is the one write of the protocol whose loss is harmless: a row still
+    pending after a crash is sent again by the sweep, which the guarantee allows anyway (at least once; the
+    receivers deduplicate on ``event_id``). So it commits with ``synchronous_commit`` off, set for its own
+    transaction in the same statement, and saves a wait for the disk per announcement. Inside a caller's
+    transaction it would apply to the caller's writes too, so there it is left alone.
+    """
+    connection = connections[rows.db]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return rows
+    setting = RawSQL("set_config('synchronous_commit', 'off', true)", (), output_field=CharField())
+    return rows.alias(no_flush=setting).filter(no_flush__isnull=False)
 
 
 def mark_failing(event: SessionEvent, error: str, *, attempt: int, claim: uuid.UUID | None = None) -> None:

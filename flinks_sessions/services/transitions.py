@@ -109,25 +109,30 @@ def apply_locked(
 ) -> Result[ApplyOutcome]:
     """The body of :func:`apply_remote_status` for callers that already hold the row lock.
 
-    The amount Flinks reports is stored whatever the status means (:func:`note_amount`).
+    The amount Flinks reports is stored whatever the status means (:func:`note_amount`), in the same UPDATE as
+    the transition or the raw status when there is one: one statement for the row, whatever changed.
     """
     previous = locked.status
     track_again(locked, remote, source=source)
-    note_amount(locked, remote, source=source, actor=actor)
+    now = timezone.now()
+    columns: dict[str, Any] = {}
+    if note_amount(locked, remote, source=source, actor=actor):
+        columns.update(settled_amount=locked.settled_amount, updated_at=now)
     outcome = decide(previous, locked.status_details, remote)
     if outcome is ApplyOutcome.UNKNOWN_STATUS:
         if remote.raw_status and remote.raw_status[:40] != locked.remote_status and not is_terminal(previous):
             locked.remote_status = remote.raw_status[:40]
-            PaymentSession.objects.filter(pk=locked.pk).update(
-                remote_status=locked.remote_status, updated_at=timezone.now()
-            )
+            columns.update(remote_status=locked.remote_status, updated_at=now)
     elif outcome is ApplyOutcome.APPLIED:
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
-        changes = transition_changes(remote.status, remote, now=timezone.now())
-        PaymentSession.objects.filter(pk=locked.pk).update(**changes)
+        changes = transition_changes(remote.status, remote, now=now)
+        PaymentSession.objects.filter(pk=locked.pk).update(**{**columns, **changes})
         write_transitions(
             [(locked, remote.status, remote, changes)], source=source, actor=actor, reason=reason
         )
+        return Result(outcome, locked)
+    if columns:
+        PaymentSession.objects.filter(pk=locked.pk).update(**columns)
     return Result(outcome, locked)
 
 
@@ -154,7 +159,8 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
 
     With Next Best Offer Flinks may settle less than was asked for, even for a preset amount
     (``docs/flinks-api.md``, "Amounts"). A repeated report of the same amount changes nothing; a terminal
-    session keeps the amount it ended with. The row must be locked by the caller. Returns whether it changed.
+    session keeps the amount it ended with. The row must be locked by the caller. Returns whether it changed:
+    the caller writes ``settled_amount`` (:func:`apply_locked`, with the row's other changes).
     """
     settled = remote.amount
     if settled is None or settled == locked.settled_amount:
@@ -168,7 +174,6 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
     if settled == locked.settled_amount:
         return False
     locked.settled_amount = settled
-    PaymentSession.objects.filter(pk=locked.pk).update(settled_amount=settled, updated_at=timezone.now())
     requested = locked.amount
     if requested is not None and settled > requested:
         logger.warning(

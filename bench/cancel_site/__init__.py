@@ -1,0 +1,1 @@
+"""Settings for bench/bulk_cancel.py."""
