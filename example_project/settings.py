@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ INSTALLED_APPS = [
     "example_project.shop",
 ]
 try:
-    import django.tasks  # noqa: F401 - Django 6.x ships the Tasks API
+    import django.tasks
 except ImportError:  # Django 5.2: the backport is an app
     INSTALLED_APPS.append("django_tasks")
 INSTALLED_APPS.append("django_tasks_db")
@@ -135,7 +136,11 @@ FLINKS_SESSIONS = {
     "RECOVERY_SITE_URL": env.str("FLINKS_RECOVERY_SITE_URL", default="http://127.0.0.1:8000"),
 }
 # The demo prints emails (the recovery reminder) where its sweep runs, readably (shop/mail.py); a site sets its own.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="example_project.shop.mail.EmailBackend")
+_mail_backend = env.str("EMAIL_BACKEND", default="example_project.shop.mail.EmailBackend")
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND (deprecated from Django 6.1)
+    MAILERS = {"default": {"BACKEND": _mail_backend}}
+else:
+    EMAIL_BACKEND = _mail_backend
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
 
 # The shop itself.

@@ -6,12 +6,16 @@ import importlib.util
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
+if django.VERSION >= (6, 1):  # the app's recovery email; EMAIL_BACKEND is deprecated from Django 6.1
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 TIME_ZONE = "UTC"
 
 INSTALLED_APPS = [
@@ -26,7 +30,7 @@ INSTALLED_APPS = [
     "flinks_sessions.sandbox",  # development only: the flinks_sandbox command
 ]
 try:
-    import django.tasks  # noqa: F401
+    import django.tasks
 
     TASKS_MODULE = "django.tasks"
 except ImportError:  # Django 5.2: the backport is an app

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import django
 from django.utils import timezone
 
 from flinks_sessions import signals
@@ -18,6 +19,14 @@ from tests.factories import PAYOR, new_session
 def recovery_settings(settings: Any, **overrides: Any) -> None:
     """``RECOVERY_DELAY`` 0 (due as soon as ended) unless overridden."""
     settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "RECOVERY_DELAY": 0, **overrides}
+
+
+def use_mail_backend(settings: Any, backend: str) -> None:
+    """Send the app's email through ``backend``: ``MAILERS`` from Django 6.1 (``EMAIL_BACKEND`` is deprecated there)."""
+    if django.VERSION >= (6, 1):
+        settings.MAILERS = {"default": {"BACKEND": backend}}
+    else:
+        settings.EMAIL_BACKEND = backend
 
 
 def abandoned(

@@ -15,7 +15,7 @@ from flinks_sessions.services.recovery import RecoveryOutcome, _Notice
 from flinks_sessions.services.recovery_link import read_recovery_token
 from flinks_sessions.status import Source, Status
 from tests.factories import new_session
-from tests.recovery.helpers import abandoned, notices, recovery_settings
+from tests.recovery.helpers import abandoned, notices, recovery_settings, use_mail_backend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,7 +192,7 @@ def test_the_email_is_sent_in_the_payers_language_with_only_the_link(settings: A
 
 def test_a_failing_email_backend_records_a_failed_notice_not_retried(settings: Any) -> None:
     recovery_settings(settings, RECOVERY_EMAIL=True)
-    settings.EMAIL_BACKEND = "tests.recovery.failing_mail.Backend"
+    use_mail_backend(settings, "tests.recovery.failing_mail.Backend")
     abandoned(reference_id="SMTP")
     results = send_recovery_notices()
     assert outcomes(results) == ["failed"]

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from flinks_sessions.models import RecoveryNotice
 from flinks_sessions.sweeps.tasks import recover_sessions_task
-from tests.recovery.helpers import abandoned, notices, recovery_settings
+from tests.recovery.helpers import abandoned, notices, recovery_settings, use_mail_backend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +60,7 @@ def test_filters_narrow_the_orders() -> None:
 
 def test_a_failed_notice_exits_1_unless_told_not_to(settings: Any) -> None:
     recovery_settings(settings, RECOVERY_EMAIL=True)
-    settings.EMAIL_BACKEND = "tests.recovery.failing_mail.Backend"
+    use_mail_backend(settings, "tests.recovery.failing_mail.Backend")
     abandoned(reference_id="F-1")
     with pytest.raises(CommandError, match=r"1 failed; first error: .*ConnectionRefusedError") as raised:
         run()
