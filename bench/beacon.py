@@ -55,7 +55,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdb import SMOKE_HELP, SMOKE_NOTE  # noqa: E402 - after the path is set
+from bench.benchdb import DEFAULT_URL, SMOKE_HELP, SMOKE_NOTE, fresh_database  # noqa: E402 - after the path is set
 
 BENCH_DB = "flinks_bench_beacon"
 SETTINGS = "bench.beacon_site.settings"
@@ -75,20 +75,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def create_database(database_url: str, *, async_commit: bool = False) -> str:
-    """A fresh ``flinks_bench_beacon`` on the server of ``database_url``; returns its URL."""
-    import psycopg
-
-    url = urlsplit(database_url)
-    admin = urlunsplit(url._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        if async_commit:  # commits stop waiting for the WAL flush: shows what the disk's fsync costs
-            conn.execute(f'ALTER DATABASE "{BENCH_DB}" SET synchronous_commit TO off')
-    return urlunsplit(url._replace(path=f"/{BENCH_DB}"))
 
 
 def drop_database(database_url: str) -> None:
@@ -430,9 +416,8 @@ def main() -> int:
         )
         args.strict = False
 
-    database_url = create_database(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
-        async_commit=args.async_commit,
+    database_url = fresh_database(
+        os.environ.get("DATABASE_URL", DEFAULT_URL), BENCH_DB, async_commit=args.async_commit
     )
     port = free_port()
     env = {

@@ -12,10 +12,30 @@ and every other one with its field's default, or a clear error naming the field 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+
+def package_profile(work: Callable[[], object]) -> list[tuple[float, str]]:
+    """Run ``work`` under cProfile: the package's functions, ``(cumulative seconds, "file.py:function")``, most
+    first (what each bench prints as where its time goes)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    work()
+    profile.disable()
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    return sorted(
+        ((cumulative, f"{Path(file).name}:{function}") for (file, _line, function), (_cc, _nc, _tt, cumulative, _)
+         in stats.items() if "flinks_sessions" in file),
+        reverse=True,
+    )  # fmt: skip
 
 
 def fresh_database(database_url: str, name: str, *, async_commit: bool = False) -> str:

@@ -44,7 +44,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdb import DEFAULT_URL, SMOKE_HELP, SMOKE_NOTE, fresh_database  # noqa: E402 - after the path
+from bench.benchdb import (  # noqa: E402 - after the path
+    DEFAULT_URL,
+    SMOKE_HELP,
+    SMOKE_NOTE,
+    fresh_database,
+    package_profile,
+)
 
 BENCH_DB = "flinks_bench"
 TARGET_SINGLE = 1.5  # single cancel_session calls from a bare pool, against the same floor
@@ -239,9 +245,6 @@ def command(control: Any, count: int, concurrency: int) -> tuple[float, int, str
 
 def where_the_time_goes(control: Any, count: int) -> list[str]:
     """A single cancel at a time: its SQL statements, and the package's functions that took the most time."""
-    import cProfile
-    import pstats
-
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -254,17 +257,7 @@ def where_the_time_goes(control: Any, count: int) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         services.cancel_session(first, source="command")
     kinds = [query["sql"].split()[0] for query in captured.captured_queries]
-    profile = cProfile.Profile()
-    profile.enable()
-    for session in rest:
-        services.cancel_session(session, source="command")
-    profile.disable()
-    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    ours = sorted(
-        ((cumulative, f"{Path(file).name}:{function}") for (file, _line, function), (_cc, _nc, _tt, cumulative, _)
-         in stats.items() if "flinks_sessions" in file),
-        reverse=True,
-    )  # fmt: skip
+    ours = package_profile(lambda: [services.cancel_session(session, source="command") for session in rest])
     lines = [
         f"Where a single cancel's time goes ({count} cancels one at a time, under cProfile, which slows it):",
         f"  SQL statements: {len(kinds)} ({', '.join(kinds)})",

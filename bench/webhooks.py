@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdb import SMOKE_HELP, SMOKE_NOTE  # noqa: E402 - after the path is set
+from bench.benchdb import SMOKE_HELP, SMOKE_NOTE, package_profile  # noqa: E402 - after the path is set
 
 BENCH_DB = "flinks_bench_webhooks"
 SECRET = "bench-webhook-secret"  # noqa: S105 - a benchmark's own secret
@@ -490,9 +490,6 @@ def child(backend: str, count: int, rounds: int, sample: int = 100) -> dict[str,
 
 def where_the_time_goes(client: Any, url: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[str]:
     """An applied delivery's SQL statements in order, and the package's functions that take the most time."""
-    import cProfile
-    import pstats
-
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -503,16 +500,7 @@ def where_the_time_goes(client: Any, url: str, deliveries: list[tuple[bytes, dic
         " ".join([query["sql"].split()[0], *re.findall(r"flinks_sessions_(\w+)", query["sql"])[:1]])
         for query in captured.captured_queries
     ]
-    profile = cProfile.Profile()
-    profile.enable()
-    run(client, url, rest)
-    profile.disable()
-    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    ours = sorted(
-        ((cumulative, f"{Path(file).name}:{function}") for (file, _line, function), (_cc, _nc, _tt, cumulative, _)
-         in stats.items() if "flinks_sessions" in file),
-        reverse=True,
-    )  # fmt: skip
+    ours = package_profile(lambda: run(client, url, rest))
     lines = [
         f"  where an applied delivery's time goes ({len(rest)} deliveries under cProfile, which slows them):",
         f"    SQL statements, in order: {' | '.join(kinds)}",
