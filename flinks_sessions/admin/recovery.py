@@ -68,12 +68,15 @@ def _notice(column: str) -> Subquery:
     return Subquery(RecoveryNotice.objects.filter(session=OuterRef("pk")).values(column)[:1])
 
 
-def _order_paid() -> Exists:
-    return Exists(
-        PaymentSession.objects.filter(
-            reference_id=OuterRef("reference_id"), account=OuterRef("account"), status=Status.COMPLETED
-        )
+def _paid_of_order() -> QuerySet[PaymentSession]:
+    """The completed sessions of the outer row's order (its reference and account)."""
+    return PaymentSession.objects.filter(
+        reference_id=OuterRef("reference_id"), account=OuterRef("account"), status=Status.COMPLETED
     )
+
+
+def _order_paid() -> Exists:
+    return Exists(_paid_of_order())
 
 
 def annotate(rows: QuerySet[PaymentSession]) -> QuerySet[PaymentSession]:
@@ -202,9 +205,7 @@ def figures(start: datetime, end: datetime, account: str = "") -> Figures:
     )
     if account:
         notices = notices.filter(account=account)
-    paid = PaymentSession.objects.filter(
-        reference_id=OuterRef("reference_id"), account=OuterRef("account"), status=Status.COMPLETED
-    ).order_by("-pk")
+    paid = _paid_of_order().order_by("-pk")
     money = DecimalField(max_digits=12, decimal_places=2)
     amount = Subquery(paid.values(paid_amount=Coalesce("settled_amount", "amount"))[:1], output_field=money)
     row = notices.annotate(paid_amount=amount).aggregate(
