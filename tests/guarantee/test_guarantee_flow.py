@@ -63,8 +63,13 @@ def test_accept_policy_completes_the_session(guarantee_sandbox: Any, signals: An
         WebhookDelivery.Outcome.GUARANTEE_OFFERED,
         session,
     )
-    # The decision is announced after its own commit, which may come after Flinks' webhook ended the session.
-    wait_for(lambda: signals.named("guarantee_decided"), message="the decision to be announced")
+    # The decision is announced after its own commit, which may come after Flinks' webhook ended the session;
+    # and the offer's receivers run in turn, so the task layer's (which decides, here at once) may return
+    # before this test's own receiver hears of the offer.
+    wait_for(
+        lambda: signals.named("guarantee_decided") and signals.named("guarantee_offered"),
+        message="the offer and the decision to be announced",
+    )
     [offered] = signals.named("guarantee_offered")
     assert offered["offer"].amount == Decimal(100)
     assert [(kw["accepted"], kw["source"]) for kw in signals.named("guarantee_decided")] == [
