@@ -35,12 +35,12 @@ from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import OPEN, PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Call, Engine, Reply, Result
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import (
     ApplyOutcome,
     apply_locked,
     audit_event,
-    check_source,
     decide,
     transition_changes,
     write_transitions,
@@ -69,8 +69,7 @@ def cancel_session(
     (WITHDRAWN). Must not run inside ``atomic()``: it makes an HTTP call, which must never wait under a
     caller's row lock (the claim's durable transaction refuses to start there).
     """
-    check_source(source)
-    engine = Engine(_Cancel(source=source, reason=reason, actor=actor, if_requested=if_requested))
+    engine = Engine(_Cancel(Origin(source, actor, reason), if_requested=if_requested))
     with tracing.span("cancel", session_id=session.session_id, **{"flinks_sessions.source": source}) as span:
         result = pipeline.run_one(engine, session)
         span.set_attribute("flinks_sessions.outcome", result.outcome.value)
@@ -98,8 +97,7 @@ def cancel_sessions(
     :func:`~flinks_sessions.services.pipeline.run` describes. Must not run inside ``atomic()``, except in a
     test case, where the sessions are cancelled one by one in the calling thread.
     """
-    check_source(source)
-    engine = Engine(_Cancel(source=source, reason=reason, actor=actor, if_requested=if_requested))
+    engine = Engine(_Cancel(Origin(source, actor, reason), if_requested=if_requested))
     return pipeline.run(
         engine, sessions, concurrency=concurrency, on_result=on_result, should_stop=should_stop
     )
@@ -124,8 +122,8 @@ class _Cancel(Action[CancelOutcome]):
     failure = SessionEvent.Kind.CANCEL_FAILED
     finish_fields = ("last_synced_at",)
 
-    def __init__(self, *, source: str, reason: str, actor: Any, if_requested: bool) -> None:
-        super().__init__(source=source, actor=actor, reason=reason)
+    def __init__(self, origin: Origin, *, if_requested: bool) -> None:
+        super().__init__(origin)
         self.if_requested = if_requested
 
     # --- claim ---------------------------------------------------------------------------------------------
@@ -137,15 +135,17 @@ class _Cancel(Action[CancelOutcome]):
         no_intent = Q(cancel_requested_at__isnull=True)
         return {
             "cancel_requested_at": Coalesce(F("cancel_requested_at"), Value(now)),
-            "cancel_source": Case(When(no_intent, then=Value(self.source)), default=F("cancel_source")),
-            "cancel_reason": Case(When(no_intent, then=Value(self.reason[:255])), default=F("cancel_reason")),
+            "cancel_source": Case(
+                When(no_intent, then=Value(self.origin.source)), default=F("cancel_source")
+            ),
+            "cancel_reason": Case(
+                When(no_intent, then=Value(self.origin.reason[:255])), default=F("cancel_reason")
+            ),
         }
 
     def claimed(self, sessions: list[PaymentSession]) -> None:
-        kind, source, actor, reason = SessionEvent.Kind.CANCEL_ATTEMPT, self.source, self.actor, self.reason
-        SessionEvent.objects.bulk_create(
-            [audit_event(session, kind, source=source, actor=actor, reason=reason) for session in sessions]
-        )
+        kind, origin = SessionEvent.Kind.CANCEL_ATTEMPT, self.origin
+        SessionEvent.objects.bulk_create([audit_event(session, kind, origin) for session in sessions])
 
     def why_not(self, session: PaymentSession) -> Result[CancelOutcome]:
         if session.is_terminal:
@@ -166,20 +166,21 @@ class _Cancel(Action[CancelOutcome]):
         A failure (or a session Flinks does not know) is a WARNING with the reason, anything else INFO; each
         record carries the :mod:`~flinks_sessions.log_context` keys, so every cancel can be found by session.
         """
+        source = self.origin.source
         for result in results:
             outcome = result.outcome.value
-            metrics.CANCELS.labels(source=self.source, outcome=outcome).inc()
-            extra = session_extra(result.session, source=self.source, outcome=outcome)
+            metrics.CANCELS.labels(source=source, outcome=outcome).inc()
+            extra = session_extra(result.session, source=source, outcome=outcome)
             if result.outcome is CancelOutcome.FAILED or result.outcome is CancelOutcome.NOT_FOUND:
                 logger.warning(
                     "Cancel of Flinks session %s (%s): %s %s",
-                    extra["session_id"], self.source, outcome, result.error, extra=extra,
+                    extra["session_id"], source, outcome, result.error, extra=extra,
                 )  # fmt: skip
             else:
                 logger.info(
                     "Cancel of Flinks session %s (%s): %s",
                     extra["session_id"],
-                    self.source,
+                    source,
                     outcome,
                     extra=extra,
                 )
@@ -265,14 +266,14 @@ class _Cancel(Action[CancelOutcome]):
                     ours = said.ours and remote.status == Status.CANCELLED
                     outcome = CancelOutcome.CANCELLED if ours else CancelOutcome.ALREADY_TERMINAL
                     results.append(Result(outcome, call.session))
-            write_transitions(changed, source=self.source, actor=self.actor, reason=self.reason)
+            write_transitions(changed, self.origin)
         return results
 
     def store(self, locked: PaymentSession, answer: Answer, *, now: datetime) -> tuple[CancelOutcome, str]:
         """Under the row lock: apply what Flinks said; a failure, unless the session ended meanwhile."""
         if answer.reply is Reply.ANSWERED:
             said: _Said = answer.value
-            apply_locked(locked, said.remote, source=self.source, actor=self.actor, reason=self.reason)
+            apply_locked(locked, said.remote, self.origin)
             locked.last_synced_at = now
             if not locked.is_terminal:
                 return CancelOutcome.FAILED, f"Flinks reported status {said.remote.raw_status!r}"

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from flinks_sessions.client import RemoteStatus, get_client
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.transitions import apply_locked, copy_state, lock
 
 
@@ -30,6 +31,6 @@ def fetch_details(session: PaymentSession) -> dict[str, Any]:
     if remote.status is not None or remote.amount is not None:
         with transaction.atomic():
             locked = lock(session.pk)
-            apply_locked(locked, remote, source="sync")
+            apply_locked(locked, remote, Origin("sync"))
         copy_state(locked, session)
     return details

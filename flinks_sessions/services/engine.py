@@ -39,6 +39,7 @@ from flinks_sessions.exceptions import FlinksAPIError, FlinksError, FlinksNotFou
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, free_of_claim
 from flinks_sessions.services.accounts import Clients, describe_error
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.result import Out, Result
 from flinks_sessions.services.transitions import copy_state, lock, mark_not_found, record_failure
 
@@ -103,6 +104,7 @@ class Action(Generic[Out]):
     ``name`` prefixes the claim's columns (``""``: the action takes no claim); ``outcomes`` is its enum, which
     has ``failed`` and ``not_found`` (and ``pending`` when it claims); ``failure`` is the audit kind of a failed
     call (``""``: not recorded); ``finish_fields`` are the columns :meth:`store` may set besides the claim's.
+    ``origin`` (who asked, and why) goes into every audit row, log record and signal of the run.
     """
 
     name: ClassVar[str] = ""
@@ -110,10 +112,8 @@ class Action(Generic[Out]):
     failure: ClassVar[str] = ""
     finish_fields: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, source: str, actor: Any = None, reason: str = "") -> None:
-        self.source = source
-        self.actor = actor
-        self.reason = reason
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
 
     def outcome(self, value: str) -> Out:
         return self.outcomes(value)  # type: ignore[return-value]
@@ -156,12 +156,13 @@ class Action(Generic[Out]):
 
     def report(self, results: list[Result[Out]]) -> list[Result[Out]]:
         """Every result leaves the engine here: count and log them."""
+        source = self.origin.source
         for result in results:
             if not result.ok:
                 logger.warning(
                     "%s of Flinks session %s (%s) failed: %s",
-                    self.name or "sync", result.session.session_id, self.source, result.error,
-                    extra=session_extra(result.session, source=self.source, outcome=result.outcome),
+                    self.name or "sync", result.session.session_id, source, result.error,
+                    extra=session_extra(result.session, source=source, outcome=result.outcome),
                 )  # fmt: skip
         return results
 
@@ -265,7 +266,7 @@ class Engine(Generic[Out]):
                 "The %s call for Flinks session %s raised",
                 self.action.name or "sync",
                 call.session.session_id,
-                extra=session_extra(call.session, source=self.action.source, outcome="failed"),
+                extra=session_extra(call.session, source=self.action.origin.source, outcome="failed"),
             )
             return Answer(Reply.FAILED, exc, describe_error(exc))
         return value if isinstance(value, Answer) else Answer(Reply.ANSWERED, value)
@@ -285,16 +286,12 @@ class Engine(Generic[Out]):
             with transaction.atomic(durable=bool(name)):
                 locked = lock(session.pk)
                 if answer.reply is Reply.NOT_FOUND:
-                    mark_not_found(
-                        locked, source=action.source, reason=answer.error, actor=action.actor, now=now
-                    )
+                    mark_not_found(locked, action.origin, reason=answer.error, now=now)
                     outcome, error = action.outcome("not_found"), answer.error
                 else:
                     outcome, error = action.store(locked, answer, now=now)
                     if error and action.failure:
-                        record_failure(
-                            locked, action.failure, error, source=action.source, actor=action.actor, now=now
-                        )
+                        record_failure(locked, action.failure, error, action.origin, now=now)
                 fields = ["updated_at", *action.finish_fields]
                 if name:
                     if (
@@ -310,7 +307,7 @@ class Engine(Generic[Out]):
                 "Could not store the %s of Flinks session %s",
                 name or "sync",
                 session.session_id,
-                extra=session_extra(session, source=action.source, outcome="failed"),
+                extra=session_extra(session, source=action.origin.source, outcome="failed"),
             )
             return self._failed(session, describe_error(exc))
         return Result(outcome, session, error)

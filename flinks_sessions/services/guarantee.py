@@ -31,7 +31,8 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.models import OPEN, GuaranteeDecision, PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
-from flinks_sessions.services.transitions import audit_event, check_source
+from flinks_sessions.services.origin import Origin
+from flinks_sessions.services.transitions import audit_event
 from flinks_sessions.signals import guarantee_decided, send_safely
 from flinks_sessions.status import Product
 
@@ -63,10 +64,10 @@ def decide_guarantee(
     is deciding now ``pending``. Raises ``ValueError`` for a session that is not GEFT. Must not run inside
     ``atomic()``: it makes an HTTP call, which never waits under a row lock.
     """
-    check_source(source)
+    origin = Origin(source, actor)
     if session.product != Product.GEFT:
         raise ValueError(f"session {session.session_id} is {session.product}, not GEFT: it has no guarantee")
-    return pipeline.run_one(Engine(_Decide(accepted=accepted, source=source, actor=actor)), session)
+    return pipeline.run_one(Engine(_Decide(origin, accepted=accepted)), session)
 
 
 def policy_decision(session: PaymentSession, offer: GuaranteeOffer) -> bool | None:
@@ -116,8 +117,8 @@ class _Decide(Action[GuaranteeOutcome]):
     outcomes = GuaranteeOutcome
     failure = SessionEvent.Kind.GUARANTEE_FAILED
 
-    def __init__(self, *, accepted: bool, source: str, actor: Any) -> None:
-        super().__init__(source=source, actor=actor)
+    def __init__(self, origin: Origin, *, accepted: bool) -> None:
+        super().__init__(origin)
         self.accepted = accepted
 
     def claimable(self) -> Q:
@@ -153,23 +154,11 @@ class _Decide(Action[GuaranteeOutcome]):
         locked.guarantee_decision = decision
         locked.guarantee_decided_at = now
         locked.save(update_fields=["guarantee_decision", "guarantee_decided_at", "updated_at"])
+        origin, accepted = self.origin, self.accepted
+        payload = {"guaranteeAccepted": accepted, "answer": body}
         audit_event(
-            locked,
-            SessionEvent.Kind.GUARANTEE_DECIDED,
-            source=self.source,
-            actor=self.actor,
-            reason=decision.value,
-            payload={"guaranteeAccepted": self.accepted, "answer": body},
+            locked, SessionEvent.Kind.GUARANTEE_DECIDED, origin, reason=decision.value, payload=payload
         ).save()
-        logger.info("Flinks session %s: guarantee %s via %s", locked.session_id, decision, self.source)
-        session, accepted, source, actor = locked, self.accepted, self.source, self.actor
-        transaction.on_commit(
-            lambda: send_safely(
-                guarantee_decided,
-                PaymentSession,
-                session=session,
-                accepted=accepted,
-                source=source,
-                actor=actor,
-            )
-        )
+        logger.info("Flinks session %s: guarantee %s via %s", locked.session_id, decision, origin.source)
+        decided = {"session": locked, "accepted": accepted, "source": origin.source, "actor": origin.actor}
+        transaction.on_commit(lambda: send_safely(guarantee_decided, PaymentSession, **decided))

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services.graced import GRACED_REASON, is_graced
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.products import EMAILED_LINK
-from flinks_sessions.services.transitions import audit_event, check_source
+from flinks_sessions.services.transitions import audit_event
 from flinks_sessions.signals import cancel_requested, send_safely
 from flinks_sessions.status import OPEN_STATUSES, TERMINAL_STATUSES
 
@@ -41,7 +42,7 @@ def request_cancel(
     A beacon records nothing for an e-Transfer whose Interac request Flinks emailed (``products.EMAILED_LINK``).
     A malformed id raises ``ValidationError``, as the ORM does for any UUID lookup.
     """
-    check_source(source)
+    Origin(source)  # an unknown source is refused here, as by every service, before anything is written
     now = timezone.now()
     session_id = str(session.session_id if isinstance(session, PaymentSession) else session)
     if session_id == "None":
@@ -152,7 +153,7 @@ def withdraw_cancel(session: PaymentSession, *, source: str, graced_only: bool =
     With ``graced_only`` (the resume endpoint) only an intent still marked graced is withdrawn, checked in the
     same UPDATE: an explicit request that landed meanwhile always wins.
     """
-    check_source(source)
+    origin = Origin(source)
     now = timezone.now()
     with transaction.atomic():
         withdrawn = (
@@ -171,7 +172,7 @@ def withdraw_cancel(session: PaymentSession, *, source: str, graced_only: bool =
             )
         )
         if withdrawn:
-            audit_event(session, SessionEvent.Kind.CANCEL_WITHDRAWN, source=source).save()
+            audit_event(session, SessionEvent.Kind.CANCEL_WITHDRAWN, origin).save()
             session.cancel_requested_at, session.cancel_source, session.cancel_reason = None, "", ""
             session.cancel_failed_at = None
     return bool(withdrawn)

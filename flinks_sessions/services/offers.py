@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from flinks_sessions.client import GuaranteeOffer
 from flinks_sessions.models import PaymentSession, SessionEvent
-from flinks_sessions.services.transitions import audit_event, check_source
+from flinks_sessions.services.origin import Origin
+from flinks_sessions.services.transitions import audit_event
 from flinks_sessions.signals import guarantee_offered, send_safely
 from flinks_sessions.status import Product
 
@@ -45,7 +46,7 @@ def record_guarantee_offer(offer: GuaranteeOffer, *, source: str, delivery: Any 
     for a session that has ended, or whose guarantee is already decided, is audited and not announced: there
     is nothing left for a policy to decide.
     """
-    check_source(source)
+    origin = Origin(source)
     try:
         session_id = uuid.UUID(offer.session_id)
     except ValueError:  # missing, or not a UUID: no session of ours has it
@@ -61,7 +62,7 @@ def record_guarantee_offer(offer: GuaranteeOffer, *, source: str, delivery: Any 
         audit_event(
             locked,
             SessionEvent.Kind.GUARANTEE_OFFERED,
-            source=source,
+            origin,
             reason=f"offered {offer.amount}" if offer.amount is not None else "",
             payload=dict(offer.raw),
         ).save()

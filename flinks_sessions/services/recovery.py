@@ -40,9 +40,9 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.models import PaymentSession, RecoveryNotice
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.recovery_email import send_recovery_email
 from flinks_sessions.services.recovery_link import recovery_url
-from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_abandoned
 from flinks_sessions.status import OPEN_STATUSES, Source, Status
 
@@ -140,9 +140,9 @@ def send_recovery_notices(
     over the same orders, each order is sent one notice at most. Must not run inside ``atomic()`` to send
     anything: other runs could not see its claims.
     """
-    check_source(source)
+    origin = Origin(source)
     chosen = due_sessions() if sessions is None else list(sessions)
-    engine = Engine(_Notice(source=source))
+    engine = Engine(_Notice(origin))
     return pipeline.run(engine, chosen, concurrency=concurrency, on_result=on_result, should_stop=should_stop)
 
 
@@ -172,8 +172,8 @@ class _Notice(Action[RecoveryOutcome]):
     name = "recovery"
     outcomes = RecoveryOutcome
 
-    def __init__(self, *, source: str) -> None:
-        super().__init__(source=source)
+    def __init__(self, origin: Origin) -> None:
+        super().__init__(origin)
         self.ended_before = ended_before()
         self.lost: set[int] = set()
         self.claims: dict[int, uuid.UUID] = {}

@@ -13,9 +13,10 @@ from django.db import transaction
 
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.models import PaymentSession
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.result import Result
 from flinks_sessions.services.start import confirm_creation
-from flinks_sessions.services.transitions import ApplyOutcome, apply_locked, check_source
+from flinks_sessions.services.transitions import ApplyOutcome, apply_locked
 
 logger = logging.getLogger("flinks_sessions.services")
 
@@ -39,7 +40,7 @@ def apply_report(remote: RemoteStatus, *, source: str) -> Result[ApplyOutcome] |
     not the stored one is not about the session we know by that id (a misrouted or forged event, a mix-up of
     accounts): it is logged and answered with a :class:`Mismatch`, and nothing is applied.
     """
-    check_source(source)
+    origin = Origin(source)
     # Inside the caller's transaction no savepoint: an error here fails the caller's whole transaction anyway
     # (the webhook's rolls back and records the error), and a savepoint costs two more round trips.
     with transaction.atomic(savepoint=False):
@@ -56,4 +57,4 @@ def apply_report(remote: RemoteStatus, *, source: str) -> Result[ApplyOutcome] |
                 remote.reference_id[:100], remote.session_id, locked.reference_id,
             )  # fmt: skip
             return Mismatch(locked, remote.reference_id)
-        return apply_locked(locked, remote, source=source)
+        return apply_locked(locked, remote, origin)

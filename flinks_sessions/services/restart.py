@@ -34,9 +34,9 @@ from flinks_sessions.models import PaymentSession, restartable_condition
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.cancel import cancel_session
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.restart_bound import restart_bound_reached
 from flinks_sessions.services.start import Creation, prepare, record_ambiguous, store_created
-from flinks_sessions.services.transitions import check_source
 from flinks_sessions.signals import send_safely, session_restarted
 from flinks_sessions.status import CancelReason, Status
 
@@ -76,7 +76,7 @@ def restart_session(
     would refuse, :class:`~flinks_sessions.exceptions.RestartRefused` when no payor is stored or given; nothing
     is sent then. Must not run inside ``atomic()``: it calls Flinks.
     """
-    check_source(source)
+    origin = Origin(source, actor, reason)
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
         raise TypeError(f"restart_session() cannot override {', '.join(sorted(unknown))}")
@@ -86,7 +86,7 @@ def restart_session(
     refusal = _refusal(session)  # what the session is comes before what the call lacks (a stored payor)
     if refusal:
         return Result(RestartOutcome.REFUSED, session, refusal)
-    action = _Restart(prepare(_parameters(session, overrides)), source=source, actor=actor, reason=reason)
+    action = _Restart(prepare(_parameters(session, overrides)), origin)
     result = pipeline.run_one(Engine(action), session)
     if action.successor is None or result.outcome is not RestartOutcome.CREATED:
         return result
@@ -109,8 +109,8 @@ class _Restart(Action[RestartOutcome]):
     name = "restart"
     outcomes = RestartOutcome
 
-    def __init__(self, creation: Creation, *, source: str, actor: Any, reason: str) -> None:
-        super().__init__(source=source, actor=actor, reason=reason)
+    def __init__(self, creation: Creation, origin: Origin) -> None:
+        super().__init__(origin)
         self.creation = creation
         self.successor: PaymentSession | None = None
 
@@ -133,8 +133,9 @@ class _Restart(Action[RestartOutcome]):
     def call(self, client: FlinksClient, session: PaymentSession) -> Any:
         """End the predecessor if Flinks could still act on it (never two live sessions for one order); create."""
         if session.is_open:
+            source, actor, reason = self.origin.source, self.origin.actor, self.origin.reason
             ended = cancel_session(
-                session, source=self.source, reason=self.reason or CancelReason.RESTARTED, actor=self.actor
+                session, source=source, reason=reason or CancelReason.RESTARTED, actor=actor
             )
             if session.is_open:
                 return Answer(
@@ -150,16 +151,9 @@ class _Restart(Action[RestartOutcome]):
 
     def store(self, locked: PaymentSession, answer: Answer, *, now: datetime) -> tuple[RestartOutcome, str]:
         if answer.reply is Reply.ANSWERED:
-            successor = store_created(
-                self.creation,
-                answer.value,
-                restarted_from=locked,
-                source=self.source,
-                actor=self.actor,
-                reason=self.reason,
-            )
+            successor = store_created(self.creation, answer.value, self.origin, restarted_from=locked)
             self.successor = successor
-            previous, source = locked, self.source
+            previous, source = locked, self.origin.source
             transaction.on_commit(
                 lambda: send_safely(
                     session_restarted, PaymentSession, session=successor, previous=previous, source=source
@@ -167,7 +161,7 @@ class _Restart(Action[RestartOutcome]):
             )
             return RestartOutcome.CREATED, ""
         if isinstance(answer.value, FlinksUnavailable):
-            record_ambiguous(self.creation, answer.value, source=self.source)
+            record_ambiguous(self.creation, answer.value, source=self.origin.source)
         outcome = RestartOutcome.REFUSED if answer.reply is Reply.REFUSED else RestartOutcome.FAILED
         return outcome, answer.error
 

@@ -16,6 +16,7 @@ from flinks_sessions.conf import get_settings
 from flinks_sessions.exceptions import FlinksUnavailable
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import PaymentSession, SessionEvent
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.products import (
     clean_amount,
     clean_payee,
@@ -145,7 +146,7 @@ def start_session(
     except FlinksUnavailable as exc:
         record_ambiguous(creation, exc, source="api")
         raise
-    return store_created(creation, created, source="api")
+    return store_created(creation, created, Origin("api"))
 
 
 def record_ambiguous(creation: Creation, error: FlinksUnavailable, *, source: str) -> None:
@@ -167,11 +168,9 @@ def record_ambiguous(creation: Creation, error: FlinksUnavailable, *, source: st
 def store_created(
     creation: Creation,
     created: CreatedSession,
+    origin: Origin,
     *,
-    source: str,
     restarted_from: PaymentSession | None = None,
-    actor: Any = None,
-    reason: str = "",
 ) -> PaymentSession:
     """Store a session Flinks created, and for a restart the link to the predecessor and its audit row."""
     with transaction.atomic():
@@ -183,16 +182,10 @@ def store_created(
             restarted_from=restarted_from,
         )
         why = f"restart of {restarted_from.session_id}" if restarted_from is not None else ""
-        _created_event(session, created.session_id, created.reference_id, source=source, reason=why)
+        _created_event(session, created.session_id, created.reference_id, source=origin.source, reason=why)
         if restarted_from is not None:
-            audit_event(
-                restarted_from,
-                SessionEvent.Kind.RESTARTED,
-                source=source,
-                actor=actor,
-                reason=reason,
-                payload={"successor": created.session_id},
-            ).save()
+            payload = {"successor": created.session_id}
+            audit_event(restarted_from, SessionEvent.Kind.RESTARTED, origin, payload=payload).save()
     return session
 
 

@@ -21,6 +21,7 @@ from flinks_sessions.client import FlinksClient, RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
 from flinks_sessions.services import pipeline
 from flinks_sessions.services.engine import Action, Answer, Engine, Reply, Result
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.products import read_status
 from flinks_sessions.services.transitions import ApplyOutcome, apply_locked
 
@@ -37,7 +38,7 @@ class SyncOutcome(StrEnum):
 
 def sync_session(session: PaymentSession) -> Result[SyncOutcome]:
     """Ask Flinks (``/status`` or ``/details``, per product; outside any lock) and apply it with ``source="sync"``."""
-    return pipeline.run_one(Engine(_Sync(source="sync")), session)
+    return pipeline.run_one(Engine(_Sync(Origin("sync"))), session)
 
 
 def sync_sessions(
@@ -49,7 +50,7 @@ def sync_sessions(
 ) -> list[Result[SyncOutcome]]:
     """:func:`sync_session` for many, ``concurrency`` polls at a time; stops as :func:`pipeline.run` describes."""
     return pipeline.run(
-        Engine(_Sync(source="sync")),
+        Engine(_Sync(Origin("sync"))),
         sessions,
         concurrency=concurrency,
         on_result=on_result,
@@ -73,6 +74,6 @@ class _Sync(Action[SyncOutcome]):
     def store(self, locked: PaymentSession, answer: Answer, *, now: datetime) -> tuple[SyncOutcome, str]:
         if answer.reply is not Reply.ANSWERED:
             return SyncOutcome.FAILED, answer.error
-        applied = apply_locked(locked, answer.value, source=self.source)
+        applied = apply_locked(locked, answer.value, self.origin)
         locked.last_synced_at = now
         return (SyncOutcome.CHANGED if applied.outcome is ApplyOutcome.APPLIED else SyncOutcome.UNCHANGED), ""

@@ -16,8 +16,8 @@ from flinks_sessions.client import RemoteStatus
 from flinks_sessions.log_context import session_extra
 from flinks_sessions.models import Announcement, PaymentSession, SessionEvent
 from flinks_sessions.services.announcements import ANNOUNCED_KINDS, send_after_commit
+from flinks_sessions.services.origin import Origin
 from flinks_sessions.services.result import Result
-from flinks_sessions.signals import SOURCES
 from flinks_sessions.status import Status, is_allowed_transition, is_terminal
 
 logger = logging.getLogger("flinks_sessions.services")
@@ -36,34 +36,30 @@ class ApplyOutcome(StrEnum):
 def audit_event(
     session: PaymentSession,
     kind: str,
+    origin: Origin,
     *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
+    reason: str | None = None,
     from_status: str | None = None,
     **fields: Any,
 ) -> SessionEvent:
     """An unsaved audit row for ``session``: the one place that decides how actor and reason are stored.
 
-    ``from_status`` defaults to the session's current status; an actor without a primary key (an anonymous
-    user, a plain string) is not a user row and is stored as none. A kind that announces itself is stored
-    pending (``services.announcements``).
+    ``reason`` replaces the origin's for a row that carries its own (an error, an amount); ``from_status``
+    defaults to the session's current status; an actor without a primary key (an anonymous user, a plain
+    string) is not a user row and is stored as none. A kind that announces itself is stored pending
+    (``services.announcements``).
     """
+    actor = origin.actor
     return SessionEvent(
         announcement=Announcement.PENDING if kind in ANNOUNCED_KINDS else Announcement.NONE,
         session_id=session.pk,
         kind=kind,
         from_status=session.status if from_status is None else from_status,
-        source=source,
+        source=origin.source,
         actor=actor if getattr(actor, "pk", None) else None,
-        reason=reason[:255],
+        reason=(origin.reason if reason is None else reason)[:255],
         **fields,
     )
-
-
-def check_source(source: str) -> None:
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
 
 
 def lock(session_pk: int) -> PaymentSession:
@@ -96,27 +92,25 @@ def apply_remote_status(
 
     Safe inside a caller's transaction (no HTTP here). ``session`` is refreshed with the stored state.
     """
-    check_source(source)
+    origin = Origin(source, actor, reason)
     with transaction.atomic():
         locked = lock(session.pk)
-        result = apply_locked(locked, remote, source=source, actor=actor, reason=reason)
+        result = apply_locked(locked, remote, origin)
     copy_state(locked, session)
     return Result(result.outcome, session)
 
 
-def apply_locked(
-    locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None, reason: str = ""
-) -> Result[ApplyOutcome]:
+def apply_locked(locked: PaymentSession, remote: RemoteStatus, origin: Origin) -> Result[ApplyOutcome]:
     """The body of :func:`apply_remote_status` for callers that already hold the row lock.
 
     The amount Flinks reports is stored whatever the status means (:func:`note_amount`), in the same UPDATE as
     the transition or the raw status when there is one: one statement for the row, whatever changed.
     """
     previous = locked.status
-    track_again(locked, remote, source=source)
+    track_again(locked, remote, origin)
     now = timezone.now()
     columns: dict[str, Any] = {}
-    if note_amount(locked, remote, source=source, actor=actor):
+    if note_amount(locked, remote, origin):
         columns.update(settled_amount=locked.settled_amount, updated_at=now)
     outcome = decide(previous, locked.status_details, remote)
     if outcome is ApplyOutcome.UNKNOWN_STATUS:
@@ -127,16 +121,14 @@ def apply_locked(
         assert remote.status is not None  # noqa: S101 - decide() returned APPLIED
         changes = transition_changes(remote.status, remote, now=now)
         PaymentSession.objects.filter(pk=locked.pk).update(**{**columns, **changes})
-        write_transitions(
-            [(locked, remote.status, remote, changes)], source=source, actor=actor, reason=reason
-        )
+        write_transitions([(locked, remote.status, remote, changes)], origin)
         return Result(outcome, locked)
     if columns:
         PaymentSession.objects.filter(pk=locked.pk).update(**columns)
     return Result(outcome, locked)
 
 
-def track_again(locked: PaymentSession, remote: RemoteStatus, *, source: str) -> None:
+def track_again(locked: PaymentSession, remote: RemoteStatus, origin: Origin) -> None:
     """Flinks reports a session it once said it did not know: clear the mark, so the sweeps see it again.
 
     A not-found answer may have been wrong (a replica behind, an account mix-up since fixed); a status from
@@ -150,11 +142,11 @@ def track_again(locked: PaymentSession, remote: RemoteStatus, *, source: str) ->
         "Flinks session %s, marked unknown to Flinks, was reported %s: tracked again",
         locked.session_id,
         remote.raw_status[:40],
-        extra=session_extra(locked, source=source, outcome="tracked_again"),
+        extra=session_extra(locked, source=origin.source, outcome="tracked_again"),
     )
 
 
-def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, actor: Any = None) -> bool:
+def note_amount(locked: PaymentSession, remote: RemoteStatus, origin: Origin) -> bool:
     """Store the amount Flinks reports in ``settled_amount``; audit and announce it when below the request.
 
     With Next Best Offer Flinks may settle less than was asked for, even for a preset amount
@@ -187,8 +179,7 @@ def note_amount(locked: PaymentSession, remote: RemoteStatus, *, source: str, ac
     event = audit_event(
         locked,
         SessionEvent.Kind.AMOUNT_REDUCED,
-        source=source,
-        actor=actor,
+        origin,
         reason=f"Flinks settles {settled} of the {requested} requested",
         payload={"requested": str(requested), "settled": str(settled)},
     )
@@ -216,11 +207,7 @@ def transition_changes(new_status: Status, remote: RemoteStatus, *, now: Any) ->
 
 
 def write_transitions(
-    changed: Sequence[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]],
-    *,
-    source: str,
-    actor: Any = None,
-    reason: str = "",
+    changed: Sequence[tuple[PaymentSession, Status, RemoteStatus, dict[str, Any]]], origin: Origin
 ) -> None:
     """The audit rows of transitions already written (one INSERT), and their signals queued for after commit.
 
@@ -230,6 +217,7 @@ def write_transitions(
     own audit row and its own signals, sent after commit in the order given.
     """
     announced: list[tuple[PaymentSession, SessionEvent]] = []
+    source = origin.source
     for session, new_status, remote, changes in changed:
         previous = session.status
         for name, value in changes.items():
@@ -237,9 +225,7 @@ def write_transitions(
         event = audit_event(
             session,
             SessionEvent.Kind.TRANSITION,
-            source=source,
-            actor=actor,
-            reason=reason,
+            origin,
             from_status=previous,
             to_status=new_status,
             status_details=session.status_details,
@@ -256,7 +242,7 @@ def write_transitions(
     send_after_commit(announced)
 
 
-def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: Any = None, now: Any) -> None:
+def mark_not_found(locked: PaymentSession, origin: Origin, *, reason: str, now: Any) -> None:
     """Flinks does not know the session: mark it once (the sweeps skip it) and audit it; nothing else changes.
 
     The row must be locked by the caller.
@@ -265,12 +251,10 @@ def mark_not_found(locked: PaymentSession, *, source: str, reason: str, actor: A
         return
     locked.not_found_at = now
     locked.save(update_fields=["not_found_at", "updated_at"])
-    audit_event(locked, SessionEvent.Kind.NOT_FOUND, source=source, actor=actor, reason=reason).save()
+    audit_event(locked, SessionEvent.Kind.NOT_FOUND, origin, reason=reason).save()
 
 
-def record_failure(
-    locked: PaymentSession, kind: str, error: str, *, source: str, actor: Any = None, now: Any
-) -> None:
+def record_failure(locked: PaymentSession, kind: str, error: str, origin: Origin, *, now: Any) -> None:
     """A call to Flinks for this session failed: count it, keep the error, and audit it as ``kind``.
 
     Every action's failure is counted in ``attempt_count`` and ``last_error``; a failed cancel is also marked
@@ -285,7 +269,7 @@ def record_failure(
         locked.cancel_failed_at = now
         fields.append("cancel_failed_at")
     locked.save(update_fields=fields)
-    audit_event(locked, kind, source=source, actor=actor, reason=error).save()
+    audit_event(locked, kind, origin, reason=error).save()
 
 
 def copy_state(source: PaymentSession, target: PaymentSession) -> None:
