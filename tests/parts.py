@@ -31,6 +31,19 @@ def setting(name: str) -> str:
     return "" if NESTED else os.environ.get(name, "")
 
 
+@pytest.hookimpl(specname="pytest_collection_modifyitems", tryfirst=True)
+def pytest_collection_modifyitems_slow_first(items: list[pytest.Item]) -> None:
+    """In the parallel part, the ``slow`` tests (tens of seconds each) first, each group in its own order.
+
+    xdist hands the first tests out one by one to every worker, so the slow ones run side by side from the
+    start and the part does not end with one worker finishing a long test while the others wait. This runs
+    before pytest-django's own ordering (non-transactional tests before transactional ones, as Django
+    requires), whose stable sort keeps the slow tests first within each of its groups.
+    """
+    if setting("FLINKS_TEST_PART") == "parallel":
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(
     trylast=True
 )  # after -k and -m, so that the count left to the serial part is what it will run

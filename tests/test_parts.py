@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
 
 PROBE = """
@@ -33,6 +35,7 @@ def test_alone():
 """
 
 
+@pytest.mark.slow
 def test_the_serial_part_runs_even_when_a_test_runs_a_nested_pytest(tmp_path: Path) -> None:
     (tmp_path / "test_probe.py").write_text(PROBE)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    serial: alone\n")

@@ -36,7 +36,7 @@ from flinks_sessions.client import RemoteStatus
 from flinks_sessions.models import PaymentSession, SessionEvent
 from tests.cancel_helpers import SignalLog, cancel_calls, make_session, make_sessions, signal_log
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 50
 RACERS = 24

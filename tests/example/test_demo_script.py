@@ -183,6 +183,7 @@ def sigterm_stops_every_child_frees_the_ports_and_exits_0(demo: Demo) -> None:
     assert b"==> stopped" in log.read_bytes()
 
 
+@pytest.mark.slow
 def test_the_demo_says_each_thing_once_counts_its_cancels_and_stops_on_sigterm(demo: Demo) -> None:
     """One demo, started once (it takes a while): its terminal, a cancel its worker makes, the reminder, its stop."""
     the_terminal_says_each_thing_once_and_in_order(demo)

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.extras import import_or_missing
 from tests.support import ROOT
 
@@ -65,6 +67,7 @@ def run(site: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
 def test_the_quick_start_runs_as_written(tmp_path: Path, flinks_sandbox: Any) -> None:
     blocks = quick_start_blocks()
     site = tmp_path / "shopsite"
