@@ -19,8 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the workers read the tes
 
 
 def request(port: int, method: str, path: str) -> tuple[int, bytes]:
-    """One request on a connection of its own, so that any worker may take it."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """One request on a connection of its own, so that any worker may take it.
+
+    Two sync workers take eight connections at a time, and a worker's first request loads the app: on a
+    loaded CI machine one answer took over 10 s. The timeout only bounds a hang.
+    """
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.request(method, path, body=b"{}", headers={"Content-Type": "application/json"})
         response = connection.getresponse()
