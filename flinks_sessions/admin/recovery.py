@@ -35,7 +35,8 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -143,20 +144,25 @@ class RecoveryColumns:
             state = state_of(obj)
             said = gettext("Due: the next recovery sweep sends it.") if state == "due" else ""
             return format_html("{} {}", consent, said)
-        lines = [str(STATES[notice.state])]
+        lines: list[str] = [str(STATES[notice.state])]
         if notice.sent_at:
-            lines.append(gettext("sent %(when)s") % {"when": when_html(notice.sent_at)})
+            lines.append(_at(gettext("sent %(when)s"), notice.sent_at))
         if notice.emailed:
             lines.append(gettext("by email"))
         if notice.opened_at:
-            lines.append(gettext("link used %(when)s") % {"when": when_html(notice.opened_at)})
+            lines.append(_at(gettext("link used %(when)s"), notice.opened_at))
         if PaymentSession.objects.filter(
             reference_id=obj.reference_id, account=obj.account, status=Status.COMPLETED
         ).exists():
             lines.append(gettext("the order was paid"))
         if notice.error:
             lines.append(notice.error)
-        return format_html("{} {}", consent, "; ".join(lines))
+        return format_html("{} {}", consent, format_html_join("; ", "{}", ((line,) for line in lines)))
+
+
+def _at(phrase: str, moment: datetime) -> SafeString:
+    """A translated phrase around ``%(when)s``: the phrase escaped, the time's own markup kept."""
+    return mark_safe(conditional_escape(phrase) % {"when": when_html(moment)})  # noqa: S308 - escaped above
 
 
 class RecoveryFilter(admin.SimpleListFilter):

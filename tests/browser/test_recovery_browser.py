@@ -124,6 +124,8 @@ def test_an_abandoned_checkout_is_won_back_by_its_one_email(
     said = notice_page.locator(".field-recovery_notice").inner_text()
     assert "The payer consented to a reminder." in said
     assert "the order was paid" in said
+    assert "<span" not in said  # the times' markup is rendered, never shown as text
+    assert notice_page.locator(".field-recovery_notice .flinks-when").count() == 4  # sent and used: day, time
     save(notice_page, "admin-session-recovered.png")
     listing = open_page("/admin/flinks_sessions/paymentsession/?recovery=recovered")
     assert listing.locator(".flinks-recovery--recovered").count() == 1
