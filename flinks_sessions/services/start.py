@@ -182,7 +182,7 @@ def store_created(
             restarted_from=restarted_from,
         )
         why = f"restart of {restarted_from.session_id}" if restarted_from is not None else ""
-        _created_event(session, created.session_id, created.reference_id, source=origin.source, reason=why)
+        _created_event(session, created.session_id, created.reference_id, origin, reason=why)
         if restarted_from is not None:
             payload = {"successor": created.session_id}
             audit_event(restarted_from, SessionEvent.Kind.RESTARTED, origin, payload=payload).save()
@@ -216,7 +216,7 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
         session,
         remote.session_id,
         remote.reference_id,
-        source=source,
+        Origin(source),
         reason="creation confirmed by Flinks (matched by referenceId)",
     )
     logger.warning(
@@ -228,14 +228,15 @@ def confirm_creation(remote: RemoteStatus, *, source: str) -> PaymentSession | N
 
 
 def _created_event(
-    session: PaymentSession, session_id: Any, reference_id: Any, *, source: str, reason: str
+    session: PaymentSession, session_id: Any, reference_id: Any, origin: Origin, *, reason: str
 ) -> None:
-    """The ``created`` audit row: Flinks knows the session by this id (and the app's reference)."""
-    SessionEvent.objects.create(
-        session=session,
-        kind=SessionEvent.Kind.CREATED,
-        to_status=session.status,
-        source=source,
-        reason=reason,
-        payload={"sessionId": session_id, "referenceId": reference_id},
-    )
+    """The ``created`` audit row: Flinks knows the session by this id (and the app's reference).
+
+    Written by :func:`~flinks_sessions.services.transitions.audit_event` like every other row, so it says who
+    asked (the operator or shopper behind a restart); a creation comes from no earlier status.
+    """
+    payload = {"sessionId": session_id, "referenceId": reference_id}
+    kind = SessionEvent.Kind.CREATED
+    audit_event(
+        session, kind, origin, reason=reason, from_status="", to_status=session.status, payload=payload
+    ).save()

@@ -66,6 +66,23 @@ def test_an_open_session_is_cancelled_then_replaced_for_the_same_order(
     assert [(r["session"], r["previous"], r["source"]) for r in restarted] == [(successor, session, "beacon")]
 
 
+def test_the_successor_s_creation_records_who_restarted_it(
+    sandbox: Any, session: PaymentSession, django_user_model: Any
+) -> None:
+    """The successor's ``created`` row says who asked, as every other audit row of the restart does."""
+    operator = django_user_model.objects.create_user("operator")
+    successor = restart_session(session, source="admin", actor=operator, reason="start again").session
+
+    created = successor.events.get(kind=SessionEvent.Kind.CREATED)
+    assert (created.source, created.actor, created.from_status, created.to_status) == (
+        "admin",
+        operator,
+        "",
+        Status.INITIATED,
+    )
+    assert session.events.get(kind=SessionEvent.Kind.RESTARTED).actor == operator
+
+
 def test_a_second_restart_answers_the_same_successor(sandbox: Any, session: PaymentSession) -> None:
     first = restart_session(session)
     second = restart_session(PaymentSession.objects.get(pk=session.pk))
