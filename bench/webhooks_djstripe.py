@@ -6,7 +6,8 @@ postgres://postgres@127.0.0.1:5432/test; PostgreSQL runs use their own database 
 Needs dj-stripe 2.11 (the ``dev`` extra installs it).
 
 Each backend runs in its own process, in bench/webhooks.py's site (full middleware, Django's test client) with
-dj-stripe installed beside the package (``bench/djstripe_site``), and measures in the same run:
+dj-stripe installed beside the package (``bench/djstripe_site``; dj-stripe's tables are created from its models,
+not its slow migrations, as its settings explain), and measures in the same run:
 
 - the receiver: signed ``SessionSetupStatusChanged`` deliveries, one per stored session, as bench/webhooks.py
   sends them (store, verify, lock, transition, audit, outcome);
