@@ -55,24 +55,50 @@ TARGET_FLOOR = 0.8
 CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
 
 
+# The site every variant runs in (bench/webhooks_djstripe.py's site adds dj-stripe to it).
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "flinks_sessions",
+    "django_tasks_db",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+FLINKS_SESSIONS = {
+    "ACCOUNTS": {"default": {"BASE_URL": "http://127.0.0.1:9", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}},
+    "WEBHOOK_SECRETS": [SECRET],
+}
+
+
 # --- the child: one backend -------------------------------------------------------------------------------------
 
 
-def database_settings(backend: str) -> dict[str, Any]:
+def database_settings(backend: str, name: str = BENCH_DB, sqlite_path: Path = SQLITE_PATH) -> dict[str, Any]:
+    """A fresh, empty database for ``backend``: the SQLite file at ``sqlite_path``, or PostgreSQL's ``name``."""
     if backend == "sqlite":
-        SQLITE_PATH.parent.mkdir(exist_ok=True)
-        SQLITE_PATH.unlink(missing_ok=True)
+        sqlite_path.parent.mkdir(exist_ok=True)
+        sqlite_path.unlink(missing_ok=True)
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(SQLITE_PATH),
+            "NAME": str(sqlite_path),
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     from bench.benchdb import DEFAULT_URL, fresh_database
 
-    url = urlsplit(fresh_database(os.environ.get("DATABASE_URL", DEFAULT_URL), BENCH_DB))
+    url = urlsplit(fresh_database(os.environ.get("DATABASE_URL", DEFAULT_URL), name))
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": BENCH_DB,
+        "NAME": name,
         "USER": url.username or "postgres",
         "PASSWORD": url.password or "",
         "HOST": url.hostname or "127.0.0.1",
@@ -88,34 +114,13 @@ def configure(backend: str) -> None:
         SECRET_KEY="bench-only",  # noqa: S106
         ALLOWED_HOSTS=["*"],
         USE_TZ=True,
-        INSTALLED_APPS=[
-            "django.contrib.admin",
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "django.contrib.messages",
-            "rest_framework",
-            "flinks_sessions",
-            "django_tasks_db",
-        ],
-        MIDDLEWARE=[
-            "django.middleware.security.SecurityMiddleware",
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-        ],
+        INSTALLED_APPS=INSTALLED_APPS,
+        MIDDLEWARE=MIDDLEWARE,
         ROOT_URLCONF=__name__,
         DATABASES={"default": database_settings(backend)},
         # Only WEBHOOK_ASYNC enqueues anything: into django-tasks-db's table, as the example project does.
         TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
-        FLINKS_SESSIONS={
-            "ACCOUNTS": {
-                "default": {"BASE_URL": "http://127.0.0.1:9", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
-            },
-            "WEBHOOK_SECRETS": [SECRET],
-        },
+        FLINKS_SESSIONS=FLINKS_SESSIONS,
     )
     import django
 

@@ -1,0 +1,1 @@
+"""Settings and URLs for bench/webhooks_djstripe.py: bench/webhooks.py's site with dj-stripe installed beside it."""
