@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -570,10 +571,21 @@ def report(result: dict[str, Any]) -> bool:
     return ratio >= TARGET_RATIO and applied_data <= TARGET_QUERIES and to_floor >= TARGET_FLOOR
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def main_for(
+    script: str,
+    *,
+    description: str,
+    title: str,
+    child: Callable[[str, int, int, int], dict[str, Any]],
+    report: Callable[[dict[str, Any]], bool],
+    rounds_help: str,
+) -> int:
+    """The command line both webhook benches share: each backend measured by ``child`` in its own process (a
+    fresh Django per backend), its figures printed by ``report``; exits 1 when a target is missed (not with
+    ``--smoke``, which only fails when a child crashes)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--deliveries", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=10, help="interleaved batches per variant")
+    parser.add_argument("--rounds", type=int, default=10, help=rounds_help)
     parser.add_argument("--only", choices=("sqlite", "postgres"))
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     parser.add_argument("--child", choices=("sqlite", "postgres"), help=argparse.SUPPRESS)
@@ -585,15 +597,13 @@ def main() -> int:
         print(json.dumps(child(args.child, args.deliveries, args.rounds, args.sample)))
         return 0
     backends = [args.only] if args.only else ["sqlite", "postgres"]
-    print(
-        f"webhook receiver vs bare insert view, Django test client, full middleware, Python {sys.version.split()[0]}"
-    )
+    print(f"{title}, Django test client, full middleware, Python {sys.version.split()[0]}")
     all_ok, crashed = True, False
     for backend in backends:
         output = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                script,
                 "--child",
                 backend,
                 "--deliveries",
@@ -617,6 +627,17 @@ def main() -> int:
         print(SMOKE_NOTE)
         return 1 if crashed else 0
     return 0 if all_ok else 1
+
+
+def main() -> int:
+    return main_for(
+        __file__,
+        description=__doc__.split("\n", 1)[0],
+        title="webhook receiver vs bare insert view",
+        child=child,
+        report=report,
+        rounds_help="interleaved batches per variant",
+    )
 
 
 if __name__ == "__main__":

@@ -29,13 +29,11 @@ Target: the receiver ≥ 3 times dj-stripe's deliveries/s, on SQLite and on Post
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -46,8 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdb import SMOKE_HELP, SMOKE_NOTE  # noqa: E402 - after the path is set
-from bench.webhooks import count_queries, database_settings, make_deliveries, run  # noqa: E402
+from bench.webhooks import count_queries, database_settings, main_for, make_deliveries, run  # noqa: E402 - after the path is set
 
 BENCH_DB = "flinks_bench_webhooks_djstripe"
 SQLITE_PATH = ROOT / "var" / "bench-webhooks-djstripe.sqlite3"
@@ -259,53 +256,14 @@ def report(result: dict[str, Any]) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--deliveries", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=10, help="interleaved batches per receiver")
-    parser.add_argument("--only", choices=("sqlite", "postgres"))
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    parser.add_argument("--child", choices=("sqlite", "postgres"), help=argparse.SUPPRESS)
-    parser.add_argument("--sample", type=int, default=100, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.smoke:
-        args.deliveries, args.rounds, args.sample = 20, 2, 5
-    if args.child:
-        print(json.dumps(child(args.child, args.deliveries, args.rounds, args.sample)))
-        return 0
-    backends = [args.only] if args.only else ["sqlite", "postgres"]
-    print(
-        "webhook receiver vs dj-stripe's ProcessWebhookView, Django test client, full middleware, "
-        f"Python {sys.version.split()[0]}"
+    return main_for(
+        __file__,
+        description=__doc__.split("\n", 1)[0],
+        title="webhook receiver vs dj-stripe's ProcessWebhookView",
+        child=child,
+        report=report,
+        rounds_help="interleaved batches per receiver",
     )
-    all_ok, crashed = True, False
-    for backend in backends:
-        output = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                backend,
-                "--deliveries",
-                str(args.deliveries),
-                "--rounds",
-                str(args.rounds),
-                "--sample",
-                str(args.sample),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if output.returncode != 0:
-            print(f"\n{backend}: failed\n{output.stderr[-2000:]}")
-            all_ok, crashed = False, True
-            continue
-        all_ok &= report(json.loads(output.stdout.strip().splitlines()[-1]))
-    if args.smoke:
-        print(SMOKE_NOTE)
-        return 1 if crashed else 0
-    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":
