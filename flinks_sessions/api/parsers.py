@@ -79,7 +79,11 @@ class BeaconFormParser(parsers.BaseParser):
     media_type = "application/x-www-form-urlencoded"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> QueryDict:
-        return QueryDict(read_limited(stream), encoding=_encoding(parser_context))
+        body = read_limited(stream)
+        try:
+            return QueryDict(body, encoding=_encoding(parser_context))
+        except LookupError as exc:  # a codec that is no text encoding (``charset=rot13``, ``hex``)
+            raise ParseError(_("The body's charset is not a text encoding.")) from exc
 
 
 class BeaconTextParser(BeaconFormParser):

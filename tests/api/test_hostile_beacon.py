@@ -122,3 +122,27 @@ def test_the_throttle_counts_the_hop_the_trusted_proxy_appended(
     assert [exit_from("203.0.113.7, 203.0.113.8"), exit_from("203.0.113.8")] == [202, 202]
     assert exit_from("203.0.113.8") == 429
     assert exit_from("203.0.113.7") == 429
+
+
+@pytest.mark.parametrize("endpoint", ["session-exit", "session-resume", "session-restart"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=rot13",
+        "text/plain; charset=hex",
+        "text/plain; charset=base64",
+        "application/json; charset=rot13",
+    ],
+)
+def test_a_charset_that_is_no_text_encoding_is_400(
+    client: Client, stored_session: PaymentSession, token: str, endpoint: str, content_type: str
+) -> None:
+    """Python knows ``rot13``, ``hex`` and ``base64`` as codecs, but they do not decode bytes to text: reading the
+    body with one raised ``LookupError``, a 500, before the token was even read. Nothing is recorded."""
+    response = client.generic(
+        "POST", url(endpoint, stored_session.session_id), f"token={token}".encode(), content_type=content_type
+    )
+    assert response.status_code == 400
+    stored_session.refresh_from_db()
+    assert stored_session.cancel_requested_at is None
+    assert PaymentSession.objects.count() == 1
