@@ -21,7 +21,7 @@ from typing import Any
 
 from flinks_sessions.client import RemoteStatus
 from flinks_sessions.exceptions import WebhookPayloadError
-from flinks_sessions.safejson import JSONTooDeep, loads
+from flinks_sessions.safejson import JSONTooDeep, JSONUnstorable, loads
 
 # The one event type Flinks documents; compared case-insensitively.
 STATUS_CHANGED = "SessionSetupStatusChanged"
@@ -88,7 +88,7 @@ def parse_envelope(body: bytes) -> Envelope:
     """Decode and check a webhook body; raises :class:`WebhookPayloadError` saying what is wrong."""
     try:
         data = loads(body)
-    except JSONTooDeep as exc:
+    except (JSONTooDeep, JSONUnstorable) as exc:
         raise WebhookPayloadError(f"the body is {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookPayloadError(f"the body is not JSON: {exc}") from exc

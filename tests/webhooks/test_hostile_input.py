@@ -6,15 +6,18 @@ answers and what it keeps of each (README, "What bad input gets").
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.urls import reverse
 
-from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.models import PaymentSession, WebhookDelivery
 from flinks_sessions.signatures import sign
+from flinks_sessions.webhooks.envelope import build_envelope
 from flinks_sessions.webhooks.rejected import (
     REJECTED_BODY_LIMIT,
     REJECTED_HEADER_LIMIT,
@@ -160,3 +163,63 @@ def test_database_outage_is_answered_503_and_logged(
     assert response.status_code == 503
     assert response.json() == {"error": "database unavailable"}
     assert any(r.levelno == logging.ERROR and "database" in r.getMessage() for r in caplog.records)
+
+
+# Text a JSON string may carry that no database column can: PostgreSQL's text and jsonb hold no NUL, and half a
+# surrogate pair is not a character at all (UTF-8 cannot encode it, so SQLite cannot store it either).
+UNSTORABLE = {"nul": "\x00", "unpaired-surrogate": "\ud800"}
+PLACES = ("type", "status", "statusDetails", "referenceId", "another-field", "a-key")
+
+
+def envelope_holding(text: str, place: str, session: PaymentSession) -> bytes:
+    """A Completed webhook for ``session`` with ``text`` in one place; JSON escapes it (``\\u0000``)."""
+    payload = {
+        "sessionId": str(session.session_id),
+        "amount": 65.0,
+        "referenceId": session.reference_id,
+        "status": "Completed",
+        "statusDetails": "EFT0301",
+    }
+    envelope = build_envelope(payload)
+    if place == "type":
+        envelope["type"] += text
+    elif place == "another-field":
+        envelope["payload"]["note"] = text
+    elif place == "a-key":
+        envelope["payload"][f"note{text}"] = "x"
+    else:
+        envelope["payload"][place] += text
+    return json.dumps(envelope).encode()
+
+
+@pytest.mark.parametrize("text", UNSTORABLE.values(), ids=UNSTORABLE)
+@pytest.mark.parametrize("place", PLACES)
+def test_text_no_database_can_store_is_malformed_400_and_the_delivery_kept(
+    deliver: Any, make_session: Callable[..., PaymentSession], text: str, place: str
+) -> None:
+    """A NUL or half a surrogate pair anywhere in a signed body: the delivery is kept as sent and answered 400.
+
+    It was a 500 with no row at all (the envelope's columns could not be stored: the delivery was lost, and
+    Flinks never retries), a 500 after storing (the transition's audit payload), or, for a NUL on SQLite, a
+    transition applied with the NUL stored in it.
+    """
+    session = make_session()
+    body = envelope_holding(text, place, session)
+    response = deliver(body=body, headers={"X-Webhook-Signature": sign(body, SECRET)})
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"
+    assert "no database can store" in response.json()["detail"]
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, bytes(delivery.body), delivery.event_type) == (Outcome.MALFORMED, body, "")
+    session.refresh_from_db()
+    assert session.status == PaymentSession.Status.INITIATED
+
+
+def test_text_no_database_can_store_with_a_bogus_signature_is_refused_401_and_kept(
+    deliver: Any, make_session: Callable[..., PaymentSession]
+) -> None:
+    body = envelope_holding(UNSTORABLE["unpaired-surrogate"], "type", make_session())
+    response = deliver(body=body, headers={"X-Webhook-Signature": "sha256=00"})
+    assert response.status_code == 401
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, bytes(delivery.body)) == (Outcome.INVALID_SIGNATURE, body)
