@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from flinks_sessions.conf import FlinksSettings
 from flinks_sessions.signatures import SignatureForm, matches
@@ -39,6 +40,7 @@ def signature_headers(
     return found
 
 
+@sensitive_variables()  # the secrets and the signatures: no error report shows them (with DEBUG off)
 def verify(
     body: bytes, candidates: list[tuple[SignatureForm, str]], settings: FlinksSettings
 ) -> tuple[SignatureForm, bool]:

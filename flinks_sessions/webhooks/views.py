@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from flinks_sessions import metrics, tracing
 from flinks_sessions.bodies import LengthRequired, read_body
@@ -99,6 +100,8 @@ class WebhookView(View):
             )
             return _answer(503, error="database unavailable")
 
+    # The signatures read: an error e-mail must not let its reader replay the body.
+    @sensitive_variables("candidates")
     def receive(self, request: HttpRequest, span: Any) -> HttpResponse:
         """The handling of one request; ``span`` learns the session and the delivery as they are known.
 
