@@ -14,7 +14,9 @@ from tests.support import ROOT
 
 # 65,535 bytes, under the default WEBHOOK_MAX_BODY: a quote, then escaped quotes, never closed.
 UNTERMINATED = '"' + '\\"' * 32_767
-CPU_SECONDS = 5  # a scan that restarts at every quote took 22 s of CPU on this body; one pass takes milliseconds
+CPU_SECONDS = (
+    5  # a scan that restarts at every quote took 22 s of CPU on this body; one pass takes milliseconds
+)
 
 
 def test_depth_skips_what_strings_hold() -> None:
@@ -33,6 +35,11 @@ def test_an_unterminated_string_is_scanned_in_one_pass() -> None:
     in a child held to a CPU limit far above one pass and far below the old cost, so the test fails, not hangs."""
     code = f"from flinks_sessions.safejson import depth_of; print(depth_of({UNTERMINATED!r}))"
     done = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, preexec_fn=_cpu_limit, check=False
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=_cpu_limit,
+        check=False,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "0"), done.stderr[-500:]
