@@ -5,13 +5,14 @@ A test that uses these must see committed data from other processes: mark it ``d
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,3 +170,30 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def error_report_of(send: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """``send()``'s response and, rendered as text and as HTML, the report ``AdminEmailHandler`` mails for the 500
+    it answered (``django.request``'s record of the unhandled exception). The caller sets ``DEBUG``."""
+    from django.views.debug import ExceptionReporter
+
+    handler = _Records()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        response = send()
+    finally:
+        logger.removeHandler(handler)
+    [record] = [record for record in handler.records if record.exc_info]
+    assert record.exc_info is not None
+    reporter = ExceptionReporter(getattr(record, "request", None), *record.exc_info)
+    return response, [reporter.get_traceback_text(), reporter.get_traceback_html()]

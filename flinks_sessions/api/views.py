@@ -18,6 +18,7 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import status
 from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -79,8 +80,10 @@ class BrowserEndpoint(APIView):
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
-        """Outside ``ATOMIC_REQUESTS``: the recorded intent commits (and its task is enqueued) at once."""
-        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+        """Outside ``ATOMIC_REQUESTS``: the recorded intent commits (and its task is enqueued) at once. The exit
+        token posted as a form field shows in no error report (whoever read it could cancel the session)."""
+        view = sensitive_post_parameters("token")(super().as_view(**initkwargs))
+        return transaction.non_atomic_requests(view)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         method = (request.method or "").lower()

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ParseError
 from flinks_sessions.api.parsers import BeaconJSONParser
 from flinks_sessions.models import PaymentSession, SessionEvent
 from tests.api.conftest import post_form, url
+from tests.support import error_report_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recorded_tasks")]
 
@@ -146,3 +147,32 @@ def test_a_charset_that_is_no_text_encoding_is_400(
     stored_session.refresh_from_db()
     assert stored_session.cancel_requested_at is None
     assert PaymentSession.objects.count() == 1
+
+
+@pytest.mark.parametrize("endpoint", ["session-exit", "session-resume", "session-restart"])
+def test_an_error_report_from_a_browser_endpoint_shows_no_exit_token(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, stored_session: PaymentSession, token: str, endpoint: str
+) -> None:
+    """A bug that escapes the exit, resume or Start again endpoint is mailed to the admins with the request's POST
+    data. ``checkout.js`` posts the exit token as a form field: whoever reads the e-mail could cancel or restart
+    the session with it, so the report must show it only as hidden."""
+    from flinks_sessions.api import restart, views
+
+    settings.DEBUG = False
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug behind the endpoint")
+
+    for module, name in ((views, "request_cancel"), (views, "withdraw_cancel"), (restart, "restart_session")):
+        monkeypatch.setattr(module, name, broken)
+    response, pages = error_report_of(
+        lambda: Client(raise_request_exception=False).post(
+            url(endpoint, stored_session.session_id),
+            urlencode({"token": token, "reason": "pagehide"}),
+            content_type="application/x-www-form-urlencoded",
+        )
+    )
+    assert response.status_code == 500
+    for page in pages:
+        assert "pagehide" in page  # the POST data is there...
+        assert token not in page  # ...without the token

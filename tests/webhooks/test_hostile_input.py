@@ -23,6 +23,7 @@ from flinks_sessions.webhooks.rejected import (
     REJECTED_HEADER_LIMIT,
     REJECTED_HEADER_VALUE_LIMIT,
 )
+from tests.support import error_report_of
 from tests.webhooks.helpers import SECRET, status_webhook
 
 Outcome = WebhookDelivery.Outcome
@@ -225,17 +226,6 @@ def test_text_no_database_can_store_with_a_bogus_signature_is_refused_401_and_ke
     assert (delivery.outcome, bytes(delivery.body)) == (Outcome.INVALID_SIGNATURE, body)
 
 
-class _Reports(logging.Handler):
-    """The records ``django.request`` logs for a 500: what ``AdminEmailHandler`` would mail."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def test_an_error_report_from_the_receiver_shows_no_signature(
     make_session: Callable[..., PaymentSession], settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,7 +233,6 @@ def test_an_error_report_from_the_receiver_shows_no_signature(
     frames' variables. The signature headers the receiver read must not be among them: whoever reads the e-mail
     could replay the delivery's exact body with it."""
     from django.test import Client
-    from django.views.debug import ExceptionReporter
 
     from flinks_sessions.webhooks import views
 
@@ -255,22 +244,15 @@ def test_an_error_report_from_the_receiver_shows_no_signature(
         raise RuntimeError("a bug in storing the delivery")
 
     monkeypatch.setattr(views, "store_delivery", broken_store)
-    reports = _Reports()
-    logger = logging.getLogger("django.request")
-    logger.addHandler(reports)
-    try:
-        response = Client(raise_request_exception=False).post(
+    response, pages = error_report_of(
+        lambda: Client(raise_request_exception=False).post(
             reverse("flinks_sessions:webhook"),
             data=webhook.body,
             content_type="application/json",
             headers={"X-Webhook-Signature": signature},
         )
-    finally:
-        logger.removeHandler(reports)
+    )
     assert response.status_code == 500
-    [record] = [record for record in reports.records if record.exc_info]
-    assert record.exc_info is not None
-    reporter = ExceptionReporter(getattr(record, "request", None), *record.exc_info)
-    for page in (reporter.get_traceback_html(), reporter.get_traceback_text()):
+    for page in pages:
         assert "receive" in page  # the receiver's frame is there...
         assert signature.removeprefix("sha256=") not in page  # ...without the signature it read
