@@ -32,13 +32,21 @@ def _duration(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive(value: str) -> int:
+# The largest count a command takes: far more rows than any table holds, and within every database's LIMIT (a
+# bigger one reached the database and failed there, with a traceback instead of a usage error).
+MAX_COUNT = 2**31 - 1
+
+
+def positive_count(value: str) -> int:
+    """The type of every count option (``--limit``, ``--concurrency``, ``--batch-size``): 1 to :data:`MAX_COUNT`."""
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    if number > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}")
     return number
 
 
@@ -74,13 +82,13 @@ class SweepCommand(BaseCommand):
             "--product", action="append", choices=Product.values, default=[], help=gettext("repeatable")
         )
         group.add_argument(
-            "--limit", type=_positive, help=gettext("at most this many sessions, oldest first")
+            "--limit", type=positive_count, help=gettext("at most this many sessions, oldest first")
         )
 
     def add_run_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--concurrency",
-            type=_positive,
+            type=positive_count,
             default=DEFAULT_CONCURRENCY,
             help=gettext("calls to Flinks at once (default: %(default)s)"),
         )

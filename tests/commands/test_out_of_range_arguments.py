@@ -43,3 +43,23 @@ def test_parse_duration_refuses_what_no_datetime_can_subtract(value: str) -> Non
 
 def test_parse_duration_still_reads_long_ages() -> None:
     assert parse_duration("36500d").days == 36500
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "others"),
+    [
+        ("flinks_sync_sessions", "--limit", ["--dry-run"]),
+        ("flinks_cancel_sessions", "--limit", ["--retry-failed", "--dry-run"]),
+        ("flinks_recover_sessions", "--limit", ["--dry-run"]),
+        ("flinks_reprocess_webhooks", "--limit", ["--dry-run"]),
+        ("flinks_announce_pending", "--limit", []),
+        ("flinks_prune_webhooks", "--batch-size", ["--dry-run"]),
+    ],
+)
+def test_a_count_beyond_any_database_limit_is_a_command_error(
+    command: str, option: str, others: list[str]
+) -> None:
+    """20 digits reached the database as a LIMIT it cannot hold: ``DataError: bigint out of range`` on PostgreSQL,
+    ``IntegrityError: datatype mismatch`` on SQLite, as a traceback from a cron line."""
+    with pytest.raises(CommandError, match=option):
+        call_command(command, *others, option, "99999999999999999999", stdout=StringIO(), stderr=StringIO())

@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from flinks_sessions.services.announcements import GRACE, announce_pending
+from flinks_sessions.sweeps.command import positive_count
 
 MAX_GRACE = timedelta(days=1)
 
@@ -40,13 +41,11 @@ class Command(BaseCommand):
             default=GRACE.total_seconds(),
             help=_("seconds a pending announcement is left to its own worker (default 60)"),
         )
-        parser.add_argument("--limit", type=int, default=None, help=_("at most this many sessions"))
+        parser.add_argument("--limit", type=positive_count, help=_("at most this many sessions"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 0 <= options["grace"] <= MAX_GRACE.total_seconds():  # also refuses nan and inf
             raise CommandError(gettext("--grace must be between 0 and a day."))
-        if options["limit"] is not None and options["limit"] < 1:
-            raise CommandError(gettext("--limit must be at least 1."))
         summary = announce_pending(
             grace=timedelta(seconds=options["grace"]), ignore_backoff=options["now"], limit=options["limit"]
         )

@@ -33,6 +33,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from flinks_sessions.models import WebhookDelivery
+from flinks_sessions.sweeps.command import positive_count
 from flinks_sessions.sweeps.selection import parse_duration
 
 
@@ -48,7 +49,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help=_("count what would be deleted; delete nothing")
         )
-        parser.add_argument("--batch-size", type=int, default=1000, help=_("rows per DELETE (default 1000)"))
+        parser.add_argument(
+            "--batch-size", type=positive_count, default=1000, help=_("rows per DELETE (default 1000)")
+        )
         parser.add_argument(
             "--include-unprocessed",
             action="store_true",
@@ -66,8 +69,6 @@ class Command(BaseCommand):
         if age <= timedelta(0):
             raise CommandError(gettext("--older-than must be more than zero."))
         batch_size = options["batch_size"]
-        if batch_size < 1:
-            raise CommandError(gettext("--batch-size must be at least 1."))
         cutoff = timezone.now() - age
         old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
         kept: dict[str, int] = {}

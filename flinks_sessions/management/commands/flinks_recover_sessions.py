@@ -22,7 +22,7 @@ from django.core.management.base import CommandParser
 from django.utils.translation import gettext
 
 from flinks_sessions.services import send_recovery_notices
-from flinks_sessions.sweeps.command import SweepCommand, _positive
+from flinks_sessions.sweeps.command import SweepCommand, positive_count
 from flinks_sessions.sweeps.recovery import describe_recovery, select
 from flinks_sessions.sweeps.run import run_many
 from flinks_sessions.sweeps.summary import session_label
@@ -40,10 +40,12 @@ class Command(SweepCommand):
         group.add_argument(
             "--account", action="append", default=[], help=gettext("Flinks account name (repeatable)")
         )
-        group.add_argument("--limit", type=_positive, help=gettext("at most this many orders, oldest first"))
+        group.add_argument(
+            "--limit", type=positive_count, help=gettext("at most this many orders, oldest first")
+        )
         parser.add_argument(
             "--concurrency",
-            type=_positive,
+            type=positive_count,
             default=4,
             help=gettext("notices sent at once (default: %(default)s)"),
         )

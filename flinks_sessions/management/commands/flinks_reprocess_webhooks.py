@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
+from flinks_sessions.sweeps.command import positive_count
 from flinks_sessions.sweeps.selection import parse_duration
 from flinks_sessions.webhooks.reprocess import DEFAULT_AGE, reprocess_stranded
 
@@ -51,17 +52,14 @@ class Command(BaseCommand):
             default="5m",
             help=_("only deliveries received (and claimed, if at all) longer ago than this (default 5m)"),
         )
-        parser.add_argument("--limit", type=int, default=None, help=_("at most this many, oldest first"))
+        parser.add_argument("--limit", type=positive_count, help=_("at most this many, oldest first"))
         parser.add_argument(
             "--dry-run", action="store_true", help=_("count the stranded deliveries; process nothing")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         age = _age(options["older_than"]) if options["older_than"] else DEFAULT_AGE
-        limit = options["limit"]
-        if limit is not None and limit < 1:
-            raise CommandError(gettext("--limit must be at least 1."))
-        summary = reprocess_stranded(age, limit=limit, dry_run=options["dry_run"])
+        summary = reprocess_stranded(age, limit=options["limit"], dry_run=options["dry_run"])
         if options["dry_run"]:
             self.stdout.write(
                 gettext("Would reprocess %(count)d webhook deliveries left received.")
