@@ -16,6 +16,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -33,13 +34,26 @@ from flinks_sessions.exceptions import FlinksConfigurationError
 TEMPLATE = "admin/flinks_sessions/paymentsession/abandonment.html"
 PERIODS = ((7, _("Last 7 days")), (30, _("Last 30 days")), (90, _("Last 90 days")), (365, _("Last 365 days")))
 MAX_DAYS = 366  # one bar per day stays legible up to a year
+# The days whose bounds are datetimes in every time zone: the day after 9999-12-31, or 0001-01-01 seen from east
+# of UTC, is none, and asking for it was a 500.
+EARLIEST, LATEST = date(2, 1, 1), date(9998, 12, 31)
 TOP_REASONS = 8
 
 
 class PeriodForm(forms.Form):
     days = forms.TypedChoiceField(label=_("Period"), choices=PERIODS, coerce=int, required=False, initial=30)
-    first = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    first = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST), MaxValueValidator(LATEST)],
+    )
+    last = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST), MaxValueValidator(LATEST)],
+    )
     account = forms.ChoiceField(label=_("Flinks account"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -132,3 +132,22 @@ def test_staff_without_the_view_permission_may_not_see_it() -> None:
     client = Client()
     client.force_login(User.objects.create_user("staff", is_staff=True))
     assert client.get(reverse(PAGE)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "last"),
+    [
+        ("UTC", "9999-12-31", "9999-12-31"),
+        ("UTC", "9999-12-30", "9999-12-31"),
+        ("Asia/Tokyo", "0001-01-01", "0001-01-01"),
+    ],
+)
+def test_dates_at_the_end_of_the_calendar_show_the_forms_error(
+    viewer: Client, settings: Any, zone: str, first: str, last: str
+) -> None:
+    """The day after 9999-12-31, or the first of January of year 1 seen from east of UTC, is no datetime: the
+    period's bounds raised ``OverflowError``, a 500 where the page promises the form's error."""
+    settings.TIME_ZONE = zone
+    response = viewer.get(reverse(PAGE), {"first": first, "last": last})
+    assert response.status_code == 200
+    assert "Ensure this value is" in response.content.decode()
