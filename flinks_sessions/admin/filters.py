@@ -27,6 +27,11 @@ from flinks_sessions.webhooks.envelope import STATUS_CHANGED
 OTHER = "__other__"
 
 
+def _matches_nothing(value: str | None) -> bool:
+    """A value no text column holds matches no row; PostgreSQL refuses a NUL even in a query (a 500 otherwise)."""
+    return value is not None and "\x00" in value
+
+
 class AccountListFilter(admin.SimpleListFilter):
     """The configured Flinks accounts (a session keeps the name it was created with)."""
 
@@ -38,6 +43,8 @@ class AccountListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
+        if _matches_nothing(value):
+            return queryset.none()
         return queryset.filter(account=value) if value else queryset
 
 
@@ -52,6 +59,8 @@ class EventTypeListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
+        if _matches_nothing(value):
+            return queryset.none()
         if value == OTHER:
             return queryset.exclude(event_type=STATUS_CHANGED)
         return queryset.filter(event_type=value) if value else queryset

@@ -23,6 +23,7 @@ from django.utils import timezone
 from flinks_sessions.admin.sessions import PaymentSessionAdmin
 from flinks_sessions.models import PaymentSession, SessionEvent
 from tests.cancel_helpers import cancel_calls, make_session, make_sessions, signal_log
+from tests.factories import new_session
 
 pytestmark = pytest.mark.django_db
 
@@ -423,3 +424,45 @@ def test_events_are_listed_oldest_first_with_their_actor(sandbox: Any, operator:
     kinds = [form.instance.kind for form in inline.formset.forms]
     assert kinds == ["created", "cancel_attempt"]
     assert "operator" in response.content.decode()
+
+
+@pytest.mark.parametrize("route", ["button", "action"])
+def test_a_reason_typed_with_a_nul_is_stored_without_it(
+    sandbox: Any, operator: User, django_capture_on_commit_callbacks: Any, route: str
+) -> None:
+    """PostgreSQL holds no NUL in a text column: the claim's write failed, a 500 (the button) or a failure
+    reported for every session (the action), and Flinks was never asked."""
+    session = make_session(sandbox)
+    client = client_for(operator)
+    reason = "duplicate\x00order"
+    with django_capture_on_commit_callbacks(execute=True):
+        if route == "button":
+            response = client.post(cancel_url(session), {"reason": reason})
+        else:
+            response = client.post(
+                reverse(CHANGELIST),
+                {
+                    "action": "cancel_selected_sessions",
+                    "_selected_action": [session.pk],
+                    "post": "yes",
+                    "reason": reason,
+                },
+            )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.status, session.cancel_reason) == (Status.CANCELLED, "duplicateorder")
+    assert cancel_calls(sandbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("changelist", "parameter"),
+    [(CHANGELIST, "account"), ("admin:flinks_sessions_webhookdelivery_changelist", "event_type")],
+)
+def test_a_filter_value_holding_a_nul_lists_nothing(
+    admin_client: Client, changelist: str, parameter: str
+) -> None:
+    """A hand-edited URL (``?account=%00``): PostgreSQL refuses a NUL even in a query, which was a 500."""
+    new_session(account="default")
+    response = admin_client.get(reverse(changelist), {parameter: "\x00"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
