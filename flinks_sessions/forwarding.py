@@ -5,10 +5,15 @@ hops our own proxies appended was written by the client and proves nothing. With
 client is therefore the ``N``-th entry from the right (the first entry when there are fewer). ``0`` (the
 default) ignores the header: the peer address is all there is. One rule for the beacon throttle and the
 webhook log alike.
+
+The entry chosen may have been written by the client (with fewer hops than trusted proxies, or a request that
+did not pass the proxies), so only an IP address is returned, in its normal spelling: anything else would
+reach a cache key (memcached refuses a space or 250 characters) or a column as written.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,11 +21,15 @@ from typing import Any
 def forwarded_client(meta: Mapping[str, Any], trusted_proxies: int) -> str:
     """The client address: ``REMOTE_ADDR``, or the hop our ``trusted_proxies`` appended to X-Forwarded-For.
 
-    An empty string when there is no address at all; the caller decides what to do with a non-address.
+    An empty string when there is no address, or when what stands there is not an IP address.
     """
     remote = str(meta.get("REMOTE_ADDR") or "").strip()
     forwarded = str(meta.get("HTTP_X_FORWARDED_FOR") or "")
-    if trusted_proxies <= 0 or not forwarded.strip():
-        return remote
-    hops = [hop.strip() for hop in forwarded.split(",")]
-    return hops[-min(trusted_proxies, len(hops))] or remote
+    chosen = remote
+    if trusted_proxies > 0 and forwarded.strip():
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        chosen = hops[-min(trusted_proxies, len(hops))] or remote
+    try:
+        return str(ipaddress.ip_address(chosen))
+    except ValueError:
+        return ""

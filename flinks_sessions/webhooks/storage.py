@@ -7,7 +7,6 @@ webhook once and never retries, and this log is what an operator reprocesses fro
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,11 +47,7 @@ def remote_address(request: HttpRequest, settings: FlinksSettings) -> str | None
     The same rule as the beacon throttle (:mod:`flinks_sessions.forwarding`): hops before those our proxies
     appended were written by the client. A value that is not an IP address is dropped rather than stored.
     """
-    candidate = forwarded_client(request.META, settings.trusted_proxies)
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+    return forwarded_client(request.META, settings.trusted_proxies) or None
 
 
 def store_delivery(

@@ -176,3 +176,20 @@ def test_an_error_report_from_a_browser_endpoint_shows_no_exit_token(
     for page in pages:
         assert "pagehide" in page  # the POST data is there...
         assert token not in page  # ...without the token
+
+
+@pytest.mark.parametrize("forwarded", ["a b", "x" * 300, "203.0.113.7 junk", "\u0663\u0660\u0663.0.113.7"])
+def test_a_forwarded_entry_that_is_no_address_counts_as_unknown(
+    client: Client, settings: Any, stored_session: PaymentSession, token: str, forwarded: str
+) -> None:
+    """With fewer hops than trusted proxies the entry counted was written by the client. Put in the throttle's
+    cache key as written, a space or 300 characters made a key memcached refuses (``InvalidCacheKey``: a 500 on
+    every browser endpoint); the local-memory cache warns (an error here). It counts as one unknown address."""
+    settings.FLINKS_SESSIONS = {**settings.FLINKS_SESSIONS, "TRUST_X_FORWARDED_FOR": 2}
+    response = client.post(
+        url("session-exit", stored_session.session_id),
+        urlencode({"token": token}),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Forwarded-For": forwarded},
+    )
+    assert response.status_code == 202
