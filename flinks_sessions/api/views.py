@@ -16,11 +16,11 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import status
-from rest_framework.exceptions import MethodNotAllowed, NotFound
+from rest_framework.exceptions import APIException, MethodNotAllowed, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -52,7 +52,16 @@ BEACON_RESULTS = {
     411: "length_required",
     413: "too_large",
     429: "throttled",
+    503: "database_unavailable",
 }
+
+
+class DatabaseUnavailable(APIException):
+    """The site's own database cannot be reached: an outage to see (503, logged at ERROR), as for the webhook."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The service is unavailable. Try again later.")
+    default_code = "database_unavailable"
 
 
 class JSONOnlyNegotiation(DefaultContentNegotiation):
@@ -105,6 +114,17 @@ class BrowserEndpoint(APIView):
     def session_id(self) -> UUID:
         """The session named in the URL (routed as ``str``; ``initial`` answers 404 when it is not a UUID)."""
         return UUID(str(self.kwargs["session_id"]))
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.error(
+                "%s not answered: the database is unavailable (answered 503)",
+                self.request.path,
+                exc_info=exc,
+                extra=session_extra(outcome="database_unavailable", session_id=self.kwargs.get("session_id")),
+            )
+            exc = DatabaseUnavailable()
+        return super().handle_exception(exc)
 
 
 class SessionExitView(BrowserEndpoint):

@@ -193,3 +193,35 @@ def test_a_forwarded_entry_that_is_no_address_counts_as_unknown(
         headers={"X-Forwarded-For": forwarded},
     )
     assert response.status_code == 202
+
+
+@pytest.mark.parametrize("endpoint", ["session-exit", "session-resume", "session-restart"])
+def test_a_database_outage_is_a_503_logged_at_error(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stored_session: PaymentSession,
+    token: str,
+    endpoint: str,
+) -> None:
+    """An outage of the site's own database is answered as one, as the webhook receiver answers it: 503, logged at
+    ERROR on ``flinks_sessions.api``. It was an unhandled 500, indistinguishable from a bug."""
+    from django.db import OperationalError
+
+    from flinks_sessions.api import restart, views
+
+    def outage(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("the database went away")
+
+    for module, name in ((views, "request_cancel"), (views, "withdraw_cancel"), (restart, "restart_session")):
+        monkeypatch.setattr(module, name, outage)
+    with caplog.at_level("ERROR", logger="flinks_sessions.api"):
+        response = Client(raise_request_exception=False).post(
+            url(endpoint, stored_session.session_id),
+            urlencode({"token": token}),
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert response.status_code == 503
+    assert response.json()["detail"] == "The service is unavailable. Try again later."
+    assert [record.levelname for record in caplog.records if record.name == "flinks_sessions.api"] == [
+        "ERROR"
+    ]
