@@ -123,7 +123,9 @@ def _responses(*codes: int) -> dict[int, Any]:
     from drf_spectacular.utils import OpenApiResponse
 
     descriptions = {
-        400: _("The JSON or multipart body could not be parsed."),
+        400: _(
+            "The body could not be parsed: malformed JSON or multipart, or a charset that is no text encoding."
+        ),
         403: _("The exit token is missing, malformed, expired, or was issued for another session."),
         404: _("No session with this id."),
         405: _("Another method than the one documented."),
@@ -131,6 +133,7 @@ def _responses(*codes: int) -> dict[int, Any]:
         413: _("The body is larger than BEACON_MAX_BODY."),
         415: _("A body of a media type the endpoint does not read."),
         429: _("Too many requests for this session from this address (BEACON_THROTTLE_RATE)."),
+        503: _("The site's database is unavailable; try again later."),
     }
     return {code: OpenApiResponse(FlinksErrorSerializer, description=descriptions[code]) for code in codes}
 
@@ -203,7 +206,7 @@ def exit_operation() -> dict[str, Any]:
         request=_beacon_body(FlinksExitBeaconSerializer),
         responses={
             202: OpenApiResponse(FlinksExitAcceptedSerializer, description=_("Accepted.")),
-            **_responses(400, 403, 404, 405, 411, 413, 415, 429),
+            **_responses(400, 403, 404, 405, 411, 413, 415, 429, 503),
         },
     )
 
@@ -222,7 +225,7 @@ def resume_operation() -> dict[str, Any]:
         request=_beacon_body(FlinksExitTokenSerializer),
         responses={
             200: OpenApiResponse(FlinksResumeResultSerializer, description=_("Done.")),
-            **_responses(400, 403, 404, 405, 411, 413, 415, 429),
+            **_responses(400, 403, 404, 405, 411, 413, 415, 429, 503),
         },
     )
 
@@ -267,7 +270,7 @@ def status_operation() -> dict[str, Any]:
         ],
         responses={
             200: OpenApiResponse(FlinksSessionStatusSerializer, description=_("The stored status.")),
-            **_responses(403, 404, 405, 429),
+            **_responses(403, 404, 405, 429, 503),
         },
     )
 
@@ -307,7 +310,7 @@ def restart_operation() -> dict[str, Any]:
                 FlinksErrorSerializer,
                 description=_("Flinks could not create the successor; try again later."),
             ),
-            **_responses(400, 403, 404, 405, 411, 413, 415),
+            **_responses(400, 403, 404, 405, 411, 413, 415, 503),
         },
     )
 

@@ -25,12 +25,12 @@ HOOKS = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "flinks_sessions.webhooks.schema.add_webhook_operation",
 ]
-BEACON_ERRORS = {"400", "403", "404", "405", "411", "413", "415", "429"}
+BEACON_ERRORS = {"400", "403", "404", "405", "411", "413", "415", "429", "503"}
 # (route name, method) -> every status code the schema must declare.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("session-exit", "post"): {"202"} | BEACON_ERRORS,
     ("session-resume", "post"): {"200"} | BEACON_ERRORS,
-    ("session-status", "get"): {"200", "403", "404", "405", "429"},
+    ("session-status", "get"): {"200", "403", "404", "405", "429", "503"},
     ("session-restart", "post"): {"200", "201", "409", "502"} | BEACON_ERRORS,
     ("webhook", "post"): {"200", "202", "400", "401", "413"},
     ("webhook", "head"): {"200"},
